@@ -1,0 +1,416 @@
+package dev.quiver.gpu.backend.cpu;
+
+import dev.quiver.gpu.backend.Backend;
+import dev.quiver.gpu.backend.ForwardBatch;
+import dev.quiver.gpu.lora.LoraAdapter;
+import dev.quiver.gpu.lora.LoraModule;
+import dev.quiver.gpu.model.ModelConfig;
+import dev.quiver.gpu.model.ModelWeights;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The reference backend: the whole Llama forward pass in Java, multi-threaded, on the Vector API, over
+ * heterogeneous multi-LoRA batches and a paged KV cache held on the heap.
+ *
+ * <p>Per layer: RMSNorm → q/k/v projections (+bias, +LoRA) → RoPE (HF rotate-half) → K/V written to the rows'
+ * cache slots → causal attention of each row over its sequence's cached positions (GQA) → o projection (+LoRA)
+ * → residual → RMSNorm → SwiGLU MLP (+LoRA on gate/up/down) → residual. LoRA is applied unmerged and grouped by
+ * slot (SGMV-style): each slot's rows are gathered, shrunk through A ([rank, in]) and expanded through B ([out,
+ * rank]) scaled, then added to the base projection's output.
+ *
+ * <p>Every output element is computed by one thread in a fixed order, so a row's result does not depend on
+ * the other rows of the batch (batch invariance) nor on how it was chunked (KV-cache decode equals recompute).
+ * Adapter "slots" are host arrays here: the CPU's compute memory is its host memory.
+ */
+public final class CpuBackend implements Backend {
+    /** @param threads compute threads; numKvBlocks × blockSize token positions of KV; numSlots adapter slots */
+    public record Settings(int threads, int numKvBlocks, int blockSize, int numSlots) {
+    }
+
+    private final ModelWeights weights;
+    private final ModelConfig c;
+    private final Settings settings;
+    private final Parallel parallel;
+    private final CpuMatrix.Scratch[] scratch;
+    private final CpuMatrix[][] proj;        // [layer][module ordinal]
+    private final CpuMatrix lmHead;
+    private final float[] invFreq;           // [headDim / 2]
+    private final float[][] kCache;          // [layer] -> [blocks * blockSize, kvDim]
+    private final float[][] vCache;          // [layer] -> [blocks * blockSize, kvDim]
+    private final LoraAdapter[] slots;
+
+    public CpuBackend(ModelWeights weights, Settings settings) {
+        this.weights = weights;
+        this.c = weights.config;
+        this.settings = settings;
+        this.parallel = new Parallel(settings.threads());
+        this.scratch = new CpuMatrix.Scratch[settings.threads()];
+        for (int i = 0; i < scratch.length; i++) {
+            scratch[i] = new CpuMatrix.Scratch();
+        }
+        proj = new CpuMatrix[c.numLayers()][LoraModule.COUNT];
+        for (int l = 0; l < c.numLayers(); l++) {
+            for (LoraModule m : LoraModule.values()) {
+                proj[l][m.ordinal()] = new CpuMatrix(weights.layers[l].module(m.peftName));
+            }
+        }
+        lmHead = new CpuMatrix(weights.lmHead);
+        double[] inv = c.ropeInverseFrequencies();
+        invFreq = new float[inv.length];
+        for (int i = 0; i < inv.length; i++) {
+            invFreq[i] = (float) inv[i];
+        }
+        long perLayer = (long) settings.numKvBlocks() * settings.blockSize() * c.kvDim();
+        if (perLayer > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("KV cache of " + settings.numKvBlocks() + " blocks is too large for one "
+                    + "array per layer; lower the KV memory budget");
+        }
+        kCache = new float[c.numLayers()][(int) perLayer];
+        vCache = new float[c.numLayers()][(int) perLayer];
+        slots = new LoraAdapter[settings.numSlots()];
+    }
+
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    @Override
+    public ModelConfig config() {
+        return c;
+    }
+
+    @Override
+    public int numKvBlocks() {
+        return settings.numKvBlocks();
+    }
+
+    @Override
+    public int blockSize() {
+        return settings.blockSize();
+    }
+
+    @Override
+    public int numSlots() {
+        return slots.length;
+    }
+
+    @Override
+    public void loadSlot(int slot, LoraAdapter adapter) {
+        if (adapter.numLayers() != c.numLayers()) {
+            throw new IllegalArgumentException("adapter " + adapter.id + " has " + adapter.numLayers()
+                    + " layers, the model " + c.numLayers());
+        }
+        slots[slot] = adapter;
+    }
+
+    @Override
+    public void clearSlot(int slot) {
+        slots[slot] = null;
+    }
+
+    /** Rows of the batch grouped by adapter slot, in first-appearance order. */
+    private record LoraGroup(LoraAdapter adapter, int[] rows) {
+    }
+
+    private List<LoraGroup> groups(ForwardBatch b) {
+        Map<Integer, List<Integer>> bySlot = new LinkedHashMap<>();
+        for (int r = 0; r < b.rows(); r++) {
+            int s = b.rowSlot()[r];
+            if (s >= 0) {
+                if (slots[s] == null) {
+                    throw new IllegalStateException("row " + r + " uses empty adapter slot " + s);
+                }
+                bySlot.computeIfAbsent(s, k -> new ArrayList<>()).add(r);
+            }
+        }
+        List<LoraGroup> out = new ArrayList<>();
+        bySlot.forEach((s, rows) -> out.add(new LoraGroup(slots[s], rows.stream().mapToInt(Integer::intValue).toArray())));
+        return out;
+    }
+
+    @Override
+    public void forward(ForwardBatch b, float[] logits) {
+        final int T = b.rows();
+        final int h = c.hiddenSize();
+        final int qDim = c.qDim();
+        final int kvDim = c.kvDim();
+        final int inter = c.intermediateSize();
+        final List<LoraGroup> groups = groups(b);
+
+        float[] x = new float[T * h];
+        for (int t = 0; t < T; t++) {
+            int tok = b.tokens()[t];
+            if (tok < 0 || tok >= c.vocabSize()) {
+                throw new IllegalArgumentException("token id " + tok + " outside the vocabulary of " + c.vocabSize());
+            }
+            weights.embedding.row(tok, x, t * h);
+        }
+        float[] cos = new float[T * invFreq.length];
+        float[] sin = new float[T * invFreq.length];
+        for (int t = 0; t < T; t++) {
+            for (int i = 0; i < invFreq.length; i++) {
+                float angle = (float) b.positions()[t] * invFreq[i];
+                cos[t * invFreq.length + i] = (float) Math.cos(angle);
+                sin[t * invFreq.length + i] = (float) Math.sin(angle);
+            }
+        }
+        int[] slotOfRow = cacheSlots(b);
+
+        float[] xb = new float[T * h];
+        float[] q = new float[T * qDim];
+        float[] k = new float[T * kvDim];
+        float[] v = new float[T * kvDim];
+        float[] att = new float[T * qDim];
+        float[] gate = new float[T * inter];
+        float[] up = new float[T * inter];
+
+        for (int l = 0; l < c.numLayers(); l++) {
+            ModelWeights.Layer lw = weights.layers[l];
+            rmsNorm(x, lw.attnNorm(), xb, T);
+            CpuMatrix mq = proj[l][LoraModule.Q.ordinal()];
+            CpuMatrix mk = proj[l][LoraModule.K.ordinal()];
+            CpuMatrix mv = proj[l][LoraModule.V.ordinal()];
+            // one dispatch over the concatenated q|k|v output rows
+            final float[] xbF = xb;
+            parallel.forRange(qDim + 2 * kvDim, 16, (s, e, wk) -> {
+                mulSplit(mq, 0, xbF, T, q, s, e, wk);
+                mulSplit(mk, qDim, xbF, T, k, s, e, wk);
+                mulSplit(mv, qDim + kvDim, xbF, T, v, s, e, wk);
+            });
+            if (c.qkvBias()) {
+                addBias(q, lw.qBias(), T);
+                addBias(k, lw.kBias(), T);
+                addBias(v, lw.vBias(), T);
+            }
+            lora(groups, l, LoraModule.Q, xb, T, q);
+            lora(groups, l, LoraModule.K, xb, T, k);
+            lora(groups, l, LoraModule.V, xb, T, v);
+            rope(q, c.numHeads(), cos, sin, T);
+            rope(k, c.numKvHeads(), cos, sin, T);
+            for (int t = 0; t < T; t++) {
+                System.arraycopy(k, t * kvDim, kCache[l], slotOfRow[t] * kvDim, kvDim);
+                System.arraycopy(v, t * kvDim, vCache[l], slotOfRow[t] * kvDim, kvDim);
+            }
+            attention(b, l, q, att);
+            CpuMatrix mo = proj[l][LoraModule.O.ordinal()];
+            final float[] attF = att;
+            final float[] xF = x;
+            parallel.forRange(h, 16, (s, e, wk) -> mo.mul(attF, T, xF, h, 0, s, e, true, scratch[wk]));
+            lora(groups, l, LoraModule.O, att, T, x);
+
+            rmsNorm(x, lw.mlpNorm(), xb, T);
+            CpuMatrix mg = proj[l][LoraModule.GATE.ordinal()];
+            CpuMatrix mu = proj[l][LoraModule.UP.ordinal()];
+            parallel.forRange(2 * inter, 16, (s, e, wk) -> {
+                mulSplit(mg, 0, xbF, T, gate, s, e, wk);
+                mulSplit(mu, inter, xbF, T, up, s, e, wk);
+            });
+            lora(groups, l, LoraModule.GATE, xb, T, gate);
+            lora(groups, l, LoraModule.UP, xb, T, up);
+            parallel.forRange(T, 1, (s, e, wk) -> VectorKernels.siluMul(gate, up, s * inter, e * inter));
+            CpuMatrix md = proj[l][LoraModule.DOWN.ordinal()];
+            parallel.forRange(h, 16, (s, e, wk) -> md.mul(gate, T, xF, h, 0, s, e, true, scratch[wk]));
+            lora(groups, l, LoraModule.DOWN, gate, T, x);
+        }
+
+        int[] rows = b.logitRows();
+        int n = rows.length;
+        float[] last = new float[n * h];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(x, rows[i] * h, last, i * h, h);
+        }
+        float[] normed = new float[n * h];
+        rmsNorm(last, weights.finalNorm, normed, n);
+        int vocab = c.vocabSize();
+        parallel.forRange(vocab, 64, (s, e, wk) -> lmHead.mul(normed, n, logits, vocab, 0, s, e, false, scratch[wk]));
+    }
+
+    /** Multiplies the part of [s, e) that falls in [base, base + m.rows()) into y. */
+    private void mulSplit(CpuMatrix m, int base, float[] x, int T, float[] y, int s, int e, int wk) {
+        int r0 = Math.max(s, base) - base;
+        int r1 = Math.min(e, base + m.rows()) - base;
+        if (r0 < r1) {
+            m.mul(x, T, y, m.rows(), 0, r0, r1, false, scratch[wk]);
+        }
+    }
+
+    private int[] cacheSlots(ForwardBatch b) {
+        int bs = settings.blockSize();
+        int[] out = new int[b.rows()];
+        for (int t = 0; t < b.rows(); t++) {
+            int[] table = b.blockTables()[b.rowSeq()[t]];
+            int p = b.positions()[t];
+            if (p / bs >= table.length) {
+                throw new IllegalStateException("position " + p + " has no KV block (table of " + table.length + ")");
+            }
+            out[t] = table[p / bs] * bs + p % bs;
+        }
+        return out;
+    }
+
+    private void rmsNorm(float[] in, float[] w, float[] out, int rows) {
+        int h = c.hiddenSize();
+        float eps = c.rmsNormEps();
+        for (int t = 0; t < rows; t++) {
+            int o = t * h;
+            float ss = 0f;
+            for (int i = 0; i < h; i++) {
+                ss += in[o + i] * in[o + i];
+            }
+            float inv = (float) (1.0 / Math.sqrt(ss / h + eps));
+            for (int i = 0; i < h; i++) {
+                out[o + i] = w[i] * (in[o + i] * inv);
+            }
+        }
+    }
+
+    private static void addBias(float[] y, float[] bias, int T) {
+        int n = bias.length;
+        for (int t = 0; t < T; t++) {
+            for (int i = 0; i < n; i++) {
+                y[t * n + i] += bias[i];
+            }
+        }
+    }
+
+    /** Rotary embedding in the HF rotate-half layout, in place, for [T, heads, headDim]. */
+    private void rope(float[] v, int heads, float[] cos, float[] sin, int T) {
+        int hd = c.headDim();
+        int half = hd / 2;
+        for (int t = 0; t < T; t++) {
+            for (int hh = 0; hh < heads; hh++) {
+                int o = (t * heads + hh) * hd;
+                for (int i = 0; i < half; i++) {
+                    float co = cos[t * half + i];
+                    float si = sin[t * half + i];
+                    float x1 = v[o + i];
+                    float x2 = v[o + i + half];
+                    v[o + i] = x1 * co - x2 * si;
+                    v[o + i + half] = x2 * co + x1 * si;
+                }
+            }
+        }
+    }
+
+    /** Causal attention of each row over positions [0, its position] of its own sequence, from the cache. */
+    private void attention(ForwardBatch b, int layer, float[] q, float[] out) {
+        int heads = c.numHeads();
+        int hd = c.headDim();
+        int group = heads / c.numKvHeads();
+        int kvDim = c.kvDim();
+        int qDim = c.qDim();
+        int bs = settings.blockSize();
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        float[] kc = kCache[layer];
+        float[] vc = vCache[layer];
+        parallel.forRange(b.rows() * heads, 1, (s, e, wk) -> {
+            CpuMatrix.Scratch sc = scratch[wk];
+            for (int item = s; item < e; item++) {
+                int t = item / heads;
+                int hh = item % heads;
+                int kvh = hh / group;
+                int[] table = b.blockTables()[b.rowSeq()[t]];
+                int len = b.positions()[t] + 1;
+                float[] scores = sc.scores(len);
+                int qo = t * qDim + hh * hd;
+                float max = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < len; j++) {
+                    int ko = ((table[j / bs] * bs) + j % bs) * kvDim + kvh * hd;
+                    float d = 0f;
+                    for (int i = 0; i < hd; i++) {
+                        d = Math.fma(q[qo + i], kc[ko + i], d);
+                    }
+                    d *= scale;
+                    scores[j] = d;
+                    max = Math.max(max, d);
+                }
+                float sum = 0f;
+                for (int j = 0; j < len; j++) {
+                    float p = (float) Math.exp(scores[j] - max);
+                    scores[j] = p;
+                    sum += p;
+                }
+                float inv = 1f / sum;
+                int oo = t * qDim + hh * hd;
+                for (int i = 0; i < hd; i++) {
+                    out[oo + i] = 0f;
+                }
+                for (int j = 0; j < len; j++) {
+                    int vo = ((table[j / bs] * bs) + j % bs) * kvDim + kvh * hd;
+                    float p = scores[j] * inv;
+                    for (int i = 0; i < hd; i++) {
+                        out[oo + i] = Math.fma(p, vc[vo + i], out[oo + i]);
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * y[row] += scale · B·(A·x[row]) for each group's rows (SGMV-style: shrink per group, then expand over the
+     * output features in parallel). x is [T, in], y is [T, out].
+     */
+    private void lora(List<LoraGroup> groups, int layer, LoraModule m, float[] x, int T, float[] y) {
+        if (groups.isEmpty()) {
+            return;
+        }
+        int in = m.in(c);
+        int out = m.out(c);
+        List<LoraGroup> active = new ArrayList<>(groups.size());
+        for (LoraGroup g : groups) {
+            if (g.adapter().a(layer, m) != null) {
+                active.add(g);
+            }
+        }
+        if (active.isEmpty()) {
+            return;
+        }
+        int ng = active.size();
+        float[][] shrunk = new float[ng][];
+        parallel.forRange(ng, 1, (s, e, wk) -> {
+            for (int gi = s; gi < e; gi++) {
+                LoraGroup g = active.get(gi);
+                int n = g.rows().length;
+                int r = g.adapter().rank;
+                float[] xg = new float[n * in];
+                for (int i = 0; i < n; i++) {
+                    System.arraycopy(x, g.rows()[i] * in, xg, i * in, in);
+                }
+                float[] tg = new float[n * r];
+                VectorKernels.mulArray(g.adapter().a(layer, m), 0, in, xg, n, tg, r, 0, 0, r, false, scratch[wk].lanes);
+                shrunk[gi] = tg;
+            }
+        });
+        float[][] expanded = new float[ng][];
+        for (int gi = 0; gi < ng; gi++) {
+            expanded[gi] = new float[active.get(gi).rows().length * out];
+        }
+        parallel.forRange(out, 16, (s, e, wk) -> {
+            for (int gi = 0; gi < ng; gi++) {
+                LoraGroup g = active.get(gi);
+                int n = g.rows().length;
+                int r = g.adapter().rank;
+                float[] eg = expanded[gi];
+                VectorKernels.mulArray(g.adapter().b(layer, m), 0, r, shrunk[gi], n, eg, out, 0, s, e, false,
+                        scratch[wk].lanes);
+                float sc = g.adapter().scale;
+                for (int i = 0; i < n; i++) {
+                    int yo = g.rows()[i] * out;
+                    int eo = i * out;
+                    for (int o = s; o < e; o++) {
+                        y[yo + o] += sc * eg[eo + o];
+                    }
+                }
+            }
+        });
+    }
+
+    @Override
+    public void close() {
+        parallel.close();
+    }
+}

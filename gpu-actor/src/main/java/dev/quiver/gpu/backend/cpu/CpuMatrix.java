@@ -1,0 +1,71 @@
+package dev.quiver.gpu.backend.cpu;
+
+import dev.quiver.gpu.model.DTypes;
+import dev.quiver.gpu.model.WeightMatrix;
+
+/**
+ * A base-model projection as the CPU backend multiplies it: F32 weights are read straight from the mapped
+ * file; BF16/F16 rows are widened a tile at a time into per-thread scratch, so no float copy of the whole
+ * matrix ever exists.
+ */
+final class CpuMatrix {
+    /** Rows widened per tile for half-precision weights. */
+    static final int TILE = 8;
+
+    final WeightMatrix w;
+
+    CpuMatrix(WeightMatrix w) {
+        this.w = w;
+    }
+
+    int rows() {
+        return w.rows();
+    }
+
+    int cols() {
+        return w.cols();
+    }
+
+    /** y[t*yStride + yOff + r] (+)= W[r,:]·x[t,:] for r in [r0, r1); scratch is this thread's. */
+    void mul(float[] x, int tokens, float[] y, int yStride, int yOff, int r0, int r1, boolean accumulate,
+             Scratch s) {
+        int cols = w.cols();
+        switch (w.dtype()) {
+            case F32 -> VectorKernels.mulF32(w.data(), cols, x, tokens, y, yStride, yOff, r0, r1, accumulate, s.lanes);
+            case BF16, F16 -> {
+                float[] tile = s.tile(TILE * cols);
+                for (int r = r0; r < r1; r += TILE) {
+                    int n = Math.min(TILE, r1 - r);
+                    if (w.dtype() == dev.quiver.gpu.model.DType.BF16) {
+                        VectorKernels.bf16ToFloat(w.data(), r * cols, tile, n * cols);
+                    } else {
+                        DTypes.toFloats(w.data(), w.dtype(), (long) r * cols, tile, 0, n * cols);
+                    }
+                    VectorKernels.mulArray(tile, 0, cols, x, tokens, y, yStride, yOff + r, 0, n, accumulate, s.lanes);
+                }
+            }
+            default -> throw new IllegalStateException(w.name() + ": dtype " + w.dtype() + " cannot be multiplied");
+        }
+    }
+
+    /** Per-thread buffers of the CPU backend. */
+    static final class Scratch {
+        final float[] lanes = new float[VectorKernels.lanes()];
+        private float[] tile = new float[0];
+        private float[] scores = new float[0];
+
+        float[] tile(int n) {
+            if (tile.length < n) {
+                tile = new float[n];
+            }
+            return tile;
+        }
+
+        float[] scores(int n) {
+            if (scores.length < n) {
+                scores = new float[Math.max(n, 256)];
+            }
+            return scores;
+        }
+    }
+}
