@@ -88,9 +88,8 @@ public record ModelConfig(String modelType, int vocabSize, int hiddenSize, int i
         }
         int hidden = req(where, n, "hidden_size");
         int heads = req(where, n, "num_attention_heads");
-        int kvHeads = n.has("num_key_value_heads") && !n.get("num_key_value_heads").isNull()
-                ? n.get("num_key_value_heads").asInt() : heads;
-        int headDim = n.has("head_dim") && !n.get("head_dim").isNull() ? n.get("head_dim").asInt() : hidden / heads;
+        int kvHeads = n.hasNonNull("num_key_value_heads") ? req(where, n, "num_key_value_heads") : heads;
+        int headDim = n.hasNonNull("head_dim") ? req(where, n, "head_dim") : hidden / heads;
         int maxPos = n.path("max_position_embeddings").asInt(2048);
         int maxContext = maxPos;
         if (type.equals("mistral") && n.hasNonNull("sliding_window")) {

@@ -1,0 +1,155 @@
+package dev.quiver.gpu.tokenizer;
+
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.function.UnaryOperator;
+
+/**
+ * The {@code "decoder"} of a tokenizer.json compiled into what it amounts to for the decoders
+ * Llama-family models use: every id stands for a fixed byte string, the bytes of consecutive
+ * tokens are joined and read as UTF-8, and the very start of the text may lose a few copies of
+ * one character (the space SentencePiece prepended). Seen that way, {@link Tokenizer#decode} and
+ * {@link IncrementalDecoder} cannot disagree: they differ only in when bytes are read.
+ *
+ * <p>How a token string becomes bytes: the decoder's {@code Replace} steps in order (▁ to space),
+ * then {@code ByteFallback} reads {@code <0xAB>} as the byte 0xAB, or {@code ByteLevel} maps the
+ * GPT-2 alphabet back to bytes (a string with characters outside it, like an added {@code "\n"},
+ * stays plain UTF-8, as in the Hugging Face implementation); anything else is its UTF-8.
+ */
+final class TokenDecoding {
+
+    /** The compiled decoder pipeline. */
+    record Rules(List<UnaryOperator<String>> replacements, boolean byteFallback, boolean byteLevel,
+                 char stripChar, int stripCount) {
+        Rules {
+            replacements = List.copyOf(replacements);
+        }
+    }
+
+    // [vocabSize] bytes each id decodes to; null for ids no token has.
+    private final byte[][] bytesById;
+    // [vocabSize] true for added tokens marked special.
+    private final boolean[] special;
+    private final char stripChar;
+    private final int stripCount;
+
+    TokenDecoding(String[] tokenStrings, boolean[] special, Rules rules) {
+        this.special = special.clone();
+        this.stripChar = rules.stripChar();
+        this.stripCount = rules.stripCount();
+        this.bytesById = new byte[tokenStrings.length][];
+        for (int id = 0; id < tokenStrings.length; id++) {
+            if (tokenStrings[id] != null) {
+                bytesById[id] = toBytes(tokenStrings[id], rules);
+            }
+        }
+    }
+
+    private static byte[] toBytes(String token, Rules rules) {
+        String text = token;
+        for (UnaryOperator<String> replacement : rules.replacements()) {
+            text = replacement.apply(text);
+        }
+        if (rules.byteFallback() && isByteToken(text)) {
+            return new byte[] {(byte) Integer.parseInt(text.substring(3, 5), 16)};
+        }
+        if (rules.byteLevel()) {
+            byte[] bytes = ByteLevelAlphabet.decode(text);
+            if (bytes != null) {
+                return bytes;
+            }
+        }
+        return text.getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static boolean isByteToken(String text) {
+        return text.length() == 6 && text.startsWith("<0x") && text.endsWith(">")
+                && Character.digit(text.charAt(3), 16) >= 0 && Character.digit(text.charAt(4), 16) >= 0;
+    }
+
+    /** The bytes of {@code id}, or null when the id is unknown or skipped as special. */
+    byte[] bytes(int id, boolean skipSpecial) {
+        if (id < 0 || id >= bytesById.length || (skipSpecial && special[id])) {
+            return null;
+        }
+        return bytesById[id];
+    }
+
+    boolean isSpecial(int id) {
+        return id >= 0 && id < special.length && special[id];
+    }
+
+    String decode(int[] ids, boolean skipSpecial) {
+        ByteBuffer all = ByteBuffer.allocate(totalLength(ids, skipSpecial));
+        for (int id : ids) {
+            byte[] b = bytes(id, skipSpecial);
+            if (b != null) {
+                all.put(b);
+            }
+        }
+        all.flip();
+        CharsetDecoder utf8 = newUtf8Decoder();
+        CharBuffer out = CharBuffer.allocate(all.remaining() + 1);
+        utf8.decode(all, out, true);
+        utf8.flush(out);
+        return newLeadingStrip().apply(out.flip().toString());
+    }
+
+    private int totalLength(int[] ids, boolean skipSpecial) {
+        int n = 0;
+        for (int id : ids) {
+            byte[] b = bytes(id, skipSpecial);
+            n += b == null ? 0 : b.length;
+        }
+        return n;
+    }
+
+    /**
+     * A UTF-8 reader that turns malformed input into U+FFFD. Fed in pieces (endOfInput false) it
+     * leaves an incomplete trailing character in the input buffer for the next call, which is
+     * what makes streaming and one-shot decoding produce the same text.
+     */
+    static CharsetDecoder newUtf8Decoder() {
+        return StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPLACE)
+                .onUnmappableCharacter(CodingErrorAction.REPLACE);
+    }
+
+    /** A fresh remover for the leading characters the decoder strips from the whole output. */
+    LeadingStrip newLeadingStrip() {
+        return new LeadingStrip(stripChar, stripCount);
+    }
+
+    /**
+     * Strips up to {@code count} leading {@code c} from text seen in consecutive chunks; once a
+     * chunk has shown any other character, it passes everything through.
+     */
+    static final class LeadingStrip {
+        private final char c;
+        private int remaining;
+
+        LeadingStrip(char c, int count) {
+            this.c = c;
+            this.remaining = count;
+        }
+
+        String apply(String chunk) {
+            if (remaining == 0 || chunk.isEmpty()) {
+                return chunk;
+            }
+            int k = 0;
+            while (k < chunk.length() && remaining > 0 && chunk.charAt(k) == c) {
+                k++;
+                remaining--;
+            }
+            if (k < chunk.length()) {
+                remaining = 0;
+            }
+            return chunk.substring(k);
+        }
+    }
+}

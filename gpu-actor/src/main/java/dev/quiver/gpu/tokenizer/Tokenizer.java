@@ -1,0 +1,69 @@
+package dev.quiver.gpu.tokenizer;
+
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+
+/**
+ * Text to token ids and back for one base model, as described by its Hugging Face
+ * {@code tokenizer.json} (see {@link Tokenizers#load}). The engine encodes prompts with it and
+ * the worker turns sampled ids back into text, token by token, through
+ * {@link #newDecoder(boolean)}.
+ *
+ * <p>Implementations are immutable and safe to share between threads; the
+ * {@link IncrementalDecoder}s they hand out are not.
+ */
+public interface Tokenizer {
+
+    /**
+     * Encodes text; added/special tokens that appear literally in the text are matched as single
+     * tokens. {@code addBos} prepends BOS when the model has one. The tokenizer's own
+     * post-processor is never applied: BOS is the only thing ever added.
+     */
+    int[] encode(String text, boolean addBos);
+
+    /**
+     * Decodes ids to text; {@code skipSpecial} drops special (added, {@code special=true})
+     * tokens. Invalid UTF-8 bytes become U+FFFD. Ids the tokenizer does not know are skipped.
+     */
+    String decode(int[] ids, boolean skipSpecial);
+
+    /** Number of ids the tokenizer knows: model vocabulary plus added tokens (max id + 1). */
+    int vocabSize();
+
+    /** The BOS id named by {@code tokenizer_config.json}'s {@code bos_token}, if any. */
+    OptionalInt bosId();
+
+    /**
+     * Whether the model expects BOS in front of every prompt: {@code add_bos_token} from
+     * {@code tokenizer_config.json}, else whether the post-processor template starts with BOS.
+     * Never true when {@link #bosId()} is empty.
+     */
+    boolean addsBosByDefault();
+
+    /**
+     * Ids that end generation: {@code eos_token_id} of {@code generation_config.json} (an int or
+     * a list), else {@code eos_token} of {@code tokenizer_config.json}; empty when neither says.
+     */
+    Set<Integer> eosIds();
+
+    /** Whether {@code id} is an added token marked {@code special}. */
+    boolean isSpecial(int id);
+
+    /**
+     * The raw vocabulary string of {@code id} (for example {@code "Ġworld"} or
+     * {@code "<0x0A>"}), for debugging and logprobs.
+     *
+     * @throws IllegalArgumentException when no token has this id
+     */
+    String tokenString(int id);
+
+    /** The id whose raw vocabulary string is exactly {@code token}, if there is one. */
+    OptionalInt tokenId(String token);
+
+    /** A fresh streaming decoder; see {@link IncrementalDecoder}. */
+    IncrementalDecoder newDecoder(boolean skipSpecial);
+
+    /** The chat_template string from tokenizer_config.json (or chat_template.jinja), if any. */
+    Optional<String> chatTemplate();
+}

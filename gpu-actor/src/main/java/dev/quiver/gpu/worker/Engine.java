@@ -1,0 +1,529 @@
+package dev.quiver.gpu.worker;
+
+import dev.quiver.gpu.backend.Backend;
+import dev.quiver.gpu.backend.ForwardBatch;
+import dev.quiver.gpu.backend.cpu.CpuBackend;
+import dev.quiver.gpu.cache.AdapterCache;
+import dev.quiver.gpu.kv.BlockAllocator;
+import dev.quiver.gpu.kv.KvBlockManager;
+import dev.quiver.gpu.model.ModelConfig;
+import dev.quiver.gpu.model.ModelWeights;
+import dev.quiver.gpu.sampling.Sampler;
+import dev.quiver.gpu.sampling.StopMatcher;
+import dev.quiver.gpu.scheduler.Scheduler;
+import dev.quiver.gpu.scheduler.Sequence;
+import dev.quiver.gpu.scheduler.StepPlan;
+import dev.quiver.gpu.tokenizer.IncrementalDecoder;
+import dev.quiver.gpu.tokenizer.Tokenizer;
+import dev.quiver.gpu.tokenizer.Tokenizers;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The inference engine of one worker: a loop on its own thread that owns the backend (and so the compute
+ * context, base weights, KV cache and adapter slots), the scheduler and the adapter cache. Other threads only
+ * enqueue commands; every step is schedule → build the batch → forward → sample → emit events → free finished
+ * sequences.
+ *
+ * <p>A request fails alone: bad fields, an unknown or refused adapter, or an over-long prompt end that request
+ * with a typed {@link EngineError}, and the batch goes on.
+ */
+public final class Engine implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Engine.class);
+
+    private final EngineSettings settings;
+    private final BlockingQueue<Consumer<Engine>> commands = new LinkedBlockingQueue<>();
+    private final Thread thread;
+    private final ExecutorService loaderPool;
+    private final CompletableFuture<Void> ready = new CompletableFuture<>();
+    private volatile boolean stopping;
+
+    // engine-thread state
+    private Backend backend;
+    private ModelConfig config;
+    private Tokenizer tokenizer;
+    private Set<Integer> eosIds;
+    private Scheduler scheduler;
+    private KvBlockManager kv;
+    private AdapterCache cache;
+    private Sampler sampler;
+    private int maxModelLen;
+    private final Map<String, Active> active = new HashMap<>();
+    private long arrivals;
+    private long steps;
+    private long promptTokens;
+    private long generatedTokens;
+    private long preemptions;
+    private int lastBatchSize;
+    private volatile boolean healthy = true;
+    private final List<Consumer<String>> evictionListeners = new ArrayList<>();
+
+    /** A running request: its sequence plus what streaming needs. */
+    private static final class Active {
+        final Sequence seq;
+        final EngineListener listener;
+        final IncrementalDecoder decoder;
+        final StopMatcher stops;
+
+        Active(Sequence seq, EngineListener listener, IncrementalDecoder decoder, StopMatcher stops) {
+            this.seq = seq;
+            this.listener = listener;
+            this.decoder = decoder;
+            this.stops = stops;
+        }
+    }
+
+    private Engine(EngineSettings settings, String name) {
+        this.settings = settings;
+        this.loaderPool = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, name + "-adapter-loader");
+            t.setDaemon(true);
+            return t;
+        });
+        this.thread = new Thread(this::run, name);
+        this.thread.setDaemon(true);
+    }
+
+    /** Starts an engine over the model in {@code modelDir}; returns once the weights are loaded. */
+    public static Engine start(Path modelDir, EngineSettings settings, String name) {
+        Engine e = new Engine(settings, name);
+        e.commands.add(self -> self.init(modelDir));
+        e.thread.start();
+        try {
+            e.ready.join();
+        } catch (java.util.concurrent.CompletionException ex) {
+            e.close();
+            throw ex.getCause() instanceof RuntimeException re ? re : ex;
+        }
+        return e;
+    }
+
+    private void init(Path modelDir) {
+        try {
+            ModelWeights weights = ModelWeights.load(modelDir);
+            config = weights.config;
+            if (!settings.backend().equals("cpu")) {
+                throw new UnsupportedOperationException("backend '" + settings.backend() + "' is not available: only "
+                        + "the cpu backend is built so far (the CUDA backend is tracked as its own issue)");
+            }
+            maxModelLen = settings.maxModelLen() > 0 ? Math.min(settings.maxModelLen(), config.maxContext())
+                    : config.maxContext();
+            int kvDim = config.kvDim();
+            int blocks = KvBlockManager.blocksForBudget(settings.kvCacheBytes(), config.numLayers(),
+                    settings.blockSize(), kvDim, 4);
+            backend = new CpuBackend(weights, new CpuBackend.Settings(settings.threads(), blocks,
+                    settings.blockSize(), settings.maxLoras()));
+            kv = new KvBlockManager(new BlockAllocator(blocks, settings.blockSize()));
+            cache = new AdapterCache(new AdapterCache.Settings(settings.maxLoras(), settings.maxCpuLoras(),
+                    settings.maxLoraRank()), backend, config,
+                    r -> loaderPool.execute(() -> {
+                        try {
+                            r.run();
+                        } finally {
+                            commands.add(self -> { }); // wake the loop to install the result
+                        }
+                    }),
+                    (key, reason) -> evictionListeners.forEach(l -> l.accept(key + " " + reason)));
+            scheduler = new Scheduler(new Scheduler.Settings(settings.maxNumSeqs(), settings.maxBatchedTokens()),
+                    kv, cache);
+            tokenizer = Files.exists(modelDir.resolve("tokenizer.json")) ? Tokenizers.load(modelDir) : null;
+            eosIds = new HashSet<>(config.eosTokenIds());
+            if (tokenizer != null) {
+                eosIds.addAll(tokenizer.eosIds());
+            }
+            sampler = new Sampler(config.vocabSize());
+            log.info("engine {} ready: {} layers, hidden {}, vocab {}, {} KV blocks of {} tokens, {} adapter slots",
+                    thread.getName(), config.numLayers(), config.hiddenSize(), config.vocabSize(), blocks,
+                    settings.blockSize(), settings.maxLoras());
+            ready.complete(null);
+        } catch (Throwable t) {
+            ready.completeExceptionally(t);
+            stopping = true;
+        }
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** The model's tokenizer, or null when the model directory has none. */
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public int maxModelLen() {
+        return maxModelLen;
+    }
+
+    public EngineSettings settings() {
+        return settings;
+    }
+
+    // ---- commands (any thread) ----
+
+    public void submit(GenerateRequest request, EngineListener listener) {
+        enqueue(self -> self.admit(request, listener));
+    }
+
+    public void cancel(String requestId) {
+        enqueue(self -> self.doCancel(requestId));
+    }
+
+    /** Registers an adapter's local directory without loading it. */
+    public void registerAdapter(String key, Path dir) {
+        enqueue(self -> self.cache.register(key, dir));
+    }
+
+    /**
+     * Loads an adapter into a compute slot (pin keeps it there); completes with the slot once it is ready, or
+     * exceptionally with the refusal.
+     */
+    public CompletableFuture<Integer> loadAdapter(String key, Path dir, boolean pin) {
+        CompletableFuture<Integer> f = new CompletableFuture<>();
+        enqueue(self -> {
+            self.cache.register(key, dir);
+            self.awaitSlot(key, pin, f);
+        });
+        return f;
+    }
+
+    /** Evicts an adapter from slot and host memory; completes false while running requests still use it. */
+    public CompletableFuture<Boolean> evictAdapter(String key) {
+        CompletableFuture<Boolean> f = new CompletableFuture<>();
+        enqueue(self -> f.complete(self.cache.evict(key)));
+        return f;
+    }
+
+    public CompletableFuture<EngineStatus> status() {
+        CompletableFuture<EngineStatus> f = new CompletableFuture<>();
+        enqueue(self -> f.complete(self.snapshot()));
+        return f;
+    }
+
+    /** Called on the engine thread with "key reason" when an adapter leaves its slot. */
+    public void onEviction(Consumer<String> listener) {
+        enqueue(self -> self.evictionListeners.add(listener));
+    }
+
+    public boolean isHealthy() {
+        return healthy;
+    }
+
+    private void enqueue(Consumer<Engine> c) {
+        if (stopping) {
+            throw new IllegalStateException("engine " + thread.getName() + " is stopped");
+        }
+        commands.add(c);
+    }
+
+    // ---- engine thread ----
+
+    private void run() {
+        try {
+            while (!stopping) {
+                Consumer<Engine> c = scheduler != null && scheduler.hasWork() && !onlyWaitingForAdapters()
+                        ? commands.poll() : commands.poll(50, TimeUnit.MILLISECONDS);
+                while (c != null) {
+                    c.accept(this);
+                    c = commands.poll();
+                }
+                if (scheduler == null || stopping) {
+                    continue;
+                }
+                cache.poll();
+                failRefusedAdapters();
+                if (scheduler.hasWork()) {
+                    step();
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Throwable t) {
+            log.error("engine {} loop died", thread.getName(), t);
+            healthy = false;
+        } finally {
+            shutdownOnThread();
+        }
+    }
+
+    private boolean onlyWaitingForAdapters() {
+        return scheduler.runningCount() == 0 && cache.isLoading();
+    }
+
+    private void admit(GenerateRequest r, EngineListener l) {
+        EngineError err = validate(r);
+        if (err != null) {
+            safe(() -> l.onFailed(r.id(), err));
+            return;
+        }
+        if (scheduler.waitingCount() >= settings.maxWaiting()) {
+            safe(() -> l.onFailed(r.id(), new EngineError(EngineError.Kind.OVERLOADED, "worker queue is full ("
+                    + settings.maxWaiting() + " waiting requests); retry later", null, 1)));
+            return;
+        }
+        if (r.adapter() != null) {
+            if (r.adapterDir() != null) {
+                cache.register(r.adapter(), Path.of(r.adapterDir()));
+            }
+            if (!cache.isKnown(r.adapter())) {
+                safe(() -> l.onFailed(r.id(), new EngineError(EngineError.Kind.UNKNOWN_ADAPTER,
+                        "adapter '" + r.adapter() + "' is not known to this worker", "model", 0)));
+                return;
+            }
+            cache.lookup(r.adapter());
+        }
+        Sequence s = new Sequence(r.id(), r.adapter(), r.promptIds(), r.params(), r.params().seed(), arrivals++,
+                settings.blockSize());
+        IncrementalDecoder dec = tokenizer == null ? null : tokenizer.newDecoder(true);
+        active.put(r.id(), new Active(s, l, dec, new StopMatcher(r.params().stop())));
+        scheduler.add(s);
+        promptTokens += r.promptIds().length;
+        safe(() -> l.onAccepted(r.id(), r.promptIds().length));
+    }
+
+    private EngineError validate(GenerateRequest r) {
+        if (active.containsKey(r.id())) {
+            return new EngineError(EngineError.Kind.INVALID_REQUEST, "request id '" + r.id() + "' is already running",
+                    null, 0);
+        }
+        int[] p = r.promptIds();
+        if (p == null || p.length == 0) {
+            return new EngineError(EngineError.Kind.INVALID_REQUEST, "prompt is empty", "prompt", 0);
+        }
+        for (int t : p) {
+            if (t < 0 || t >= config.vocabSize()) {
+                return new EngineError(EngineError.Kind.INVALID_REQUEST, "prompt token id " + t
+                        + " is outside the vocabulary [0, " + config.vocabSize() + ")", "prompt", 0);
+            }
+        }
+        int total = p.length + r.params().maxTokens();
+        if (total > maxModelLen) {
+            return new EngineError(EngineError.Kind.CONTEXT_LENGTH_EXCEEDED, "this model's maximum context length is "
+                    + maxModelLen + " tokens; the request has " + p.length + " prompt tokens and max_tokens "
+                    + r.params().maxTokens() + " (" + total + " in all)", "max_tokens", 0);
+        }
+        int blocksNeeded = (total + settings.blockSize() - 1) / settings.blockSize();
+        if (blocksNeeded > backend.numKvBlocks()) {
+            return new EngineError(EngineError.Kind.CONTEXT_LENGTH_EXCEEDED, "the request needs " + total
+                    + " tokens of KV cache but this worker holds " + backend.numKvBlocks() * settings.blockSize(),
+                    "max_tokens", 0);
+        }
+        if (!r.params().stop().isEmpty() && tokenizer == null) {
+            return new EngineError(EngineError.Kind.INVALID_REQUEST, "stop strings need a tokenizer and this model "
+                    + "directory has no tokenizer.json", "stop", 0);
+        }
+        return null;
+    }
+
+    private void doCancel(String id) {
+        Active a = active.remove(id);
+        if (a == null) {
+            return;
+        }
+        scheduler.remove(a.seq);
+        safe(() -> a.listener.onFinished(id, EngineListener.FinishReason.CANCELLED,
+                new EngineListener.Usage(a.seq.promptLength(), a.seq.outputLength())));
+    }
+
+    private void awaitSlot(String key, boolean pin, CompletableFuture<Integer> f) {
+        cache.poll();
+        String failure = cache.failures().get(key);
+        if (failure != null) {
+            f.completeExceptionally(new dev.quiver.gpu.lora.AdapterRefusedException(failure));
+            return;
+        }
+        int slot = cache.preload(key, pin);
+        if (slot >= 0) {
+            f.complete(slot);
+        } else if (!cache.isLoading() && cache.failures().get(key) == null && !cache.isResident(key)) {
+            f.completeExceptionally(new IllegalStateException("no free adapter slot for '" + key
+                    + "': every slot is in use or pinned"));
+        } else {
+            // re-check after the next command or load completion
+            loaderPool.execute(() -> {
+                try {
+                    Thread.sleep(2);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                if (!stopping) {
+                    commands.add(self -> self.awaitSlot(key, pin, f));
+                }
+            });
+        }
+    }
+
+    private void failRefusedAdapters() {
+        Map<String, String> failures = cache.failures();
+        if (failures.isEmpty()) {
+            return;
+        }
+        for (Sequence s : scheduler.waiting()) {
+            String why = s.adapter == null ? null : failures.get(s.adapter);
+            if (why != null) {
+                Active a = active.remove(s.id);
+                scheduler.remove(s);
+                safe(() -> a.listener.onFailed(s.id, new EngineError(EngineError.Kind.ADAPTER_REFUSED, why, "model", 0)));
+            }
+        }
+    }
+
+    private void step() {
+        StepPlan plan = scheduler.schedule();
+        preemptions += plan.preempted().size();
+        if (plan.isEmpty()) {
+            return;
+        }
+        int rows = plan.totalTokens();
+        int[] tokens = new int[rows];
+        int[] positions = new int[rows];
+        int[] slots = new int[rows];
+        int[] seqOf = new int[rows];
+        int[][] tables = new int[plan.entries().size()][];
+        List<Integer> logitRows = new ArrayList<>();
+        List<StepPlan.Entry> sampling = new ArrayList<>();
+        int row = 0;
+        for (int i = 0; i < plan.entries().size(); i++) {
+            StepPlan.Entry e = plan.entries().get(i);
+            Sequence s = e.seq();
+            tables[i] = s.blocks().blocks();
+            for (int j = 0; j < e.tokens(); j++) {
+                int p = s.computed() + j;
+                tokens[row] = s.token(p);
+                positions[row] = p;
+                slots[row] = s.slot();
+                seqOf[row] = i;
+                row++;
+            }
+            if (e.samples()) {
+                logitRows.add(row - 1);
+                sampling.add(e);
+            }
+        }
+        int vocab = config.vocabSize();
+        float[] logits = new float[logitRows.size() * vocab];
+        try {
+            backend.forward(new ForwardBatch(tokens, positions, slots, seqOf, tables,
+                    logitRows.stream().mapToInt(Integer::intValue).toArray()), logits);
+        } catch (RuntimeException ex) {
+            log.error("engine {}: forward step failed; failing its {} requests", thread.getName(),
+                    plan.entries().size(), ex);
+            healthy = false;
+            for (StepPlan.Entry e : plan.entries()) {
+                Active a = active.remove(e.seq().id);
+                scheduler.remove(e.seq());
+                if (a != null) {
+                    safe(() -> a.listener.onFailed(e.seq().id, EngineError.of(EngineError.Kind.INTERNAL,
+                            "the worker's forward step failed: " + ex.getMessage())));
+                }
+            }
+            return;
+        }
+        steps++;
+        lastBatchSize = plan.entries().size();
+        for (StepPlan.Entry e : plan.entries()) {
+            e.seq().advance(e.tokens());
+        }
+        for (int i = 0; i < sampling.size(); i++) {
+            Sequence s = sampling.get(i).seq();
+            Active a = active.get(s.id);
+            int position = s.length();
+            Sampler.Sample pick = sampler.sample(logits, i * vocab, s.params, position);
+            s.append(pick.tokenId());
+            generatedTokens++;
+            emit(a, pick);
+        }
+    }
+
+    /** Streams the new token, then applies the stop rules in order: EOS, stop string, max_tokens, context. */
+    private void emit(Active a, Sampler.Sample pick) {
+        Sequence s = a.seq;
+        int tok = pick.tokenId();
+        List<EngineListener.TokenLogprob> lp = s.params.logprobs() >= 0
+                ? List.of(new EngineListener.TokenLogprob(tok, pick.logprob(), pick.topIds(), pick.topLogprobs()))
+                : List.of();
+        if (!s.params.ignoreEos() && eosIds.contains(tok)) {
+            String rest = a.decoder == null ? "" : a.stops.append(a.decoder.flush()) + a.stops.flush();
+            if (!rest.isEmpty()) {
+                safe(() -> a.listener.onTokens(s.id, new int[0], rest, List.of()));
+            }
+            finish(a, EngineListener.FinishReason.STOP);
+            return;
+        }
+        String text = a.decoder == null ? "" : a.stops.append(a.decoder.push(tok));
+        safe(() -> a.listener.onTokens(s.id, new int[] {tok}, text, lp));
+        if (a.stops.stopped()) {
+            finish(a, EngineListener.FinishReason.STOP);
+            return;
+        }
+        if (s.outputLength() >= s.params.maxTokens() || s.length() >= maxModelLen) {
+            String rest = a.decoder == null ? "" : a.stops.append(a.decoder.flush()) + a.stops.flush();
+            if (!rest.isEmpty()) {
+                safe(() -> a.listener.onTokens(s.id, new int[0], rest, List.of()));
+            }
+            finish(a, EngineListener.FinishReason.LENGTH);
+        }
+    }
+
+    private void finish(Active a, EngineListener.FinishReason reason) {
+        active.remove(a.seq.id);
+        scheduler.remove(a.seq);
+        safe(() -> a.listener.onFinished(a.seq.id, reason,
+                new EngineListener.Usage(a.seq.promptLength(), a.seq.outputLength())));
+    }
+
+    private EngineStatus snapshot() {
+        return new EngineStatus(backend.name(), healthy, scheduler.runningCount(), scheduler.waitingCount(),
+                kv.freeBlocks(), backend.numKvBlocks(), kv.usage(), steps, promptTokens, generatedTokens, preemptions,
+                lastBatchSize, cache.stats());
+    }
+
+    private void safe(Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            log.warn("engine {}: a request listener threw; ignoring it", thread.getName(), e);
+        }
+    }
+
+    private void shutdownOnThread() {
+        for (Active a : List.copyOf(active.values())) {
+            safe(() -> a.listener.onFailed(a.seq.id, new EngineError(EngineError.Kind.SHUTTING_DOWN,
+                    "the worker is shutting down", null, 1)));
+        }
+        active.clear();
+        if (backend != null) {
+            backend.close();
+        }
+        loaderPool.shutdownNow();
+    }
+
+    /** Stops the loop; requests still running fail as retriable. Waits for the thread to end. */
+    @Override
+    public void close() {
+        stopping = true;
+        commands.add(self -> { });
+        if (Thread.currentThread() != thread) {
+            try {
+                thread.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

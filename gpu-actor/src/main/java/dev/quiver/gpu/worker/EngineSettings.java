@@ -1,0 +1,63 @@
+package dev.quiver.gpu.worker;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+
+/**
+ * The engine's options, read once from {@code quiver.engine} (documented in this module's reference.conf).
+ *
+ * @param threads          CPU compute threads (0 in config = all cores)
+ * @param kvCacheBytes     memory for the paged KV cache
+ * @param blockSize        tokens per KV block
+ * @param maxNumSeqs       sequences in one batch
+ * @param maxBatchedTokens token budget of one step (chunked prefill)
+ * @param maxModelLen      longest prompt + output (0 in config = the model's context)
+ * @param maxLoras         adapter slots in compute memory
+ * @param maxCpuLoras      validated adapters kept in host memory
+ * @param maxLoraRank      adapters above this rank are refused
+ * @param maxWaiting       queued requests before new ones are refused as overloaded
+ */
+public record EngineSettings(String backend, int threads, long kvCacheBytes, int blockSize, int maxNumSeqs,
+                             int maxBatchedTokens, int maxModelLen, int maxLoras, int maxCpuLoras, int maxLoraRank,
+                             int maxWaiting) {
+
+    public static EngineSettings fromConfig(Config root) {
+        Config c = root.getConfig("quiver.engine");
+        int threads = c.getInt("threads");
+        return new EngineSettings(c.getString("backend"),
+                threads > 0 ? threads : Runtime.getRuntime().availableProcessors(),
+                c.getBytes("kv-cache-memory"), c.getInt("block-size"), c.getInt("max-num-seqs"),
+                c.getInt("max-num-batched-tokens"), c.getInt("max-model-len"), c.getInt("max-loras"),
+                c.getInt("max-cpu-loras"), c.getInt("max-lora-rank"), c.getInt("max-waiting"));
+    }
+
+    /** The defaults of reference.conf. */
+    public static EngineSettings defaults() {
+        return fromConfig(ConfigFactory.defaultReference());
+    }
+
+    public EngineSettings withKvCacheBytes(long bytes) {
+        return new EngineSettings(backend, threads, bytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen,
+                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting);
+    }
+
+    public EngineSettings withBatch(int seqs, int tokens) {
+        return new EngineSettings(backend, threads, kvCacheBytes, blockSize, seqs, tokens, maxModelLen, maxLoras,
+                maxCpuLoras, maxLoraRank, maxWaiting);
+    }
+
+    public EngineSettings withLoras(int slots, int host) {
+        return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
+                maxModelLen, slots, host, maxLoraRank, maxWaiting);
+    }
+
+    public EngineSettings withThreads(int n) {
+        return new EngineSettings(backend, n, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen,
+                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting);
+    }
+
+    public EngineSettings withMaxWaiting(int n) {
+        return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, n);
+    }
+}

@@ -1,0 +1,221 @@
+package dev.quiver.gpu.backend.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.quiver.gpu.model.DType;
+import dev.quiver.gpu.model.DTypes;
+import dev.quiver.gpu.model.WeightMatrix;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The Vector API kernels against their readable scalar twins ({@link ScalarKernels}, {@link DTypes}): the
+ * same products within float rounding for every weight dtype and awkward sizes (columns that are not a
+ * multiple of the vector length, row counts that are not a multiple of the widening tile, 1 to 9 tokens),
+ * and bit-identical results for a token whatever batch it is computed in.
+ */
+class VectorKernelsDifferentialTest {
+    static final int L = VectorKernels.lanes();
+
+    /** A weight matrix in the given dtype, stored little-endian in a direct buffer as a mapped file would be. */
+    static WeightMatrix matrix(DType dtype, int rows, int cols, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        ByteBuffer b = ByteBuffer.allocateDirect(rows * cols * dtype.size()).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < rows * cols; i++) {
+            float v = (float) r.nextDouble(-1, 1);
+            switch (dtype) {
+                case F32 -> b.putFloat(v);
+                case BF16 -> b.putShort(DTypes.floatToBf16(v));
+                case F16 -> b.putShort(DTypes.floatToF16(v));
+                default -> throw new IllegalArgumentException(dtype.toString());
+            }
+        }
+        return new WeightMatrix("w", rows, cols, dtype, b.flip());
+    }
+
+    static float[] activations(int tokens, int cols, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] x = new float[tokens * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) r.nextDouble(-2, 2);
+        }
+        return x;
+    }
+
+    /** y = W·x for all rows and tokens through the vector path, as the backend calls it. */
+    static float[] vectorMul(WeightMatrix w, float[] x, int tokens) {
+        float[] y = new float[tokens * w.rows()];
+        new CpuMatrix(w).mul(x, tokens, y, w.rows(), 0, 0, w.rows(), false, new CpuMatrix.Scratch());
+        return y;
+    }
+
+    /**
+     * Two float dot products of n terms in different orders each lie within n·2^-24·Σ|w·x| of the exact value,
+     * so they differ by at most n·2^-23·Σ|w·x|; a dropped or doubled term is far outside that.
+     */
+    static void assertAgreesWithScalar(WeightMatrix w, float[] x, int tokens, float[] expected, float[] actual,
+                                       String what) {
+        for (int t = 0; t < tokens; t++) {
+            for (int r = 0; r < w.rows(); r++) {
+                double absSum = 0;
+                for (int c = 0; c < w.cols(); c++) {
+                    absSum += Math.abs((double) w.get(r, c) * x[t * w.cols() + c]);
+                }
+                double bound = w.cols() * 0x1p-23 * absSum;
+                int i = t * w.rows() + r;
+                assertTrue(Math.abs((double) expected[i] - actual[i]) <= bound, what + ": token " + t + " row " + r
+                        + ": scalar " + expected[i] + " vector " + actual[i] + " (bound " + bound + ")");
+            }
+        }
+    }
+
+    static Stream<Arguments> sizes() {
+        Stream.Builder<Arguments> s = Stream.builder();
+        for (DType dtype : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            for (int cols : new int[] {37, 100, 3, 64}) {
+                s.add(Arguments.of(dtype, 13, cols));
+            }
+            s.add(Arguments.of(dtype, 8, 2 * L + 1));
+        }
+        return s.build();
+    }
+
+    @ParameterizedTest(name = "{0} [{1} x {2}]")
+    @MethodSource("sizes")
+    void vector_matmul_matches_scalar_matmul_for_1_to_9_tokens(DType dtype, int rows, int cols) {
+        WeightMatrix w = matrix(dtype, rows, cols, 31L * cols + rows);
+        for (int tokens = 1; tokens <= 9; tokens++) {
+            float[] x = activations(tokens, cols, 1000 + tokens);
+            float[] expected = ScalarKernels.matmul(w, x, tokens);
+            float[] actual = vectorMul(w, x, tokens);
+            assertAgreesWithScalar(w, x, tokens, expected, actual, dtype + " " + tokens + " tokens");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16", "F16"})
+    void row_range_lands_at_the_output_offset_and_stride_leaving_the_rest_untouched(DType dtype) {
+        int rows = 21, cols = 37, tokens = 5, stride = 40, off = 7, r0 = 3, r1 = 19;
+        WeightMatrix w = matrix(dtype, rows, cols, 5);
+        float[] x = activations(tokens, cols, 6);
+        float[] full = vectorMul(w, x, tokens);
+        float[] y = new float[tokens * stride];
+        Arrays.fill(y, -7f);
+        new CpuMatrix(w).mul(x, tokens, y, stride, off, r0, r1, false, new CpuMatrix.Scratch());
+        for (int t = 0; t < tokens; t++) {
+            for (int j = 0; j < stride; j++) {
+                int r = j - off;
+                float expected = r >= r0 && r < r1 ? full[t * rows + r] : -7f;
+                assertEquals(expected, y[t * stride + j], dtype + " token " + t + " column " + j);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16", "F16"})
+    void accumulate_adds_the_product_to_what_the_output_holds(DType dtype) {
+        int rows = 11, cols = 100, tokens = 6;
+        WeightMatrix w = matrix(dtype, rows, cols, 8);
+        float[] x = activations(tokens, cols, 9);
+        float[] product = vectorMul(w, x, tokens);
+        float[] y = activations(tokens, rows, 10);
+        float[] before = y.clone();
+        new CpuMatrix(w).mul(x, tokens, y, rows, 0, 0, rows, true, new CpuMatrix.Scratch());
+        for (int i = 0; i < y.length; i++) {
+            assertEquals(before[i] + product[i], y[i], "element " + i);
+        }
+    }
+
+    /**
+     * A token's output must not depend on its batch: the same bits alone, or at any position of a batch of 4
+     * (all in the four-token path), 5 or 9 (some in the remainder path).
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16", "F16"})
+    void one_token_gives_identical_bits_alone_and_at_every_position_of_a_batch(DType dtype) {
+        for (int cols : new int[] {37, 100}) {
+            int rows = 19;
+            WeightMatrix w = matrix(dtype, rows, cols, 77 + cols);
+            float[] token = activations(1, cols, 3);
+            float[] alone = vectorMul(w, token, 1);
+            for (int batch : new int[] {4, 5, 9}) {
+                for (int pos = 0; pos < batch; pos++) {
+                    float[] x = activations(batch, cols, 500 + batch * 10 + pos);
+                    System.arraycopy(token, 0, x, pos * cols, cols);
+                    float[] y = vectorMul(w, x, batch);
+                    for (int r = 0; r < rows; r++) {
+                        assertEquals(Float.floatToRawIntBits(alone[r]), Float.floatToRawIntBits(y[pos * rows + r]),
+                                dtype + " cols " + cols + " row " + r + ": alone " + alone[r] + ", at position "
+                                        + pos + " of " + batch + ": " + y[pos * rows + r]);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void float_array_matmul_matches_scalar_and_is_batch_invariant() {
+        int rows = 9, cols = 37;
+        float[] w = activations(rows, cols, 40);
+        for (int tokens = 1; tokens <= 9; tokens++) {
+            float[] x = activations(tokens, cols, 41 + tokens);
+            float[] y = new float[tokens * rows];
+            VectorKernels.mulArray(w, 0, cols, x, tokens, y, rows, 0, 0, rows, false, new float[L]);
+            float[] expected = ScalarKernels.matmul(w, rows, cols, x, tokens);
+            for (int t = 0; t < tokens; t++) {
+                float[] alone = new float[rows];
+                VectorKernels.mulArray(w, 0, cols, Arrays.copyOfRange(x, t * cols, (t + 1) * cols), 1, alone, rows,
+                        0, 0, rows, false, new float[L]);
+                for (int r = 0; r < rows; r++) {
+                    double absSum = 0;
+                    for (int c = 0; c < cols; c++) {
+                        absSum += Math.abs((double) w[r * cols + c] * x[t * cols + c]);
+                    }
+                    int i = t * rows + r;
+                    assertTrue(Math.abs(expected[i] - y[i]) <= cols * 0x1p-23 * absSum, "token " + t + " row " + r);
+                    assertEquals(Float.floatToRawIntBits(alone[r]), Float.floatToRawIntBits(y[i]),
+                            "token " + t + " of " + tokens + " row " + r);
+                }
+            }
+        }
+    }
+
+    @Test
+    void bf16_widening_equals_the_scalar_conversion_for_all_65536_patterns() {
+        ByteBuffer b = ByteBuffer.allocateDirect(2 * 65536).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < 65536; i++) {
+            b.putShort((short) i);
+        }
+        b.flip();
+        float[] out = new float[65536];
+        VectorKernels.bf16ToFloat(b, 0, out, 65536);
+        for (int i = 0; i < 65536; i++) {
+            assertSameFloat(DTypes.bf16ToFloat((short) i), out[i], "pattern " + Integer.toHexString(i));
+        }
+        // an unaligned start and a length leaving a scalar tail
+        int from = 3, n = 5 * L + 3;
+        float[] part = new float[n];
+        VectorKernels.bf16ToFloat(b, from, part, n);
+        for (int i = 0; i < n; i++) {
+            assertSameFloat(DTypes.bf16ToFloat((short) (from + i)), part[i], "element " + i + " from " + from);
+        }
+    }
+
+    static void assertSameFloat(float expected, float actual, String what) {
+        if (Float.isNaN(expected)) {
+            assertTrue(Float.isNaN(actual), what + ": expected NaN, got " + actual);
+        } else {
+            assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(actual),
+                    what + ": expected " + expected + ", got " + actual);
+        }
+    }
+}
