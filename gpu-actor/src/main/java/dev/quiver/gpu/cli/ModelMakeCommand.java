@@ -41,7 +41,10 @@ final class ModelMakeCommand {
             default -> throw new CliException("--size must be tiny or small");
         };
         long t0 = System.nanoTime();
-        int vocab = TokenizerMaker.writeByteLevel(dir, targetVocab);
+        int tokenizerVocab = TokenizerMaker.writeByteLevel(dir, targetVocab);
+        // NOTE: like many released models (Qwen2, padded Llama ports), the embedding table may be larger than
+        // the tokenizer; ids past the tokenizer decode to nothing.
+        int vocab = Math.max(tokenizerVocab, targetVocab);
         Tokenizer tok = Tokenizers.load(dir);
         int bos = tok.bosId().orElseThrow();
         int eos = tok.eosIds().iterator().next();

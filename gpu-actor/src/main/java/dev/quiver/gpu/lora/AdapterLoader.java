@@ -65,7 +65,13 @@ public final class AdapterLoader {
                 if (!m.matches()) {
                     throw refuse(id, "tensor '" + name + "' is not a LoRA A/B weight of a decoder projection");
                 }
-                int layer = Integer.parseInt(m.group(1));
+                int layer;
+                try {
+                    layer = Integer.parseInt(m.group(1));
+                } catch (NumberFormatException e) { // more digits than an int holds
+                    throw refuse(id, "tensor '" + name + "' is for layer " + m.group(1) + " but the base model has "
+                            + layers + " layers");
+                }
                 LoraModule mod = LoraModule.byPeftName(m.group(3));
                 if (mod == null || !mod.parent.equals(m.group(2))) {
                     throw refuse(id, "tensor '" + name + "' targets unknown module '" + m.group(3) + "'");

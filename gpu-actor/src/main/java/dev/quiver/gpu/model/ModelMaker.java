@@ -27,7 +27,7 @@ public final class ModelMaker {
 
         /** ≈ 100 M parameters at an 8 k vocabulary: the benchmark model. */
         public static Shape small(int vocab) {
-            return new Shape(768, 2048, 12, 12, 4, vocab, 2048, false, false);
+            return new Shape(768, 2304, 12, 12, 4, vocab, 2048, false, false);
         }
 
         public Shape withVocab(int v) {

@@ -139,7 +139,8 @@ public final class SafeTensorsFile implements AutoCloseable {
         }
         JsonNode offs = node.get("data_offsets");
         if (offs == null || !offs.isArray() || offs.size() != 2 || !offs.get(0).isIntegralNumber()
-                || !offs.get(1).isIntegralNumber()) {
+                || !offs.get(1).isIntegralNumber() || !offs.get(0).canConvertToLong()
+                || !offs.get(1).canConvertToLong()) {
             throw new SafeTensorsException(path, name, "data_offsets must be two integers");
         }
         long begin = offs.get(0).asLong();

@@ -65,8 +65,8 @@ final class BpeModel {
                 throw new IllegalArgumentException("merge #" + rank + " (" + quote(left) + ", " + quote(right)
                         + ") uses " + quote(missing) + " which is not in the vocabulary");
             }
-            // The first occurrence of a duplicated pair wins, as its rank is the lower one.
-            this.merges.putIfAbsent(pairKey(leftId, rightId), ((long) rank << 32) | mergedId);
+            // A pair listed twice keeps its last rank, as in the Hugging Face library.
+            this.merges.put(pairKey(leftId, rightId), ((long) rank << 32) | mergedId);
         }
         if (byteFallback) {
             byteTokenIds = new int[256];

@@ -1,6 +1,7 @@
 package dev.quiver.gpu.tokenizer;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -112,7 +113,7 @@ final class BpeTrainer {
                 out[n++] = symbols[i];
             }
         }
-        return out == null ? symbols : java.util.Arrays.copyOf(out, n);
+        return out == null ? symbols : Arrays.copyOf(out, n);
     }
 
     private static long pair(int left, int right) {

@@ -1,6 +1,7 @@
 package dev.quiver.gpu.tokenizer;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /**
  * The GPT-2 byte-to-character table that byte-level BPE vocabularies are written in. Each of
@@ -16,7 +17,7 @@ final class ByteLevelAlphabet {
     private static final int[] CHAR_TO_BYTE = new int[0x144];
 
     static {
-        java.util.Arrays.fill(CHAR_TO_BYTE, -1);
+        Arrays.fill(CHAR_TO_BYTE, -1);
         int shifted = 0x100;
         for (int b = 0; b < 256; b++) {
             boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);

@@ -1,8 +1,6 @@
 package dev.quiver.gpu.tokenizer;
 
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
-import java.nio.charset.CharsetDecoder;
+import java.util.Arrays;
 
 /**
  * Turns generated token ids into text as they are sampled, for streaming responses. A token may
@@ -20,10 +18,11 @@ public final class IncrementalDecoder {
 
     private final TokenDecoding decoding;
     private final boolean skipSpecial;
-    private final CharsetDecoder utf8 = TokenDecoding.newUtf8Decoder();
     private final TokenDecoding.LeadingStrip leadingStrip;
-    // Bytes not yet read as text: at most an incomplete character between calls. Write mode.
-    private ByteBuffer pending = ByteBuffer.allocate(64);
+    // Bytes not yet turned into text: between calls, at most an incomplete character.
+    private byte[] pending = new byte[16];
+    private int pendingLength;
+    private boolean started;
 
     IncrementalDecoder(TokenDecoding decoding, boolean skipSpecial) {
         this.decoding = decoding;
@@ -37,17 +36,16 @@ public final class IncrementalDecoder {
      * add nothing.
      */
     public String push(int tokenId) {
-        byte[] bytes = decoding.bytes(tokenId, skipSpecial);
-        if (bytes == null || bytes.length == 0) {
+        byte[] bytes = decoding.bytes(tokenId, skipSpecial, !started);
+        if (bytes == null) {
             return "";
         }
-        if (pending.remaining() < bytes.length) {
-            ByteBuffer bigger = ByteBuffer.allocate(Math.max(pending.capacity() * 2, pending.position() + bytes.length));
-            pending.flip();
-            bigger.put(pending);
-            pending = bigger;
+        started = true;
+        if (pendingLength + bytes.length > pending.length) {
+            pending = Arrays.copyOf(pending, Math.max(pending.length * 2, pendingLength + bytes.length));
         }
-        pending.put(bytes);
+        System.arraycopy(bytes, 0, pending, pendingLength, bytes.length);
+        pendingLength += bytes.length;
         return read(false);
     }
 
@@ -56,20 +54,14 @@ public final class IncrementalDecoder {
      * afterwards; the text then simply goes on.
      */
     public String flush() {
-        String rest = read(true);
-        utf8.reset();
-        return rest;
+        return read(true);
     }
 
     private String read(boolean endOfInput) {
-        pending.flip();
-        // UTF-8 never yields more chars than bytes; the extra one is headroom for a surrogate pair.
-        CharBuffer out = CharBuffer.allocate(pending.remaining() + 1);
-        utf8.decode(pending, out, endOfInput);
-        if (endOfInput) {
-            utf8.flush(out);
-        }
-        pending.compact();
-        return leadingStrip.apply(out.flip().toString());
+        StringBuilder text = new StringBuilder(pendingLength);
+        int consumed = Utf8.decode(pending, pendingLength, endOfInput, text);
+        System.arraycopy(pending, consumed, pending, 0, pendingLength - consumed);
+        pendingLength -= consumed;
+        return leadingStrip.apply(text.toString());
     }
 }

@@ -1,6 +1,7 @@
 package dev.quiver.gpu.tokenizer;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.function.IntPredicate;
 import java.util.regex.Matcher;
@@ -204,7 +205,7 @@ interface PreTokenizer {
                         }
                         previousMatch = isMatch;
                     }
-                    java.util.Collections.reverse(kept);
+                    Collections.reverse(kept);
                     break;
                 }
                 case CONTIGUOUS: {

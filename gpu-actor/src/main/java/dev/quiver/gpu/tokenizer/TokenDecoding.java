@@ -1,9 +1,5 @@
 package dev.quiver.gpu.tokenizer;
 
-import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
-import java.nio.charset.CharsetDecoder;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.function.UnaryOperator;
@@ -12,8 +8,14 @@ import java.util.function.UnaryOperator;
  * The {@code "decoder"} of a tokenizer.json compiled into what it amounts to for the decoders
  * Llama-family models use: every id stands for a fixed byte string, the bytes of consecutive
  * tokens are joined and read as UTF-8, and the very start of the text may lose a few copies of
- * one character (the space SentencePiece prepended). Seen that way, {@link Tokenizer#decode} and
+ * one character (the space SentencePiece prepended: {@code Strip}), or the first token may be
+ * spelled without its ▁ ({@code Metaspace}). Seen that way, {@link Tokenizer#decode} and
  * {@link IncrementalDecoder} cannot disagree: they differ only in when bytes are read.
+ *
+ * <p>NOTE: for valid UTF-8 this is exactly the Hugging Face result. For invalid bytes it follows
+ * {@link Utf8}'s per-subpart U+FFFD, also for ByteFallback models, where Hugging Face instead
+ * blanks a whole run of byte tokens with one U+FFFD per byte when any of it is invalid; matching
+ * that would mean holding back every run of byte tokens while streaming.
  *
  * <p>How a token string becomes bytes: the decoder's {@code Replace} steps in order (▁ to space),
  * then {@code ByteFallback} reads {@code <0xAB>} as the byte 0xAB, or {@code ByteLevel} maps the
@@ -22,16 +24,25 @@ import java.util.function.UnaryOperator;
  */
 final class TokenDecoding {
 
-    /** The compiled decoder pipeline. */
-    record Rules(List<UnaryOperator<String>> replacements, boolean byteFallback, boolean byteLevel,
-                 char stripChar, int stripCount) {
+    /**
+     * The compiled decoder pipeline.
+     *
+     * @param replacements text rewrites of every token but the first, in order
+     * @param firstTokenReplacements text rewrites of the first token decoded
+     * @param stripCount how many leading {@code stripChar} the joined text loses
+     */
+    record Rules(List<UnaryOperator<String>> replacements, List<UnaryOperator<String>> firstTokenReplacements,
+                 boolean byteFallback, boolean byteLevel, char stripChar, int stripCount) {
         Rules {
             replacements = List.copyOf(replacements);
+            firstTokenReplacements = List.copyOf(firstTokenReplacements);
         }
     }
 
     // [vocabSize] bytes each id decodes to; null for ids no token has.
     private final byte[][] bytesById;
+    // [vocabSize] the same when the id is the first token decoded; often the very same array.
+    private final byte[][] firstBytesById;
     // [vocabSize] true for added tokens marked special.
     private final boolean[] special;
     private final char stripChar;
@@ -42,16 +53,21 @@ final class TokenDecoding {
         this.stripChar = rules.stripChar();
         this.stripCount = rules.stripCount();
         this.bytesById = new byte[tokenStrings.length][];
+        boolean firstDiffers = !rules.firstTokenReplacements().equals(rules.replacements());
+        this.firstBytesById = firstDiffers ? new byte[tokenStrings.length][] : bytesById;
         for (int id = 0; id < tokenStrings.length; id++) {
             if (tokenStrings[id] != null) {
-                bytesById[id] = toBytes(tokenStrings[id], rules);
+                bytesById[id] = toBytes(tokenStrings[id], rules.replacements(), rules);
+                if (firstDiffers) {
+                    firstBytesById[id] = toBytes(tokenStrings[id], rules.firstTokenReplacements(), rules);
+                }
             }
         }
     }
 
-    private static byte[] toBytes(String token, Rules rules) {
+    private static byte[] toBytes(String token, List<UnaryOperator<String>> replacements, Rules rules) {
         String text = token;
-        for (UnaryOperator<String> replacement : rules.replacements()) {
+        for (UnaryOperator<String> replacement : replacements) {
             text = replacement.apply(text);
         }
         if (rules.byteFallback() && isByteToken(text)) {
@@ -71,12 +87,15 @@ final class TokenDecoding {
                 && Character.digit(text.charAt(3), 16) >= 0 && Character.digit(text.charAt(4), 16) >= 0;
     }
 
-    /** The bytes of {@code id}, or null when the id is unknown or skipped as special. */
-    byte[] bytes(int id, boolean skipSpecial) {
+    /**
+     * The bytes of {@code id}, or null when the id is unknown or skipped as special (such ids do
+     * not count as the first token).
+     */
+    byte[] bytes(int id, boolean skipSpecial, boolean first) {
         if (id < 0 || id >= bytesById.length || (skipSpecial && special[id])) {
             return null;
         }
-        return bytesById[id];
+        return first ? firstBytesById[id] : bytesById[id];
     }
 
     boolean isSpecial(int id) {
@@ -84,39 +103,30 @@ final class TokenDecoding {
     }
 
     String decode(int[] ids, boolean skipSpecial) {
-        ByteBuffer all = ByteBuffer.allocate(totalLength(ids, skipSpecial));
+        byte[] all = new byte[totalLength(ids, skipSpecial)];
+        int n = 0;
+        boolean first = true;
         for (int id : ids) {
-            byte[] b = bytes(id, skipSpecial);
+            byte[] b = bytes(id, skipSpecial, first);
             if (b != null) {
-                all.put(b);
+                System.arraycopy(b, 0, all, n, b.length);
+                n += b.length;
+                first = false;
             }
         }
-        all.flip();
-        CharsetDecoder utf8 = newUtf8Decoder();
-        CharBuffer out = CharBuffer.allocate(all.remaining() + 1);
-        utf8.decode(all, out, true);
-        utf8.flush(out);
-        return newLeadingStrip().apply(out.flip().toString());
+        StringBuilder text = new StringBuilder(n);
+        Utf8.decode(all, n, true, text);
+        return newLeadingStrip().apply(text.toString());
     }
 
     private int totalLength(int[] ids, boolean skipSpecial) {
         int n = 0;
         for (int id : ids) {
-            byte[] b = bytes(id, skipSpecial);
+            // The first token is never longer than its usual spelling.
+            byte[] b = bytes(id, skipSpecial, false);
             n += b == null ? 0 : b.length;
         }
         return n;
-    }
-
-    /**
-     * A UTF-8 reader that turns malformed input into U+FFFD. Fed in pieces (endOfInput false) it
-     * leaves an incomplete trailing character in the input buffer for the next call, which is
-     * what makes streaming and one-shot decoding produce the same text.
-     */
-    static CharsetDecoder newUtf8Decoder() {
-        return StandardCharsets.UTF_8.newDecoder()
-                .onMalformedInput(CodingErrorAction.REPLACE)
-                .onUnmappableCharacter(CodingErrorAction.REPLACE);
     }
 
     /** A fresh remover for the leading characters the decoder strips from the whole output. */

@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.function.UnaryOperator;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -26,6 +27,9 @@ import java.util.regex.PatternSyntaxException;
  * rather than silently tokenizing differently from the model's training.
  */
 final class TokenizerJsonReader {
+
+    // Real vocabularies stay far below this (Llama 3: 128,256; Gemma: 256,000).
+    private static final int MAX_ID = 1 << 24;
 
     private final Path tokenizerFile;
     private final Path configFile;
@@ -53,6 +57,7 @@ final class TokenizerJsonReader {
         if (modelNode == null || !modelNode.isObject()) {
             throw fail(tokenizerFile, "has no \"model\" object");
         }
+        requireBpe(modelNode);
         Map<String, Integer> vocab = readVocab(modelNode);
         BpeModel model = readModel(modelNode, vocab);
 
@@ -72,6 +77,9 @@ final class TokenizerJsonReader {
         }
         for (int id : addedById.keySet()) {
             maxId = Math.max(maxId, id);
+        }
+        if (maxId >= MAX_ID) {
+            throw fail(tokenizerFile, "token id " + maxId + " is implausibly large (ids index dense tables here)");
         }
         String[] tokenStrings = new String[maxId + 1];
         Map<String, Integer> tokenIds = new HashMap<>(vocab);
@@ -106,7 +114,7 @@ final class TokenizerJsonReader {
 
     // ---- model ---------------------------------------------------------------------------
 
-    private Map<String, Integer> readVocab(JsonNode modelNode) {
+    private void requireBpe(JsonNode modelNode) {
         String type = modelNode.path("type").isTextual() ? modelNode.get("type").textValue() : null;
         // Files written by early versions of the library leave the type out; merges mean BPE.
         if (type == null && modelNode.has("merges")) {
@@ -115,6 +123,9 @@ final class TokenizerJsonReader {
         if (!"BPE".equals(type)) {
             throw fail(tokenizerFile, "model type " + quote(type) + " is not supported; only BPE models are");
         }
+    }
+
+    private Map<String, Integer> readVocab(JsonNode modelNode) {
         JsonNode vocabNode = modelNode.get("vocab");
         if (vocabNode == null || !vocabNode.isObject()) {
             throw fail(tokenizerFile, "model.vocab is not an object of token to id");
@@ -187,12 +198,15 @@ final class TokenizerJsonReader {
             String content = t.get("content").textValue();
             boolean special = t.path("special").asBoolean(false);
             boolean isNormalized = t.path("normalized").asBoolean(!special);
-            AddedTokenMatcher.Token token = new AddedTokenMatcher.Token(
-                    isNormalized && normalizer != null ? normalizer.apply(content) : content, id,
+            // A token marked "normalized" is matched in normalized text, so it is stored in
+            // normalized form ("ab" becomes "▁ab" under Llama 2's normalizer), as the Hugging Face
+            // library does; it then also decodes as that form.
+            String stored = isNormalized && normalizer != null ? normalizer.apply(content) : content;
+            AddedTokenMatcher.Token token = new AddedTokenMatcher.Token(stored, id,
                     t.path("single_word").asBoolean(false), t.path("lstrip").asBoolean(false),
                     t.path("rstrip").asBoolean(false));
             (isNormalized ? normalized : raw).add(token);
-            addedById.put(id, content);
+            addedById.put(id, stored);
             if (special) {
                 specialIds.add(id);
             }
@@ -327,6 +341,8 @@ final class TokenizerJsonReader {
             steps.add(node);
         }
         List<UnaryOperator<String>> replacements = new ArrayList<>();
+        // The same rewrites for the first token, which Metaspace treats differently.
+        List<UnaryOperator<String>> firstTokenReplacements = new ArrayList<>();
         boolean byteFallback = false;
         boolean byteLevel = false;
         boolean fused = false;
@@ -346,14 +362,17 @@ final class TokenizerJsonReader {
                     }
                     String content = requiredText(step, "content", where);
                     JsonNode pattern = step.path("pattern");
+                    UnaryOperator<String> replacement;
                     if (pattern.path("String").isTextual()) {
                         String target = pattern.get("String").textValue();
-                        replacements.add(s -> s.replace(target, content));
+                        replacement = s -> s.replace(target, content);
                     } else {
                         Pattern p = regex(pattern, where);
-                        String literal = java.util.regex.Matcher.quoteReplacement(content);
-                        replacements.add(s -> p.matcher(s).replaceAll(literal));
+                        String literal = Matcher.quoteReplacement(content);
+                        replacement = s -> p.matcher(s).replaceAll(literal);
                     }
+                    replacements.add(replacement);
+                    firstTokenReplacements.add(replacement);
                     break;
                 }
                 case "Metaspace": {
@@ -362,13 +381,10 @@ final class TokenizerJsonReader {
                     }
                     String rep = String.valueOf(replacementChar(step, where));
                     replacements.add(s -> s.replace(rep, " "));
-                    // NOTE: the Hugging Face Metaspace decoder drops the replacement characters of
-                    // the first token only; dropping one leading space of the whole text is the
-                    // same for every real vocabulary (▁ only ever leads a token) and streams.
-                    if (prependScheme(step, where) != PreTokenizer.PrependScheme.NEVER) {
-                        stripChar = ' ';
-                        stripCount = 1;
-                    }
+                    // The first token loses its ▁ altogether (all of them, as in Hugging Face)
+                    // unless nothing was ever prepended.
+                    boolean dropsFirst = prependScheme(step, where) != PreTokenizer.PrependScheme.NEVER;
+                    firstTokenReplacements.add(s -> s.replace(rep, dropsFirst ? "" : " "));
                     break;
                 }
                 case "ByteFallback":
@@ -381,7 +397,7 @@ final class TokenizerJsonReader {
                     fused = true;
                     break;
                 case "Strip": {
-                    if (!fused && i != steps.size() - 1) {
+                    if (!fused) {
                         throw fail(tokenizerFile, where + " Strip before Fuse (a per-token strip) is not supported");
                     }
                     if (step.path("stop").asInt(0) != 0) {
@@ -402,7 +418,8 @@ final class TokenizerJsonReader {
         if (byteFallback && byteLevel) {
             throw fail(tokenizerFile, "decoder combines ByteFallback and ByteLevel, which is not supported");
         }
-        return new TokenDecoding.Rules(replacements, byteFallback, byteLevel, stripChar, stripCount);
+        return new TokenDecoding.Rules(replacements, firstTokenReplacements, byteFallback, byteLevel,
+                stripChar, stripCount);
     }
 
     // ---- post-processor (read only to learn whether BOS is added by default) -------------

@@ -376,6 +376,14 @@ class AdapterLoaderTest {
     }
 
     @Test
+    void refuses_layer_index_too_large_for_an_int() {
+        Path dir = goodAdapter();
+        String huge = PREFIX + "99999999999.self_attn.q_proj.lora_A.weight";
+        editWeights(dir, t -> t.put(huge, t.get(name(1, LoraModule.Q, "A"))));
+        refused(dir, "tensor '" + huge + "' is for layer 99999999999 but the base model has 2 layers");
+    }
+
+    @Test
     void refuses_adapter_trained_for_a_base_with_another_hidden_size() {
         Path dir = adapter(config(96, 4, 2, 24, 176, 2), 8, 16, false, LoraModule.Q, LoraModule.V);
         refused(dir, "tensor '" + name(0, LoraModule.Q, "A") + "' has shape [8, 96]", "needs [8, 64]",

@@ -172,6 +172,13 @@ class SafeTensorsFileTest {
     }
 
     @Test
+    void refuses_data_offsets_beyond_64_bits_rather_than_reading_them_wrapped() throws IOException {
+        // 2^64 + 4 read as a long wraps to 4, which would pass every later check
+        Path f = hostile(single("{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,18446744073709551620]}"), 4);
+        assertContains(refusal(f), "tensor 'w'", "data_offsets must be two integers");
+    }
+
+    @Test
     void refuses_entry_without_data_offsets() throws IOException {
         Path f = hostile(single("{\"dtype\":\"F32\",\"shape\":[1]}"), 4);
         assertContains(refusal(f), "tensor 'w'", "data_offsets must be two integers");

@@ -6,6 +6,7 @@ import dev.quiver.gpu.lora.LoraAdapter;
 import dev.quiver.gpu.lora.LoraModule;
 import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelWeights;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,7 +41,7 @@ public final class CpuBackend implements Backend {
     private final float[] invFreq;           // [headDim / 2]
     private final float[][] kCache;          // [layer] -> [blocks * blockSize, kvDim]
     private final float[][] vCache;          // [layer] -> [blocks * blockSize, kvDim]
-    private final LoraAdapter[] slots;
+    private final CpuSlot[] slots;
 
     public CpuBackend(ModelWeights weights, Settings settings) {
         this.weights = weights;
@@ -70,7 +71,7 @@ public final class CpuBackend implements Backend {
         }
         kCache = new float[c.numLayers()][(int) perLayer];
         vCache = new float[c.numLayers()][(int) perLayer];
-        slots = new LoraAdapter[settings.numSlots()];
+        slots = new CpuSlot[settings.numSlots()];
     }
 
     @Override
@@ -104,7 +105,51 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("adapter " + adapter.id + " has " + adapter.numLayers()
                     + " layers, the model " + c.numLayers());
         }
-        slots[slot] = adapter;
+        slots[slot] = new CpuSlot(adapter, c);
+    }
+
+    /**
+     * An adapter as this backend computes with it: A as PEFT stores it ([rank, in], for the shrink's dot
+     * products) and B transposed ([rank, out]), so the expand is a vectorised sum of scaled rows.
+     */
+    private static final class CpuSlot {
+        final LoraAdapter adapter;
+        final float[][] bt; // [layers * 7] -> [rank * out] or null
+        final ByteBuffer[] a; // [layers * 7] -> [rank, in] little-endian floats, or null
+
+        CpuSlot(LoraAdapter a, ModelConfig c) {
+            adapter = a;
+            bt = new float[a.b.length][];
+            this.a = new ByteBuffer[a.a.length];
+            for (int i = 0; i < this.a.length; i++) {
+                if (a.a[i] != null) {
+                    this.a[i] = VectorKernels.toBuffer(a.a[i]);
+                }
+            }
+            for (int i = 0; i < bt.length; i++) {
+                float[] b = a.b[i];
+                if (b == null) {
+                    continue;
+                }
+                int out = LoraModule.values()[i % LoraModule.COUNT].out(c);
+                int r = a.rank;
+                float[] t = new float[r * out];
+                for (int o = 0; o < out; o++) {
+                    for (int k = 0; k < r; k++) {
+                        t[k * out + o] = b[o * r + k];
+                    }
+                }
+                bt[i] = t;
+            }
+        }
+
+        ByteBuffer a(int layer, LoraModule m) {
+            return a[layer * LoraModule.COUNT + m.ordinal()];
+        }
+
+        float[] bt(int layer, LoraModule m) {
+            return bt[layer * LoraModule.COUNT + m.ordinal()];
+        }
     }
 
     @Override
@@ -113,7 +158,11 @@ public final class CpuBackend implements Backend {
     }
 
     /** Rows of the batch grouped by adapter slot, in first-appearance order. */
-    private record LoraGroup(LoraAdapter adapter, int[] rows) {
+    private record LoraGroup(CpuSlot slot, int[] rows) {
+        LoraAdapter adapter() {
+            return slot.adapter;
+        }
+
     }
 
     private List<LoraGroup> groups(ForwardBatch b) {
@@ -381,28 +430,23 @@ public final class CpuBackend implements Backend {
                     System.arraycopy(x, g.rows()[i] * in, xg, i * in, in);
                 }
                 float[] tg = new float[n * r];
-                VectorKernels.mulArray(g.adapter().a(layer, m), 0, in, xg, n, tg, r, 0, 0, r, false, scratch[wk].lanes);
+                VectorKernels.mulF32(g.slot().a(layer, m), in, xg, n, tg, r, 0, 0, r, false, scratch[wk].lanes);
                 shrunk[gi] = tg;
             }
         });
-        float[][] expanded = new float[ng][];
-        for (int gi = 0; gi < ng; gi++) {
-            expanded[gi] = new float[active.get(gi).rows().length * out];
-        }
         parallel.forRange(out, 16, (s, e, wk) -> {
+            float[] tmp = scratch[wk].floats(out);
             for (int gi = 0; gi < ng; gi++) {
                 LoraGroup g = active.get(gi);
                 int n = g.rows().length;
                 int r = g.adapter().rank;
-                float[] eg = expanded[gi];
-                VectorKernels.mulArray(g.adapter().b(layer, m), 0, r, shrunk[gi], n, eg, out, 0, s, e, false,
-                        scratch[wk].lanes);
+                float[] bt = g.slot().bt(layer, m);
                 float sc = g.adapter().scale;
                 for (int i = 0; i < n; i++) {
+                    VectorKernels.expand(bt, r, out, shrunk[gi], i * r, tmp, 0, s, e);
                     int yo = g.rows()[i] * out;
-                    int eo = i * out;
                     for (int o = s; o < e; o++) {
-                        y[yo + o] += sc * eg[eo + o];
+                        y[yo + o] += sc * tmp[o];
                     }
                 }
             }

@@ -1,6 +1,9 @@
 package dev.quiver.gpu.backend.cpu;
 
+import dev.quiver.gpu.model.DType;
 import dev.quiver.gpu.model.DTypes;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import dev.quiver.gpu.model.WeightMatrix;
 
 /**
@@ -33,15 +36,17 @@ final class CpuMatrix {
         switch (w.dtype()) {
             case F32 -> VectorKernels.mulF32(w.data(), cols, x, tokens, y, yStride, yOff, r0, r1, accumulate, s.lanes);
             case BF16, F16 -> {
-                float[] tile = s.tile(TILE * cols);
+                ByteBuffer tile = s.tile(TILE * cols);
                 for (int r = r0; r < r1; r += TILE) {
                     int n = Math.min(TILE, r1 - r);
-                    if (w.dtype() == dev.quiver.gpu.model.DType.BF16) {
+                    if (w.dtype() == DType.BF16) {
                         VectorKernels.bf16ToFloat(w.data(), r * cols, tile, n * cols);
                     } else {
-                        DTypes.toFloats(w.data(), w.dtype(), (long) r * cols, tile, 0, n * cols);
+                        for (int i = 0; i < n * cols; i++) {
+                            tile.putFloat(i * 4, DTypes.f16ToFloat(w.data().getShort((r * cols + i) * 2)));
+                        }
                     }
-                    VectorKernels.mulArray(tile, 0, cols, x, tokens, y, yStride, yOff + r, 0, n, accumulate, s.lanes);
+                    VectorKernels.mulF32(tile, cols, x, tokens, y, yStride, yOff + r, 0, n, accumulate, s.lanes);
                 }
             }
             default -> throw new IllegalStateException(w.name() + ": dtype " + w.dtype() + " cannot be multiplied");
@@ -50,15 +55,25 @@ final class CpuMatrix {
 
     /** Per-thread buffers of the CPU backend. */
     static final class Scratch {
-        final float[] lanes = new float[VectorKernels.lanes()];
-        private float[] tile = new float[0];
+        final float[] lanes = new float[VectorKernels.scratchSize()];
+        private ByteBuffer tile = ByteBuffer.allocateDirect(0);
+        private float[] floats = new float[0];
         private float[] scores = new float[0];
 
-        float[] tile(int n) {
-            if (tile.length < n) {
-                tile = new float[n];
+        /** A direct little-endian buffer of at least n floats (widened half-precision weights). */
+        ByteBuffer tile(int n) {
+            if (tile.capacity() < n * 4) {
+                tile = ByteBuffer.allocateDirect(n * 4).order(ByteOrder.LITTLE_ENDIAN);
             }
             return tile;
+        }
+
+        /** A float array of at least n elements. */
+        float[] floats(int n) {
+            if (floats.length < n) {
+                floats = new float[n];
+            }
+            return floats;
         }
 
         float[] scores(int n) {

@@ -33,105 +33,212 @@ public final class VectorKernels {
         return L;
     }
 
-    static float sumLanes(FloatVector v, float[] lanes) {
-        v.intoArray(lanes, 0);
-        float s = 0f;
-        for (int i = 0; i < L; i++) {
-            s += lanes[i];
+    /** Scratch one thread needs: room for 16 accumulators of L lanes and their 16 sums. */
+    static int scratchSize() {
+        return 16 * L + 16;
+    }
+
+    /**
+     * Sums the lanes of accumulators 0..n-1 stored at scratch[j*L, (j+1)*L), writing sum j to scratch[16*L + j]:
+     * ((lane0 + lane1) + lane2) + ... in lane order, the same in the interpreter and in compiled code.
+     *
+     * <p>NOTE: a vectorised version (L accumulators at a time through an index-mapped gather) returned wrong
+     * sums once C2 compiled it on JDK 17.0.15, caught by the engine's batch-invariance tests; keep this plain.
+     */
+    private static void sumLanes(float[] scratch, int n) {
+        int out = 16 * L;
+        for (int j = 0; j < n; j++) {
+            int base = j * L;
+            float s = scratch[base];
+            for (int l = 1; l < L; l++) {
+                s += scratch[base + l];
+            }
+            scratch[out + j] = s;
+        }
+    }
+
+    /**
+     * y[t*yStride + yOff + r] (+)= W[r,:]·x[t*cols .. +cols] for rows r in [r0, r1) and tokens t in [0, T), W
+     * row-major float32 in a little-endian buffer (matrices over 2 GiB are refused at load).
+     */
+    static void mulF32(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
+                       boolean accumulate, float[] scratch) {
+        mul(w, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch);
+    }
+
+    /**
+     * As {@link #mulF32} for a float array W starting at wOff ([rows, cols] row-major). A convenience for cold
+     * paths and tests: it copies the rows into a buffer first, since the hot kernel reads buffers only.
+     */
+    static void mulArray(float[] w, int wOff, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0,
+                         int r1, boolean accumulate, float[] scratch) {
+        ByteBuffer b = ByteBuffer.allocate(r1 * cols * 4).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(w, wOff, r1 * cols);
+        mul(b, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch);
+    }
+
+    /** A float array as a little-endian direct buffer, the layout the kernels read. */
+    public static ByteBuffer toBuffer(float[] v) {
+        ByteBuffer b = ByteBuffer.allocateDirect(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(v);
+        return b;
+    }
+
+    /**
+     * Register-blocked product: 4 rows × 4 tokens share each loaded vector (16 accumulators), then 4 rows × 1
+     * token for the remaining tokens, then single rows. Every output is the same lane-wise FMA chain over the
+     * columns in order, the same lane sum and the same scalar tail, whichever block computed it.
+     */
+    // NOTE: one concrete weight type (a buffer) keeps every vector op inlined; an interface here made C2 box
+    // vectors and cost 7x at batch 1.
+    private static void mul(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
+                            boolean accumulate, float[] scratch) {
+        int upper = F.loopBound(cols);
+        int sums = 16 * L;
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            int t = 0;
+            for (; t + 4 <= T; t += 4) {
+                FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+                FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+                FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+                FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+                int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+                for (int i = 0; i < upper; i += L) {
+                    FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+                    FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+                    FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+                    FloatVector v3 = FloatVector.fromArray(F, x, x3 + i);
+                    FloatVector w0 = FloatVector.fromByteBuffer(F, w, ((r) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN);
+                    a00 = v0.fma(w0, a00);
+                    a01 = v1.fma(w0, a01);
+                    a02 = v2.fma(w0, a02);
+                    a03 = v3.fma(w0, a03);
+                    FloatVector w1 = FloatVector.fromByteBuffer(F, w, ((r + 1) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN);
+                    a10 = v0.fma(w1, a10);
+                    a11 = v1.fma(w1, a11);
+                    a12 = v2.fma(w1, a12);
+                    a13 = v3.fma(w1, a13);
+                    FloatVector w2 = FloatVector.fromByteBuffer(F, w, ((r + 2) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN);
+                    a20 = v0.fma(w2, a20);
+                    a21 = v1.fma(w2, a21);
+                    a22 = v2.fma(w2, a22);
+                    a23 = v3.fma(w2, a23);
+                    FloatVector w3 = FloatVector.fromByteBuffer(F, w, ((r + 3) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN);
+                    a30 = v0.fma(w3, a30);
+                    a31 = v1.fma(w3, a31);
+                    a32 = v2.fma(w3, a32);
+                    a33 = v3.fma(w3, a33);
+                }
+                // accumulator (row j, token k) at slot j*4 + k
+                a00.intoArray(scratch, 0);
+                a01.intoArray(scratch, L);
+                a02.intoArray(scratch, 2 * L);
+                a03.intoArray(scratch, 3 * L);
+                a10.intoArray(scratch, 4 * L);
+                a11.intoArray(scratch, 5 * L);
+                a12.intoArray(scratch, 6 * L);
+                a13.intoArray(scratch, 7 * L);
+                a20.intoArray(scratch, 8 * L);
+                a21.intoArray(scratch, 9 * L);
+                a22.intoArray(scratch, 10 * L);
+                a23.intoArray(scratch, 11 * L);
+                a30.intoArray(scratch, 12 * L);
+                a31.intoArray(scratch, 13 * L);
+                a32.intoArray(scratch, 14 * L);
+                a33.intoArray(scratch, 15 * L);
+                sumLanes(scratch, 16);
+                for (int j = 0; j < 4; j++) {
+                    for (int k = 0; k < 4; k++) {
+                        float s = tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 4 + k]);
+                        store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
+                    }
+                }
+            }
+            for (; t < T; t++) {
+                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+                int x0 = t * cols;
+                for (int i = 0; i < upper; i += L) {
+                    FloatVector v = FloatVector.fromArray(F, x, x0 + i);
+                    a0 = v.fma(FloatVector.fromByteBuffer(F, w, ((r) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN), a0);
+                    a1 = v.fma(FloatVector.fromByteBuffer(F, w, ((r + 1) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN), a1);
+                    a2 = v.fma(FloatVector.fromByteBuffer(F, w, ((r + 2) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN), a2);
+                    a3 = v.fma(FloatVector.fromByteBuffer(F, w, ((r + 3) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN), a3);
+                }
+                a0.intoArray(scratch, 0);
+                a1.intoArray(scratch, L);
+                a2.intoArray(scratch, 2 * L);
+                a3.intoArray(scratch, 3 * L);
+                sumLanes(scratch, 4);
+                for (int j = 0; j < 4; j++) {
+                    float s = tail(w, r + j, x, x0, upper, cols, scratch[sums + j]);
+                    store(y, t * yStride + yOff + r + j, s, accumulate);
+                }
+            }
+        }
+        for (; r < r1; r++) {
+            for (int t = 0; t < T; t++) {
+                FloatVector a0 = FloatVector.zero(F);
+                int x0 = t * cols;
+                for (int i = 0; i < upper; i += L) {
+                    a0 = FloatVector.fromArray(F, x, x0 + i).fma(FloatVector.fromByteBuffer(F, w, ((r) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN), a0);
+                }
+                a0.intoArray(scratch, 0);
+                sumLanes(scratch, 1);
+                store(y, t * yStride + yOff + r, tail(w, r, x, x0, upper, cols, scratch[sums]), accumulate);
+            }
+        }
+    }
+
+    private static float tail(ByteBuffer w, int row, float[] x, int x0, int upper, int cols, float s) {
+        for (int i = upper; i < cols; i++) {
+            s = Math.fma(x[x0 + i], w.getFloat((row * cols + i) * 4), s);
         }
         return s;
     }
 
     /**
-     * y[t*yStride + yOff + r] (+)= W[r,:]·x[t*cols .. +cols] for rows r in [r0, r1) and tokens t in [0, T), W
-     * row-major float32 in a little-endian buffer.
+     * y[o] = sum over k of t[k] * bt[k*out + o] for o in [o0, o1): the LoRA expand with B stored transposed
+     * ([rank, out]), vectorised over the outputs, so no lane sums are needed. Accumulates over k in order.
      */
-    static void mulF32(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
-                       boolean accumulate, float[] lanes) {
-        int upper = F.loopBound(cols);
-        for (int r = r0; r < r1; r++) {
-            int rowByte = r * cols * 4; // matrices over 2 GiB are refused at load
-            int t = 0;
-            for (; t + 4 <= T; t += 4) {
-                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-                int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-                for (int i = 0; i < upper; i += L) {
-                    FloatVector wv = FloatVector.fromByteBuffer(F, w, rowByte + i * 4, ByteOrder.LITTLE_ENDIAN);
-                    a0 = FloatVector.fromArray(F, x, x0 + i).fma(wv, a0);
-                    a1 = FloatVector.fromArray(F, x, x1 + i).fma(wv, a1);
-                    a2 = FloatVector.fromArray(F, x, x2 + i).fma(wv, a2);
-                    a3 = FloatVector.fromArray(F, x, x3 + i).fma(wv, a3);
-                }
-                store(y, (t) * yStride + yOff + r, finishF32(a0, w, rowByte, x, x0, upper, cols, lanes), accumulate);
-                store(y, (t + 1) * yStride + yOff + r, finishF32(a1, w, rowByte, x, x1, upper, cols, lanes), accumulate);
-                store(y, (t + 2) * yStride + yOff + r, finishF32(a2, w, rowByte, x, x2, upper, cols, lanes), accumulate);
-                store(y, (t + 3) * yStride + yOff + r, finishF32(a3, w, rowByte, x, x3, upper, cols, lanes), accumulate);
+    static void expand(float[] bt, int rank, int out, float[] t, int tOff, float[] y, int yOff, int o0, int o1) {
+        int o = o0;
+        int upper = o0 + (o1 - o0) / L * L;
+        for (; o < upper; o += L) {
+            FloatVector acc = FloatVector.zero(F);
+            for (int k = 0; k < rank; k++) {
+                acc = FloatVector.fromArray(F, bt, k * out + o).fma(FloatVector.broadcast(F, t[tOff + k]), acc);
             }
-            for (; t < T; t++) {
-                FloatVector a0 = FloatVector.zero(F);
-                int x0 = t * cols;
-                for (int i = 0; i < upper; i += L) {
-                    FloatVector wv = FloatVector.fromByteBuffer(F, w, rowByte + i * 4, ByteOrder.LITTLE_ENDIAN);
-                    a0 = FloatVector.fromArray(F, x, x0 + i).fma(wv, a0);
-                }
-                store(y, t * yStride + yOff + r, finishF32(a0, w, rowByte, x, x0, upper, cols, lanes), accumulate);
+            acc.intoArray(y, yOff + o);
+        }
+        for (; o < o1; o++) {
+            float acc = 0f;
+            for (int k = 0; k < rank; k++) {
+                acc = Math.fma(bt[k * out + o], t[tOff + k], acc);
             }
+            y[yOff + o] = acc;
         }
-    }
-
-    private static float finishF32(FloatVector acc, ByteBuffer w, int rowByte, float[] x, int x0, int upper, int cols,
-                                   float[] lanes) {
-        float s = sumLanes(acc, lanes);
-        for (int i = upper; i < cols; i++) {
-            s = Math.fma(x[x0 + i], w.getFloat(rowByte + i * 4), s);
-        }
-        return s;
-    }
-
-    /** As {@link #mulF32} for a float array W starting at wOff ([rows, cols] row-major). */
-    static void mulArray(float[] w, int wOff, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0,
-                         int r1, boolean accumulate, float[] lanes) {
-        int upper = F.loopBound(cols);
-        for (int r = r0; r < r1; r++) {
-            int row = wOff + r * cols;
-            int t = 0;
-            for (; t + 4 <= T; t += 4) {
-                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-                int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
-                for (int i = 0; i < upper; i += L) {
-                    FloatVector wv = FloatVector.fromArray(F, w, row + i);
-                    a0 = FloatVector.fromArray(F, x, x0 + i).fma(wv, a0);
-                    a1 = FloatVector.fromArray(F, x, x1 + i).fma(wv, a1);
-                    a2 = FloatVector.fromArray(F, x, x2 + i).fma(wv, a2);
-                    a3 = FloatVector.fromArray(F, x, x3 + i).fma(wv, a3);
-                }
-                store(y, (t) * yStride + yOff + r, finishArray(a0, w, row, x, x0, upper, cols, lanes), accumulate);
-                store(y, (t + 1) * yStride + yOff + r, finishArray(a1, w, row, x, x1, upper, cols, lanes), accumulate);
-                store(y, (t + 2) * yStride + yOff + r, finishArray(a2, w, row, x, x2, upper, cols, lanes), accumulate);
-                store(y, (t + 3) * yStride + yOff + r, finishArray(a3, w, row, x, x3, upper, cols, lanes), accumulate);
-            }
-            for (; t < T; t++) {
-                FloatVector a0 = FloatVector.zero(F);
-                int x0 = t * cols;
-                for (int i = 0; i < upper; i += L) {
-                    a0 = FloatVector.fromArray(F, x, x0 + i).fma(FloatVector.fromArray(F, w, row + i), a0);
-                }
-                store(y, t * yStride + yOff + r, finishArray(a0, w, row, x, x0, upper, cols, lanes), accumulate);
-            }
-        }
-    }
-
-    private static float finishArray(FloatVector acc, float[] w, int row, float[] x, int x0, int upper, int cols,
-                                     float[] lanes) {
-        float s = sumLanes(acc, lanes);
-        for (int i = upper; i < cols; i++) {
-            s = Math.fma(x[x0 + i], w[row + i], s);
-        }
-        return s;
     }
 
     private static void store(float[] y, int idx, float v, boolean accumulate) {
         y[idx] = accumulate ? y[idx] + v : v;
+    }
+
+    /** Widens n bfloat16 values at element index {@code from} into a little-endian float buffer dst. */
+    static void bf16ToFloat(ByteBuffer src, int from, ByteBuffer dst, int n) {
+        int upper = n - n % L;
+        int i = 0;
+        if (S.length() == L) {
+            for (; i < upper; i += L) {
+                ShortVector sv = ShortVector.fromByteBuffer(S, src, (from + i) * 2, ByteOrder.LITTLE_ENDIAN);
+                IntVector iv = (IntVector) sv.convertShape(VectorOperators.S2I, I, 0);
+                iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoByteBuffer(dst, i * 4,
+                        ByteOrder.LITTLE_ENDIAN);
+            }
+        }
+        for (; i < n; i++) {
+            dst.putFloat(i * 4, Float.intBitsToFloat((src.getShort((from + i) * 2) & 0xffff) << 16));
+        }
     }
 
     /** Converts n bfloat16 values at element index {@code from} of a little-endian buffer into dst[0, n). */

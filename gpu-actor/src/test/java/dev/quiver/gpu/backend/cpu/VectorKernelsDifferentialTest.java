@@ -169,12 +169,12 @@ class VectorKernelsDifferentialTest {
         for (int tokens = 1; tokens <= 9; tokens++) {
             float[] x = activations(tokens, cols, 41 + tokens);
             float[] y = new float[tokens * rows];
-            VectorKernels.mulArray(w, 0, cols, x, tokens, y, rows, 0, 0, rows, false, new float[L]);
+            VectorKernels.mulArray(w, 0, cols, x, tokens, y, rows, 0, 0, rows, false, new CpuMatrix.Scratch().lanes);
             float[] expected = ScalarKernels.matmul(w, rows, cols, x, tokens);
             for (int t = 0; t < tokens; t++) {
                 float[] alone = new float[rows];
                 VectorKernels.mulArray(w, 0, cols, Arrays.copyOfRange(x, t * cols, (t + 1) * cols), 1, alone, rows,
-                        0, 0, rows, false, new float[L]);
+                        0, 0, rows, false, new CpuMatrix.Scratch().lanes);
                 for (int r = 0; r < rows; r++) {
                     double absSum = 0;
                     for (int c = 0; c < cols; c++) {

@@ -1,0 +1,229 @@
+package dev.quiver.gpu.bench;
+
+import dev.quiver.gpu.backend.ForwardBatch;
+import dev.quiver.gpu.backend.cpu.CpuBackend;
+import dev.quiver.gpu.backend.cpu.Parallel;
+import dev.quiver.gpu.lora.AdapterLoader;
+import dev.quiver.gpu.lora.LoraAdapter;
+import dev.quiver.gpu.lora.LoraModule;
+import dev.quiver.gpu.model.DType;
+import dev.quiver.gpu.model.ModelConfig;
+import dev.quiver.gpu.model.ModelMaker;
+import dev.quiver.gpu.model.ModelWeights;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@code quiver bench engine --model DIR}: the CPU backend's benchmarks, measured at the backend (no
+ * scheduler, sampling or actor overhead), each after a warm-up:
+ * <ol>
+ *   <li>memory bandwidth of this machine (a parallel vector read of a buffer much larger than the caches),
+ *       then decode at batch 1, 8, 32 as tokens/s and achieved weight-read bandwidth against it;</li>
+ *   <li>a batch of 32 sequences on 32 distinct rank-16 all-projection adapters against the base alone;</li>
+ *   <li>adapter cold load, disk → validated host copy → slot, median and p99;</li>
+ *   <li>prefill tokens/s at 512-token prompts.</li>
+ * </ol>
+ */
+public final class EngineBench {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    private EngineBench() {
+    }
+
+    public static void main(String[] args) throws IOException {
+        Path model = null;
+        int threads = Runtime.getRuntime().availableProcessors();
+        int context = 128;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--model" -> model = Path.of(args[++i]);
+                case "--threads" -> threads = Integer.parseInt(args[++i]);
+                case "--context" -> context = Integer.parseInt(args[++i]);
+                default -> throw new IllegalArgumentException("unknown option " + args[i]);
+            }
+        }
+        if (model == null) {
+            System.err.println("usage: quiver bench engine --model DIR [--threads N] [--context TOKENS]");
+            System.exit(2);
+        }
+        ModelWeights w = ModelWeights.load(model);
+        ModelConfig c = w.config;
+        System.out.printf("model %s: %,d parameters, %d layers, hidden %d, vocab %d, %s; %d threads, %s%n", model,
+                c.parameterCount(), c.numLayers(), c.hiddenSize(), c.vocabSize(), w.dtype, threads,
+                System.getProperty("java.vm.version"));
+
+        double bw = memoryBandwidth(threads);
+        System.out.printf("%n[1] memory bandwidth (parallel vector read of 1 GiB): %.2f GB/s%n", bw / 1e9);
+        int blockSize = 16;
+        int maxSeqs = 32;
+        int blocksPerSeq = (Math.max(context, 512) + 64 + blockSize - 1) / blockSize + 1;
+        Path adapterDir = Files.createTempDirectory("quiver-bench-adapters");
+        List<LoraAdapter> adapters = new ArrayList<>();
+        List<Path> adapterPaths = new ArrayList<>();
+        for (int i = 0; i < 32; i++) {
+            Path d = adapterDir.resolve("a" + i);
+            ModelMaker.writeAdapter(d, c, new ModelMaker.AdapterSpec("a" + i, 16, 32, List.of(LoraModule.values()),
+                    false), DType.F32, 1000 + i);
+            adapterPaths.add(d);
+            adapters.add(AdapterLoader.load(d, "a" + i, c, 64));
+        }
+        try (CpuBackend b = new CpuBackend(w, new CpuBackend.Settings(threads, maxSeqs * blocksPerSeq, blockSize, 32))) {
+            for (int i = 0; i < 32; i++) {
+                b.loadSlot(i, adapters.get(i));
+            }
+            long weightBytes = w.matrixBytes();
+            double base1 = 0;
+            for (int batch : new int[] {1, 8, 32}) {
+                double tps = decode(b, batch, context, false, blocksPerSeq);
+                double stepsPerSec = tps / batch;
+                double achieved = stepsPerSec * weightBytes;
+                if (batch == 1) {
+                    base1 = tps;
+                }
+                System.out.printf("    decode batch %2d (context %d): %8.1f tokens/s, %6.1f steps/s, weight reads %.2f GB/s"
+                        + " = %.0f%% of measured bandwidth%s%n", batch, context, tps, stepsPerSec, achieved / 1e9,
+                        100 * achieved / bw, batch == 1 ? "" : String.format(", %.1fx batch 1", tps / base1));
+            }
+            System.out.printf("%n[2] multi-LoRA: batch 32, 32 distinct rank-16 all-projection adapters vs base%n");
+            double base = decode(b, 32, context, false, blocksPerSeq);
+            double lora = decode(b, 32, context, true, blocksPerSeq);
+            System.out.printf("    base %.1f tokens/s, 32 adapters %.1f tokens/s = %.1f%% of base%n", base, lora,
+                    100 * lora / base);
+
+            System.out.printf("%n[3] adapter cold load, disk -> validated host copy -> slot (rank 16, all projections, "
+                    + "%.1f MB F32 on disk; page cache warm)%n", Files.size(adapterPaths.get(0)
+                    .resolve("adapter_model.safetensors")) / 1e6);
+            long[] micros = new long[60];
+            for (int i = 0; i < micros.length; i++) {
+                long t0 = System.nanoTime();
+                LoraAdapter a = AdapterLoader.load(adapterPaths.get(i % 32), "cold" + i, c, 64);
+                b.loadSlot(i % 32, a);
+                micros[i] = (System.nanoTime() - t0) / 1000;
+            }
+            long[] measured = Arrays.copyOfRange(micros, 10, micros.length);
+            Arrays.sort(measured);
+            System.out.printf("    median %.2f ms, p99 %.2f ms (%d loads after 10 warm-up)%n",
+                    measured[measured.length / 2] / 1000.0, measured[(int) Math.ceil(0.99 * measured.length) - 1] / 1000.0,
+                    measured.length);
+
+            System.out.printf("%n[4] prefill%n");
+            double pre = prefill(b, 512, blocksPerSeq);
+            System.out.printf("    512-token prompt: %.1f tokens/s%n", pre);
+        }
+    }
+
+    /** Decode tokens/s for `batch` sequences at a given context, base or each on its own adapter. */
+    private static double decode(CpuBackend b, int batch, int context, boolean adapters, int blocksPerSeq) {
+        int vocab = b.config().vocabSize();
+        int[][] tables = new int[batch][blocksPerSeq];
+        for (int s = 0; s < batch; s++) {
+            for (int j = 0; j < blocksPerSeq; j++) {
+                tables[s][j] = s * blocksPerSeq + j;
+            }
+        }
+        // fill the cache for `context` positions (prefill, not timed)
+        for (int s = 0; s < batch; s++) {
+            int[] tok = new int[context];
+            int[] pos = new int[context];
+            int[] slot = new int[context];
+            int[] seq = new int[context];
+            for (int i = 0; i < context; i++) {
+                tok[i] = 1 + (i * 13 + s) % (vocab - 1);
+                pos[i] = i;
+                slot[i] = adapters ? s : -1;
+                seq[i] = s;
+            }
+            int[][] one = new int[batch][];
+            Arrays.fill(one, tables[s]);
+            b.forward(new ForwardBatch(tok, pos, slot, seq, one, new int[] {context - 1}), new float[vocab]);
+        }
+        int[] tok = new int[batch];
+        int[] slot = new int[batch];
+        int[] seq = new int[batch];
+        int[] rows = new int[batch];
+        for (int s = 0; s < batch; s++) {
+            tok[s] = 5 + s;
+            slot[s] = adapters ? s : -1;
+            seq[s] = s;
+            rows[s] = s;
+        }
+        float[] logits = new float[batch * vocab];
+        int[] pos = new int[batch];
+        int warm = 3;
+        int steps = Math.max(8, 64 / batch);
+        long t0 = 0;
+        for (int step = 0; step < warm + steps; step++) {
+            if (step == warm) {
+                t0 = System.nanoTime();
+            }
+            Arrays.fill(pos, context + step);
+            b.forward(new ForwardBatch(tok, pos, slot, seq, tables, rows), logits);
+        }
+        double secs = (System.nanoTime() - t0) / 1e9;
+        return batch * steps / secs;
+    }
+
+    private static double prefill(CpuBackend b, int len, int blocksPerSeq) {
+        int vocab = b.config().vocabSize();
+        int[] table = new int[blocksPerSeq];
+        for (int j = 0; j < blocksPerSeq; j++) {
+            table[j] = j;
+        }
+        int[] tok = new int[len];
+        int[] pos = new int[len];
+        int[] slot = new int[len];
+        int[] seq = new int[len];
+        for (int i = 0; i < len; i++) {
+            tok[i] = 1 + (i * 7) % (vocab - 1);
+            pos[i] = i;
+            slot[i] = -1;
+        }
+        ForwardBatch batch = new ForwardBatch(tok, pos, slot, seq, new int[][] {table}, new int[] {len - 1});
+        b.forward(batch, new float[vocab]);
+        int reps = 3;
+        long t0 = System.nanoTime();
+        for (int r = 0; r < reps; r++) {
+            b.forward(batch, new float[vocab]);
+        }
+        return reps * len / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    /** Bytes/s of a parallel vector sum over a 1 GiB direct buffer (best of 5 passes). */
+    static double memoryBandwidth(int threads) {
+        int bytes = 1 << 30;
+        ByteBuffer buf = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < bytes; i += 4096) {
+            buf.putFloat(i, i);
+        }
+        double best = 0;
+        float[] sink = new float[threads];
+        try (Parallel p = new Parallel(threads)) {
+            for (int pass = 0; pass < 5; pass++) {
+                long t0 = System.nanoTime();
+                int floats = bytes / 4;
+                p.forRange(floats, F.length() * 1024, (s, e, wk) -> {
+                    FloatVector acc = FloatVector.zero(F);
+                    int upper = s + (e - s) / F.length() * F.length();
+                    for (int i = s; i < upper; i += F.length()) {
+                        acc = acc.add(FloatVector.fromByteBuffer(F, buf, i * 4, ByteOrder.LITTLE_ENDIAN));
+                    }
+                    sink[wk] += acc.reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
+                });
+                double secs = (System.nanoTime() - t0) / 1e9;
+                best = Math.max(best, bytes / secs);
+            }
+        }
+        if (Float.isNaN(sink[0])) {
+            System.out.println("(sink)");
+        }
+        return best;
+    }
+}
