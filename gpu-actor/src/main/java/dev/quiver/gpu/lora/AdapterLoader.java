@@ -145,7 +145,7 @@ public final class AdapterLoader {
             throw refuse(id, "fan_in_fan_out is set; only the standard [out, in] layout is supported");
         }
         JsonNode mts = n.get("modules_to_save");
-        if (mts != null && !mts.isNull() && mts.size() > 0) {
+        if (mts != null && !mts.isNull() && (mts.size() > 0 || (mts.isTextual() && !mts.asText().isEmpty()))) {
             throw refuse(id, "modules_to_save " + mts + " is not supported (fully trained modules are not LoRA)");
         }
         String bias = n.path("bias").asText("none");

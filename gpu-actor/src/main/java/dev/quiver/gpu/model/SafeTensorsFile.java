@@ -32,7 +32,9 @@ public final class SafeTensorsFile implements AutoCloseable {
     /** A header is JSON describing tensors; 100 MB is far beyond any real one and stops hostile lengths. */
     static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Duplicate tensor names in a header are refused rather than silently keeping the last one. */
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private final Path path;
     private final FileChannel channel;

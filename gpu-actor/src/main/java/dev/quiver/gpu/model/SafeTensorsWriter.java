@@ -92,6 +92,14 @@ public final class SafeTensorsWriter {
                 writeFully(ch, ByteBuffer.wrap(headerPadded));
                 for (Entry e : entries) {
                     float[] v = e.values().get();
+                    long expected = 1;
+                    for (long d : e.shape()) {
+                        expected *= d;
+                    }
+                    if (v.length != expected) {
+                        throw new IllegalArgumentException(e.name() + ": " + v.length + " values for shape "
+                                + java.util.Arrays.toString(e.shape()));
+                    }
                     writeFully(ch, encode(v, e.dtype()));
                 }
             }

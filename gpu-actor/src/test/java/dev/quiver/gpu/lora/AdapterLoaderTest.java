@@ -275,6 +275,13 @@ class AdapterLoaderTest {
     }
 
     @Test
+    void refuses_modules_to_save_given_as_a_single_name() {
+        Path dir = goodAdapter();
+        editConfig(dir, n -> n.put("modules_to_save", "lm_head"));
+        refused(dir, "modules_to_save", "lm_head");
+    }
+
+    @Test
     void accepts_empty_modules_to_save() {
         Path dir = goodAdapter();
         editConfig(dir, n -> n.putArray("modules_to_save"));

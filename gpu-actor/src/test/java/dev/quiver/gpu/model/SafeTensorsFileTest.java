@@ -80,6 +80,13 @@ class SafeTensorsFileTest {
     }
 
     @Test
+    void refuses_a_header_naming_one_tensor_twice() throws IOException {
+        Path f = hostile("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8);
+        assertContains(refusal(f), "not valid JSON", "Duplicate field 'w'");
+    }
+
+    @Test
     void refuses_header_length_larger_than_the_file() throws IOException {
         Path f = raw(1000, "{}", 0);
         assertContains(refusal(f), "header length 1000 is invalid for a file of 10 bytes");

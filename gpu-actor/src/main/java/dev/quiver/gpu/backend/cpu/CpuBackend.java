@@ -369,11 +369,7 @@ public final class CpuBackend implements Backend {
                 float max = Float.NEGATIVE_INFINITY;
                 for (int j = 0; j < len; j++) {
                     int ko = ((table[j / bs] * bs) + j % bs) * kvDim + kvh * hd;
-                    float d = 0f;
-                    for (int i = 0; i < hd; i++) {
-                        d = Math.fma(q[qo + i], kc[ko + i], d);
-                    }
-                    d *= scale;
+                    float d = VectorKernels.dot(q, qo, kc, ko, hd, sc.lanes) * scale;
                     scores[j] = d;
                     max = Math.max(max, d);
                 }
@@ -390,10 +386,7 @@ public final class CpuBackend implements Backend {
                 }
                 for (int j = 0; j < len; j++) {
                     int vo = ((table[j / bs] * bs) + j % bs) * kvDim + kvh * hd;
-                    float p = scores[j] * inv;
-                    for (int i = 0; i < hd; i++) {
-                        out[oo + i] = Math.fma(p, vc[vo + i], out[oo + i]);
-                    }
+                    VectorKernels.axpy(scores[j] * inv, vc, vo, out, oo, hd);
                 }
             }
         });

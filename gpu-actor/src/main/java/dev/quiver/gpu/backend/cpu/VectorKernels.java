@@ -224,6 +224,35 @@ public final class VectorKernels {
         y[idx] = accumulate ? y[idx] + v : v;
     }
 
+    /** a[aOff..+n)·b[bOff..+n): lane-wise FMAs in order, lanes summed in order, then a scalar tail. */
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n, float[] scratch) {
+        int upper = F.loopBound(n);
+        FloatVector acc = FloatVector.zero(F);
+        for (int i = 0; i < upper; i += L) {
+            acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
+        }
+        acc.intoArray(scratch, 0);
+        sumLanes(scratch, 1);
+        float s = scratch[16 * L];
+        for (int i = upper; i < n; i++) {
+            s = Math.fma(a[aOff + i], b[bOff + i], s);
+        }
+        return s;
+    }
+
+    /** out[oOff..+n) = p·v[vOff..+n) + out[oOff..+n), element-wise FMAs. */
+    static void axpy(float p, float[] v, int vOff, float[] out, int oOff, int n) {
+        int upper = F.loopBound(n);
+        FloatVector pv = FloatVector.broadcast(F, p);
+        for (int i = 0; i < upper; i += L) {
+            pv.fma(FloatVector.fromArray(F, v, vOff + i), FloatVector.fromArray(F, out, oOff + i))
+                    .intoArray(out, oOff + i);
+        }
+        for (int i = upper; i < n; i++) {
+            out[oOff + i] = Math.fma(p, v[vOff + i], out[oOff + i]);
+        }
+    }
+
     /** Widens n bfloat16 values at element index {@code from} into a little-endian float buffer dst. */
     static void bf16ToFloat(ByteBuffer src, int from, ByteBuffer dst, int n) {
         int upper = n - n % L;

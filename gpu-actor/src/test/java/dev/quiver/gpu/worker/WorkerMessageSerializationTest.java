@@ -1,0 +1,89 @@
+package dev.quiver.gpu.worker;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.quiver.gpu.cache.AdapterCache;
+import dev.quiver.gpu.cache.LatencyRecorder;
+import dev.quiver.gpu.sampling.SamplingParams;
+import java.util.List;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializer;
+import org.apache.pekko.serialization.jackson.JacksonCborSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+/** Every worker message that may cross the network round-trips through the CBOR binding of reference.conf. */
+class WorkerMessageSerializationTest {
+    static final ActorTestKit kit = ActorTestKit.create();
+    static final Serialization serialization = SerializationExtension.get(kit.system().classicSystem());
+
+    @AfterAll
+    static void shutdown() {
+        kit.shutdownTestKit();
+    }
+
+    static Object roundTrip(Object msg) {
+        Serializer s = serialization.findSerializerFor(msg);
+        assertEquals(JacksonCborSerializer.class, s.getClass(), "bound to jackson-cbor: " + msg.getClass());
+        byte[] bytes = serialization.serialize(msg).get();
+        return serialization.deserialize(bytes, s.identifier(), org.apache.pekko.serialization.Serializers
+                .manifestFor(s, msg)).get();
+    }
+
+    @Test
+    void generate_round_trips_with_its_sampling_params_and_reply_address() {
+        TestProbe<GpuWorker.Event> probe = kit.createTestProbe();
+        var g = new GpuWorker.Generate("r1", "a@2", "/adapters/a", new int[] {1, 2, 3},
+                new SamplingParams(16, 0.7f, 0.9f, 40, 42L, List.of("\n\n"), 2, false), probe.getRef());
+        var back = (GpuWorker.Generate) roundTrip(g);
+        assertEquals(g.requestId(), back.requestId());
+        assertEquals(g.adapter(), back.adapter());
+        assertArrayEquals(g.promptIds(), back.promptIds());
+        assertEquals(g.params(), back.params());
+        assertEquals(g.replyTo(), back.replyTo());
+    }
+
+    @Test
+    void request_events_round_trip() {
+        var lp = new EngineListener.TokenLogprob(5, -0.25f, new int[] {5, 9}, new float[] {-0.25f, -1.5f});
+        var tokens = (GpuWorker.Tokens) roundTrip(new GpuWorker.Tokens("r", new int[] {5}, "hé", List.of(lp)));
+        assertArrayEquals(new int[] {5}, tokens.tokenIds());
+        assertEquals("hé", tokens.text());
+        assertArrayEquals(lp.topIds(), tokens.logprobs().get(0).topIds());
+        assertArrayEquals(lp.topLogprobs(), tokens.logprobs().get(0).topLogprobs());
+        assertEquals(new GpuWorker.Accepted("r", 7), roundTrip(new GpuWorker.Accepted("r", 7)));
+        var fin = new GpuWorker.Finished("r", EngineListener.FinishReason.LENGTH, new EngineListener.Usage(3, 4));
+        assertEquals(fin, roundTrip(fin));
+        var failed = new GpuWorker.Failed("r", new EngineError(EngineError.Kind.OVERLOADED, "busy", null, 2));
+        assertEquals(failed, roundTrip(failed));
+    }
+
+    @Test
+    void adapter_commands_and_replies_round_trip() {
+        TestProbe<GpuWorker.AdapterLoaded> loaded = kit.createTestProbe();
+        var load = new GpuWorker.LoadAdapter("a@1", "/d", true, loaded.getRef());
+        assertEquals(load, roundTrip(load));
+        TestProbe<GpuWorker.AdapterEvicted> evicted = kit.createTestProbe();
+        var evict = new GpuWorker.EvictAdapter("a@1", evicted.getRef());
+        assertEquals(evict, roundTrip(evict));
+        assertEquals(new GpuWorker.Cancel("r"), roundTrip(new GpuWorker.Cancel("r")));
+        assertEquals(new GpuWorker.AdapterLoaded("a", false, -1, "refused"),
+                roundTrip(new GpuWorker.AdapterLoaded("a", false, -1, "refused")));
+        assertEquals(new GpuWorker.AdapterEvicted("a", true, "evicted"),
+                roundTrip(new GpuWorker.AdapterEvicted("a", true, "evicted")));
+        TestProbe<GpuWorker.WorkerStatus> st = kit.createTestProbe();
+        assertEquals(new GpuWorker.GetStatus(st.getRef()), roundTrip(new GpuWorker.GetStatus(st.getRef())));
+    }
+
+    @Test
+    void worker_status_round_trips_with_cache_stats() {
+        var snap = new LatencyRecorder.Snapshot(3, 1.5, 1.2, 2.5);
+        var stats = new AdapterCache.Stats(1, 2, 3, 4, 5, snap, snap, List.of("a"), List.of("a", "b"), List.of(), 3);
+        var s = new GpuWorker.WorkerStatus("w1", true, 2, 1, 100, 128, 999, 3, List.of("a"), List.of(), stats);
+        assertEquals(s, roundTrip(s));
+    }
+}
