@@ -226,7 +226,8 @@ final class GenerateCommand {
                     (float) n.path("temperature").asDouble(1.0), (float) n.path("top_p").asDouble(1.0),
                     intField(n, "top_k", -1),
                     n.hasNonNull("seed") ? n.get("seed").asLong() : ThreadLocalRandom.current().nextLong(), stop,
-                    n.hasNonNull("logprobs") ? logprobs(n.get("logprobs")) : -1, false);
+                    n.hasNonNull("logprobs") ? logprobs(n.get("logprobs")) : -1,
+                    n.path("ignore_eos").asBoolean(false));
             Result r = new Result(id, adapter, p.logprobs() >= 0);
             engine.submit(new GenerateRequest(id, adapter, null, prompt, p), r);
             return r;
