@@ -77,11 +77,8 @@ public final class DTypes {
     /** Converts n elements starting at element index {@code from} of a little-endian buffer to floats. */
     public static void toFloats(ByteBuffer src, DType dtype, long from, float[] dst, int dstOff, int n) {
         switch (dtype) {
-            case F32 -> {
-                for (int i = 0; i < n; i++) {
-                    dst[dstOff + i] = src.getFloat((int) ((from + i) * 4));
-                }
-            }
+            case F32 -> src.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).position((int) (from * 4))
+                    .slice().order(java.nio.ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(dst, dstOff, n);
             case BF16 -> {
                 for (int i = 0; i < n; i++) {
                     dst[dstOff + i] = bf16ToFloat(src.getShort((int) ((from + i) * 2)));

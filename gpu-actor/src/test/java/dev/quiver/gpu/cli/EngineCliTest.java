@@ -94,6 +94,31 @@ class EngineCliTest {
     }
 
     @Test
+    void a_stop_string_ends_generation_and_is_not_emitted() throws Exception {
+        Path in = dir.resolve("free.jsonl");
+        Files.writeString(in, "{\"id\":\"f\",\"prompt\":\"The river\",\"max_tokens\":40,\"temperature\":0,"
+                + "\"ignore_eos\":true}\n");
+        EngineCli.run(List.of("generate", "--model", model.toString(), "--input", in.toString(), "--output",
+                dir.resolve("free.out").toString()));
+        String free = JSON.readTree(Files.readString(dir.resolve("free.out"))).get("text").asText();
+        assertTrue(free.length() > 12, "greedy text long enough to cut: " + free);
+        // a stop string taken from the middle of the unconstrained output
+        int at = free.length() / 2;
+        String stop = free.substring(at, at + 3);
+        String expected = free.substring(0, free.indexOf(stop));
+        ObjectMapper m = new ObjectMapper();
+        var req = m.createObjectNode().put("id", "s").put("prompt", "The river").put("max_tokens", 40)
+                .put("temperature", 0).put("ignore_eos", true);
+        req.putArray("stop").add(stop);
+        Files.writeString(dir.resolve("stop.jsonl"), req + "\n");
+        EngineCli.run(List.of("generate", "--model", model.toString(), "--input", dir.resolve("stop.jsonl").toString(),
+                "--output", dir.resolve("stop.out").toString()));
+        JsonNode out = JSON.readTree(Files.readString(dir.resolve("stop.out")));
+        assertEquals("stop", out.get("finish_reason").asText(), out.toString());
+        assertEquals(expected, out.get("text").asText());
+    }
+
+    @Test
     void unknown_options_are_usage_errors() {
         assertEquals(2, EngineCli.run(List.of("model", "make", dir.resolve("m2").toString(), "--colour", "red")));
         assertEquals(2, EngineCli.run(List.of("frobnicate")));
