@@ -34,6 +34,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class EngineBench {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final long MEASURE_SECONDS = 3;
 
     private EngineBench() {
     }
@@ -64,7 +65,7 @@ public final class EngineBench {
         System.out.printf("%n[1] memory bandwidth (parallel vector read of 1 GiB): %.2f GB/s%n", bw / 1e9);
         int blockSize = 16;
         int maxSeqs = 32;
-        int blocksPerSeq = (Math.max(context, 512) + 64 + blockSize - 1) / blockSize + 1;
+        int blocksPerSeq = (Math.max(context, 512) + 512 + blockSize - 1) / blockSize; // room to decode 512 more
         Path adapterDir = Files.createTempDirectory("quiver-bench-adapters");
         List<LoraAdapter> adapters = new ArrayList<>();
         List<Path> adapterPaths = new ArrayList<>();
@@ -101,7 +102,7 @@ public final class EngineBench {
             System.out.printf("%n[3] adapter cold load, disk -> validated host copy -> slot (rank 16, all projections, "
                     + "%.1f MB F32 on disk; page cache warm)%n", Files.size(adapterPaths.get(0)
                     .resolve("adapter_model.safetensors")) / 1e6);
-            long[] micros = new long[60];
+            long[] micros = new long[220];
             for (int i = 0; i < micros.length; i++) {
                 long t0 = System.nanoTime();
                 LoraAdapter a = AdapterLoader.load(adapterPaths.get(i % 32), "cold" + i, c, 64);
@@ -113,6 +114,7 @@ public final class EngineBench {
             System.out.printf("    median %.2f ms, p99 %.2f ms (%d loads after 10 warm-up)%n",
                     measured[measured.length / 2] / 1000.0, measured[(int) Math.ceil(0.99 * measured.length) - 1] / 1000.0,
                     measured.length);
+            System.out.printf("    (GC: %s)%n", gcSummary());
 
             System.out.printf("%n[4] prefill%n");
             double pre = prefill(b, 512, blocksPerSeq);
@@ -157,15 +159,20 @@ public final class EngineBench {
         }
         float[] logits = new float[batch * vocab];
         int[] pos = new int[batch];
-        int warm = 3;
-        int steps = Math.max(8, 64 / batch);
-        long t0 = 0;
-        for (int step = 0; step < warm + steps; step++) {
-            if (step == warm) {
-                t0 = System.nanoTime();
-            }
-            Arrays.fill(pos, context + step);
+        // warm up for a second, then measure for at least MEASURE_SECONDS (positions stay within the tables)
+        int step = 0;
+        long warmEnd = System.nanoTime() + 1_000_000_000L;
+        int maxSteps = blocksPerSeq * b.blockSize() - context - 1; // positions must stay inside the tables
+        while (System.nanoTime() < warmEnd && step < maxSteps / 4) {
+            Arrays.fill(pos, context + step++);
             b.forward(new ForwardBatch(tok, pos, slot, seq, tables, rows), logits);
+        }
+        int steps = 0;
+        long t0 = System.nanoTime();
+        while ((System.nanoTime() - t0) < MEASURE_SECONDS * 1_000_000_000L && step < maxSteps) {
+            Arrays.fill(pos, context + step++);
+            b.forward(new ForwardBatch(tok, pos, slot, seq, tables, rows), logits);
+            steps++;
         }
         double secs = (System.nanoTime() - t0) / 1e9;
         return batch * steps / secs;
@@ -188,12 +195,22 @@ public final class EngineBench {
         }
         ForwardBatch batch = new ForwardBatch(tok, pos, slot, seq, new int[][] {table}, new int[] {len - 1});
         b.forward(batch, new float[vocab]);
-        int reps = 3;
+        int reps = 0;
         long t0 = System.nanoTime();
-        for (int r = 0; r < reps; r++) {
+        while (reps < 3 || System.nanoTime() - t0 < MEASURE_SECONDS * 1_000_000_000L) {
             b.forward(batch, new float[vocab]);
+            reps++;
         }
-        return reps * len / ((System.nanoTime() - t0) / 1e9);
+        return (double) reps * len / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    private static String gcSummary() {
+        StringBuilder sb = new StringBuilder();
+        for (var gc : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+            sb.append(gc.getName()).append(' ').append(gc.getCollectionCount()).append(" collections ")
+                    .append(gc.getCollectionTime()).append(" ms; ");
+        }
+        return sb.toString();
     }
 
     /** Bytes/s of a parallel vector sum over a 1 GiB direct buffer (best of 5 passes). */

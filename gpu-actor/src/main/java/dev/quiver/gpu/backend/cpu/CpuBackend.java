@@ -190,7 +190,8 @@ public final class CpuBackend implements Backend {
         final int inter = c.intermediateSize();
         final List<LoraGroup> groups = groups(b);
 
-        float[] x = new float[T * h];
+        Activations a = activations(T);
+        float[] x = a.x;
         for (int t = 0; t < T; t++) {
             int tok = b.tokens()[t];
             if (tok < 0 || tok >= c.vocabSize()) {
@@ -198,8 +199,8 @@ public final class CpuBackend implements Backend {
             }
             weights.embedding.row(tok, x, t * h);
         }
-        float[] cos = new float[T * invFreq.length];
-        float[] sin = new float[T * invFreq.length];
+        float[] cos = a.cos;
+        float[] sin = a.sin;
         for (int t = 0; t < T; t++) {
             for (int i = 0; i < invFreq.length; i++) {
                 float angle = (float) b.positions()[t] * invFreq[i];
@@ -209,13 +210,13 @@ public final class CpuBackend implements Backend {
         }
         int[] slotOfRow = cacheSlots(b);
 
-        float[] xb = new float[T * h];
-        float[] q = new float[T * qDim];
-        float[] k = new float[T * kvDim];
-        float[] v = new float[T * kvDim];
-        float[] att = new float[T * qDim];
-        float[] gate = new float[T * inter];
-        float[] up = new float[T * inter];
+        float[] xb = a.xb;
+        float[] q = a.q;
+        float[] k = a.k;
+        float[] v = a.v;
+        float[] att = a.att;
+        float[] gate = a.gate;
+        float[] up = a.up;
 
         for (int l = 0; l < c.numLayers(); l++) {
             ModelWeights.Layer lw = weights.layers[l];
@@ -276,6 +277,38 @@ public final class CpuBackend implements Backend {
         rmsNorm(last, weights.finalNorm, normed, n);
         int vocab = c.vocabSize();
         parallel.forRange(vocab, 64, (s, e, wk) -> lmHead.mul(normed, n, logits, vocab, 0, s, e, false, scratch[wk]));
+    }
+
+    /**
+     * Activation buffers reused from step to step (forward runs on the engine thread only), grown to the
+     * largest batch seen; sized [rows, dim]. Kernels only read the first rows × dim elements.
+     */
+    private static final class Activations {
+        final int rows;
+        final float[] x, xb, q, k, v, att, gate, up, cos, sin;
+
+        Activations(int rows, ModelConfig c) {
+            this.rows = rows;
+            x = new float[rows * c.hiddenSize()];
+            xb = new float[rows * c.hiddenSize()];
+            q = new float[rows * c.qDim()];
+            k = new float[rows * c.kvDim()];
+            v = new float[rows * c.kvDim()];
+            att = new float[rows * c.qDim()];
+            gate = new float[rows * c.intermediateSize()];
+            up = new float[rows * c.intermediateSize()];
+            cos = new float[rows * c.headDim() / 2];
+            sin = new float[rows * c.headDim() / 2];
+        }
+    }
+
+    private Activations activations;
+
+    private Activations activations(int rows) {
+        if (activations == null || activations.rows < rows) {
+            activations = new Activations(Math.max(rows, activations == null ? 0 : activations.rows * 2), c);
+        }
+        return activations;
     }
 
     /** Multiplies the part of [s, e) that falls in [base, base + m.rows()) into y. */

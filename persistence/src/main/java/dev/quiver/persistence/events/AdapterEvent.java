@@ -1,0 +1,129 @@
+package dev.quiver.persistence.events;
+
+import com.fasterxml.jackson.annotation.JsonSubTypes;
+import com.fasterxml.jackson.annotation.JsonTypeInfo;
+import com.fasterxml.jackson.annotation.JsonTypeName;
+import dev.quiver.persistence.ContentDigest;
+import dev.quiver.persistence.JsonSerializable;
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One step in the life of an adapter, as stored in the journal (persistence id
+ * {@code Adapter|<name>}) and read back by recovery and by the audit log. Every event names its
+ * adapter, when it happened ({@code at}) and the principal that caused it ({@code by}: a user or
+ * token id for API calls, {@code operator:<id>} for admin actions, {@code system:<component>}
+ * for automatic ones such as LRU eviction or failover).
+ *
+ * <h2>Evolution</h2>
+ * Events are JSON (see {@link JsonSerializable}). Each record has a versioned type name
+ * ({@code "type": "adapter-registered.v2"}) so a reader of the raw journal sees which shape it
+ * holds, and Pekko's serializer adds the schema version to the manifest ({@code ...#2}) when a
+ * {@link org.apache.pekko.serialization.jackson.JacksonMigration} is configured for the class in
+ * {@code reference.conf}. To change an event's shape: bump the type name, raise the migration's
+ * {@code currentVersion}, and teach the migration to rewrite the older JSON (fields and
+ * {@code type}) into the new one; old events are never rewritten in place.
+ * {@link AdapterRegisteredMigration} is the worked example (v1 to v2).
+ */
+@JsonTypeInfo(use = JsonTypeInfo.Id.NAME, property = "type")
+@JsonSubTypes({
+  @JsonSubTypes.Type(AdapterEvent.AdapterRegistered.class),
+  @JsonSubTypes.Type(AdapterEvent.VersionPublished.class),
+  @JsonSubTypes.Type(AdapterEvent.RolledBack.class),
+  @JsonSubTypes.Type(AdapterEvent.PlacedOn.class),
+  @JsonSubTypes.Type(AdapterEvent.EvictedFrom.class),
+  @JsonSubTypes.Type(AdapterEvent.LoadFailed.class),
+  @JsonSubTypes.Type(AdapterEvent.Retired.class)
+})
+public sealed interface AdapterEvent extends JsonSerializable {
+
+  /** The adapter's name, which is also its entity id and the {@code model} of API requests. */
+  String adapter();
+
+  /** When the step happened (the entity's clock when it accepted the command). */
+  Instant at();
+
+  /** Who caused it. */
+  String by();
+
+  /**
+   * The adapter was registered with its first version (version 1), whose content is already in
+   * the blob store under {@code digest}.
+   *
+   * @param targetModules the projections the LoRA weights touch, e.g. {@code q_proj, v_proj}
+   * @param source where the files came from (an upload id, a URL, a path), for the audit trail
+   */
+  @JsonTypeName(AdapterRegistered.TYPE_NAME)
+  record AdapterRegistered(
+      String adapter,
+      String tenant,
+      String baseModel,
+      int rank,
+      List<String> targetModules,
+      ContentDigest digest,
+      long sizeBytes,
+      String source,
+      Instant at,
+      String by)
+      implements AdapterEvent {
+    public static final String TYPE_NAME = "adapter-registered.v2";
+
+    public AdapterRegistered {
+      targetModules = List.copyOf(targetModules);
+      Objects.requireNonNull(digest, "digest");
+    }
+  }
+
+  /**
+   * A new immutable version became current. Versions are numbered 1, 2, 3... in the order the
+   * entity accepted them; the content was written to the blob store before this event.
+   */
+  @JsonTypeName("version-published.v1")
+  record VersionPublished(
+      String adapter,
+      int version,
+      int rank,
+      List<String> targetModules,
+      ContentDigest digest,
+      long sizeBytes,
+      String source,
+      Instant at,
+      String by)
+      implements AdapterEvent {
+    public VersionPublished {
+      targetModules = List.copyOf(targetModules);
+      Objects.requireNonNull(digest, "digest");
+    }
+  }
+
+  /** The current version went back from {@code fromVersion} to the one current before it. */
+  @JsonTypeName("rolled-back.v1")
+  record RolledBack(
+      String adapter, int fromVersion, int toVersion, String reason, Instant at, String by)
+      implements AdapterEvent {}
+
+  /** {@code worker} (on cluster node {@code node}) loaded {@code version} and serves it. */
+  @JsonTypeName("placed-on.v1")
+  record PlacedOn(String adapter, String worker, String node, int version, Instant at, String by)
+      implements AdapterEvent {}
+
+  /** {@code worker} no longer holds the adapter, for {@code reason}. */
+  @JsonTypeName("evicted-from.v1")
+  record EvictedFrom(
+      String adapter, String worker, String node, EvictionReason reason, Instant at, String by)
+      implements AdapterEvent {}
+
+  /**
+   * {@code worker} tried to load {@code version} and could not; {@code error} is the engine's
+   * message (it names the problem: shapes, rank, a bad file...). The worker does not hold it.
+   */
+  @JsonTypeName("load-failed.v1")
+  record LoadFailed(
+      String adapter, String worker, String node, int version, String error, Instant at, String by)
+      implements AdapterEvent {}
+
+  /** The adapter is retired: no new versions or placements; its name is never reused. */
+  @JsonTypeName("retired.v1")
+  record Retired(String adapter, String reason, Instant at, String by) implements AdapterEvent {}
+}

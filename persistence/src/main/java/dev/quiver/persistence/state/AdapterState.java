@@ -1,0 +1,178 @@
+package dev.quiver.persistence.state;
+
+import dev.quiver.persistence.JsonSerializable;
+import dev.quiver.persistence.events.AdapterEvent;
+import dev.quiver.persistence.events.AdapterEvent.AdapterRegistered;
+import dev.quiver.persistence.events.AdapterEvent.EvictedFrom;
+import dev.quiver.persistence.events.AdapterEvent.LoadFailed;
+import dev.quiver.persistence.events.AdapterEvent.PlacedOn;
+import dev.quiver.persistence.events.AdapterEvent.Retired;
+import dev.quiver.persistence.events.AdapterEvent.RolledBack;
+import dev.quiver.persistence.events.AdapterEvent.VersionPublished;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What an adapter's lifecycle events fold into: status, every published version, which one is
+ * current, the versions a rollback can return to, and the workers that hold it. Immutable; each
+ * event gives a new state through {@link #apply}. The sharded adapter entity (cluster-node) keeps
+ * one of these; so does recovery from the journal and the snapshot store, which serializes it.
+ *
+ * @param versions every published version in publication order; {@code versions.get(i)} is
+ *     version {@code i + 1}
+ * @param currentVersion the version requests are served with; 0 when unregistered
+ * @param rollbackStack versions that were current before the current one, most recent last; a
+ *     rollback pops it
+ * @param residents workers holding the adapter, sorted by worker id
+ * @param lastLoadFailure the most recent failed load, if any
+ * @param lastChangedAt the time of the last event; {@link Instant#EPOCH} when unregistered
+ */
+public record AdapterState(
+    String name,
+    AdapterStatus status,
+    String tenant,
+    String baseModel,
+    List<AdapterVersion> versions,
+    int currentVersion,
+    List<Integer> rollbackStack,
+    List<Residency> residents,
+    Optional<LoadFailure> lastLoadFailure,
+    Instant lastChangedAt)
+    implements JsonSerializable {
+
+  public AdapterState {
+    versions = List.copyOf(versions);
+    rollbackStack = List.copyOf(rollbackStack);
+    residents = List.copyOf(residents);
+  }
+
+  /** The state of an adapter entity before its first event. */
+  public static AdapterState unregistered(String name) {
+    return new AdapterState(
+        name,
+        AdapterStatus.UNREGISTERED,
+        "",
+        "",
+        List.of(),
+        0,
+        List.of(),
+        List.of(),
+        Optional.empty(),
+        Instant.EPOCH);
+  }
+
+  public boolean isRegistered() {
+    return status != AdapterStatus.UNREGISTERED;
+  }
+
+  public boolean isRetired() {
+    return status == AdapterStatus.RETIRED;
+  }
+
+  /** The current version; empty when unregistered. */
+  public Optional<AdapterVersion> current() {
+    return currentVersion == 0 ? Optional.empty() : version(currentVersion);
+  }
+
+  public Optional<AdapterVersion> version(int number) {
+    return number >= 1 && number <= versions.size()
+        ? Optional.of(versions.get(number - 1))
+        : Optional.empty();
+  }
+
+  public Optional<Residency> residencyOn(String worker) {
+    return residents.stream().filter(r -> r.worker().equals(worker)).findFirst();
+  }
+
+  /** The state after {@code event}. Throws on an event that cannot follow this state. */
+  public AdapterState apply(AdapterEvent event) {
+    if (!event.adapter().equals(name)) {
+      throw new IllegalStateException(
+          "event for adapter '" + event.adapter() + "' applied to adapter '" + name + "'");
+    }
+    if (!isRegistered() && !(event instanceof AdapterRegistered)) {
+      throw new IllegalStateException(
+          "adapter '" + name + "' is not registered; cannot apply " + event);
+    }
+    if (event instanceof AdapterRegistered e) {
+      AdapterVersion first =
+          new AdapterVersion(
+              1, e.digest(), e.sizeBytes(), e.rank(), e.targetModules(), e.source(), e.at(), e.by());
+      return new AdapterState(
+          name,
+          AdapterStatus.ACTIVE,
+          e.tenant(),
+          e.baseModel(),
+          List.of(first),
+          1,
+          List.of(),
+          List.of(),
+          Optional.empty(),
+          e.at());
+    } else if (event instanceof VersionPublished e) {
+      if (e.version() != versions.size() + 1) {
+        throw new IllegalStateException(
+            "adapter '" + name + "' has " + versions.size() + " versions; cannot publish "
+                + e.version());
+      }
+      List<AdapterVersion> nextVersions = new ArrayList<>(versions);
+      nextVersions.add(
+          new AdapterVersion(
+              e.version(),
+              e.digest(),
+              e.sizeBytes(),
+              e.rank(),
+              e.targetModules(),
+              e.source(),
+              e.at(),
+              e.by()));
+      List<Integer> stack = new ArrayList<>(rollbackStack);
+      stack.add(currentVersion);
+      return new AdapterState(
+          name, status, tenant, baseModel, nextVersions, e.version(), stack, residents,
+          lastLoadFailure, e.at());
+    } else if (event instanceof RolledBack e) {
+      List<Integer> stack = new ArrayList<>(rollbackStack);
+      int index = stack.lastIndexOf(e.toVersion());
+      if (index < 0) {
+        throw new IllegalStateException(
+            "adapter '" + name + "' cannot roll back to version " + e.toVersion()
+                + "; rollback stack is " + rollbackStack);
+      }
+      stack.subList(index, stack.size()).clear();
+      return new AdapterState(
+          name, status, tenant, baseModel, versions, e.toVersion(), stack, residents,
+          lastLoadFailure, e.at());
+    } else if (event instanceof PlacedOn e) {
+      List<Residency> next = withoutWorker(e.worker());
+      next.add(new Residency(e.worker(), e.node(), e.version(), e.at()));
+      next.sort(Comparator.comparing(Residency::worker));
+      return new AdapterState(
+          name, status, tenant, baseModel, versions, currentVersion, rollbackStack, next,
+          lastLoadFailure, e.at());
+    } else if (event instanceof EvictedFrom e) {
+      return new AdapterState(
+          name, status, tenant, baseModel, versions, currentVersion, rollbackStack,
+          withoutWorker(e.worker()), lastLoadFailure, e.at());
+    } else if (event instanceof LoadFailed e) {
+      LoadFailure failure = new LoadFailure(e.worker(), e.node(), e.version(), e.error(), e.at());
+      return new AdapterState(
+          name, status, tenant, baseModel, versions, currentVersion, rollbackStack,
+          withoutWorker(e.worker()), Optional.of(failure), e.at());
+    } else if (event instanceof Retired e) {
+      return new AdapterState(
+          name, AdapterStatus.RETIRED, tenant, baseModel, versions, currentVersion, rollbackStack,
+          residents, lastLoadFailure, e.at());
+    }
+    throw new IllegalStateException("unknown event " + event);
+  }
+
+  private List<Residency> withoutWorker(String worker) {
+    List<Residency> next = new ArrayList<>(residents);
+    next.removeIf(r -> r.worker().equals(worker));
+    return next;
+  }
+}
