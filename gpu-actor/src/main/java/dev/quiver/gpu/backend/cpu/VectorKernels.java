@@ -21,6 +21,7 @@ import jdk.incubator.vector.VectorSpecies;
 public final class VectorKernels {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int L = F.length();
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Shorts of half-precision weights per float vector of L lanes. */
     private static final VectorSpecies<Short> S = ShortVector.SPECIES_PREFERRED.withShape(
             jdk.incubator.vector.VectorShape.forBitSize(F.vectorBitSize() / 2));
@@ -104,27 +105,28 @@ public final class VectorKernels {
                 FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
                 FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
                 int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+                int rb0 = r * cols * 4, rb1 = rb0 + cols * 4, rb2 = rb1 + cols * 4, rb3 = rb2 + cols * 4;
                 for (int i = 0; i < upper; i += L) {
                     FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
                     FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
                     FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
                     FloatVector v3 = FloatVector.fromArray(F, x, x3 + i);
-                    FloatVector w0 = FloatVector.fromByteBuffer(F, w, ((r) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN);
+                    FloatVector w0 = FloatVector.fromByteBuffer(F, w, rb0 + i * 4, LE);
                     a00 = v0.fma(w0, a00);
                     a01 = v1.fma(w0, a01);
                     a02 = v2.fma(w0, a02);
                     a03 = v3.fma(w0, a03);
-                    FloatVector w1 = FloatVector.fromByteBuffer(F, w, ((r + 1) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN);
+                    FloatVector w1 = FloatVector.fromByteBuffer(F, w, rb1 + i * 4, LE);
                     a10 = v0.fma(w1, a10);
                     a11 = v1.fma(w1, a11);
                     a12 = v2.fma(w1, a12);
                     a13 = v3.fma(w1, a13);
-                    FloatVector w2 = FloatVector.fromByteBuffer(F, w, ((r + 2) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN);
+                    FloatVector w2 = FloatVector.fromByteBuffer(F, w, rb2 + i * 4, LE);
                     a20 = v0.fma(w2, a20);
                     a21 = v1.fma(w2, a21);
                     a22 = v2.fma(w2, a22);
                     a23 = v3.fma(w2, a23);
-                    FloatVector w3 = FloatVector.fromByteBuffer(F, w, ((r + 3) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN);
+                    FloatVector w3 = FloatVector.fromByteBuffer(F, w, rb3 + i * 4, LE);
                     a30 = v0.fma(w3, a30);
                     a31 = v1.fma(w3, a31);
                     a32 = v2.fma(w3, a32);
@@ -158,12 +160,13 @@ public final class VectorKernels {
             for (; t < T; t++) {
                 FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
                 int x0 = t * cols;
+                int rb0 = r * cols * 4, rb1 = rb0 + cols * 4, rb2 = rb1 + cols * 4, rb3 = rb2 + cols * 4;
                 for (int i = 0; i < upper; i += L) {
                     FloatVector v = FloatVector.fromArray(F, x, x0 + i);
-                    a0 = v.fma(FloatVector.fromByteBuffer(F, w, ((r) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN), a0);
-                    a1 = v.fma(FloatVector.fromByteBuffer(F, w, ((r + 1) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN), a1);
-                    a2 = v.fma(FloatVector.fromByteBuffer(F, w, ((r + 2) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN), a2);
-                    a3 = v.fma(FloatVector.fromByteBuffer(F, w, ((r + 3) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN), a3);
+                    a0 = v.fma(FloatVector.fromByteBuffer(F, w, rb0 + i * 4, LE), a0);
+                    a1 = v.fma(FloatVector.fromByteBuffer(F, w, rb1 + i * 4, LE), a1);
+                    a2 = v.fma(FloatVector.fromByteBuffer(F, w, rb2 + i * 4, LE), a2);
+                    a3 = v.fma(FloatVector.fromByteBuffer(F, w, rb3 + i * 4, LE), a3);
                 }
                 a0.intoArray(scratch, 0);
                 a1.intoArray(scratch, L);
@@ -181,7 +184,7 @@ public final class VectorKernels {
                 FloatVector a0 = FloatVector.zero(F);
                 int x0 = t * cols;
                 for (int i = 0; i < upper; i += L) {
-                    a0 = FloatVector.fromArray(F, x, x0 + i).fma(FloatVector.fromByteBuffer(F, w, ((r) * cols + i) * 4, ByteOrder.LITTLE_ENDIAN), a0);
+                    a0 = FloatVector.fromArray(F, x, x0 + i).fma(FloatVector.fromByteBuffer(F, w, (r * cols + i) * 4, LE), a0);
                 }
                 a0.intoArray(scratch, 0);
                 sumLanes(scratch, 1);
