@@ -28,6 +28,8 @@ class GpuWorkerTest {
     static final ActorTestKit kit = ActorTestKit.create();
     static final Path model = TinyModels.model(DType.F32);
     static final Duration WAIT = Duration.ofSeconds(30);
+    /** Long enough to still be running when cancelled: EOS ignored, near the tiny model's context. */
+    static final SamplingParams LONG = new SamplingParams(480, 0f, 1f, -1, 0, List.of(), -1, true);
 
     @AfterAll
     static void shutdown() {
@@ -96,7 +98,7 @@ class GpuWorkerTest {
     void cancel_ends_a_request_and_frees_its_blocks() {
         ActorRef<GpuWorker.Command> w = worker("cancel", 2);
         TestProbe<GpuWorker.Event> probe = kit.createTestProbe();
-        w.tell(new GpuWorker.Generate("long", null, null, prompt(10), SamplingParams.greedy(480), probe.getRef()));
+        w.tell(new GpuWorker.Generate("long", null, null, prompt(10), LONG, probe.getRef()));
         probe.expectMessageClass(GpuWorker.Accepted.class, WAIT);
         probe.expectMessageClass(GpuWorker.Tokens.class, WAIT);
         w.tell(new GpuWorker.Cancel("long"));
@@ -123,7 +125,7 @@ class GpuWorkerTest {
                 })
                 .onAnyMessage(m -> Behaviors.same())
                 .build());
-        w.tell(new GpuWorker.Generate("orphan", null, null, prompt(10), SamplingParams.greedy(480), requester));
+        w.tell(new GpuWorker.Generate("orphan", null, null, prompt(10), LONG, requester));
         started.expectMessage(WAIT, "tokens");
         TestProbe<GpuWorker.WorkerStatus> status = kit.createTestProbe();
         GpuWorker.WorkerStatus s = null;
