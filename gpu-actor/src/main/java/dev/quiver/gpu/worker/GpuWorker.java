@@ -26,7 +26,7 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     /** Messages the worker accepts. */
     public sealed interface Command extends WorkerMessage permits Generate, Cancel, LoadAdapter, EvictAdapter,
-            GetStatus, RequesterGone, RequestDone, AdapterEvictedInEngine {
+            GetStatus, SubscribeEvictions, SubscriberGone, RequesterGone, RequestDone, AdapterEvictedInEngine {
     }
 
     /**
@@ -51,13 +51,27 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     public record GetStatus(ActorRef<WorkerStatus> replyTo) implements Command {
     }
 
+    /**
+     * Asks to be told of every adapter that leaves this worker's slots (LRU or operator), so the cluster can
+     * persist {@code EvictedFrom}. A subscriber that stops is dropped.
+     */
+    public record SubscribeEvictions(ActorRef<AdapterEvictedNotice> subscriber) implements Command {
+    }
+
+    /** An adapter left a compute slot of {@code worker}; reason is {@code lru} or {@code operator}. */
+    public record AdapterEvictedNotice(String worker, String adapter, String reason) implements WorkerMessage {
+    }
+
+    record SubscriberGone(ActorRef<AdapterEvictedNotice> subscriber) implements Command {
+    }
+
     record RequesterGone(ActorRef<Event> requester) implements Command {
     }
 
     record RequestDone(String requestId, ActorRef<Event> requester) implements Command {
     }
 
-    /** The engine evicted an adapter on its own (LRU); published to subscribers. */
+    /** The engine evicted an adapter (LRU or operator); published to eviction subscribers. */
     record AdapterEvictedInEngine(String adapter, String reason) implements Command {
     }
 
@@ -88,8 +102,9 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     /** Load and residency of the worker, for placement and health. */
     public record WorkerStatus(String worker, boolean healthy, int running, int waiting, int freeKvBlocks,
-                               int totalKvBlocks, long generatedTokens, int freeSlots, List<String> resident,
-                               List<String> pinned, AdapterCache.Stats adapters) implements WorkerMessage {
+                               int totalKvBlocks, double kvUsage, long generatedTokens, long preemptions,
+                               int lastBatchSize, int freeSlots, List<String> resident, List<String> pinned,
+                               AdapterCache.Stats adapters) implements WorkerMessage {
     }
 
     public static Behavior<Command> create(Path modelDir, EngineSettings settings, String name) {
@@ -104,6 +119,7 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     private final Engine engine;
     private final String name;
     private final Map<ActorRef<Event>, Set<String>> byRequester = new HashMap<>();
+    private final Set<ActorRef<AdapterEvictedNotice>> evictionSubscribers = new HashSet<>();
 
     private GpuWorker(ActorContext<Command> ctx, Engine engine, String name) {
         super(ctx);
@@ -129,8 +145,20 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
                 .onMessage(GetStatus.class, this::onStatus)
                 .onMessage(RequesterGone.class, this::onRequesterGone)
                 .onMessage(RequestDone.class, this::onRequestDone)
+                .onMessage(SubscribeEvictions.class, sub -> {
+                    if (evictionSubscribers.add(sub.subscriber())) {
+                        getContext().watchWith(sub.subscriber(), new SubscriberGone(sub.subscriber()));
+                    }
+                    return this;
+                })
+                .onMessage(SubscriberGone.class, g -> {
+                    evictionSubscribers.remove(g.subscriber());
+                    return this;
+                })
                 .onMessage(AdapterEvictedInEngine.class, e -> {
                     getContext().getLog().info("worker {}: adapter {} evicted ({})", name, e.adapter(), e.reason());
+                    AdapterEvictedNotice notice = new AdapterEvictedNotice(name, e.adapter(), e.reason());
+                    evictionSubscribers.forEach(sub -> sub.tell(notice));
                     return this;
                 })
                 .onSignal(PostStop.class, s -> {
@@ -213,8 +241,8 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         engine.status().whenComplete((s, err) -> {
             if (s != null) {
                 g.replyTo().tell(new WorkerStatus(name, s.healthy(), s.running(), s.waiting(), s.freeKvBlocks(),
-                        s.totalKvBlocks(), s.generatedTokens(), s.adapters().freeSlots(), s.adapters().resident(),
-                        s.adapters().pinned(), s.adapters()));
+                        s.totalKvBlocks(), s.kvUsage(), s.generatedTokens(), s.preemptions(), s.lastBatchSize(),
+                        s.adapters().freeSlots(), s.adapters().resident(), s.adapters().pinned(), s.adapters()));
             }
         });
         return this;

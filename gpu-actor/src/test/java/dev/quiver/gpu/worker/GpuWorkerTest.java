@@ -166,6 +166,8 @@ class GpuWorkerTest {
     @Test
     void evicts_least_recently_used_adapter_when_slots_are_full_and_reports_residency() {
         ActorRef<GpuWorker.Command> w = worker("evict", 2);
+        TestProbe<GpuWorker.AdapterEvictedNotice> evictions = kit.createTestProbe();
+        w.tell(new GpuWorker.SubscribeEvictions(evictions.getRef()));
         TestProbe<GpuWorker.AdapterLoaded> loaded = kit.createTestProbe();
         for (String a : List.of("adapter-01", "adapter-02", "adapter-03")) {
             w.tell(new GpuWorker.LoadAdapter(a, dir(a), false, loaded.getRef()));
@@ -177,9 +179,12 @@ class GpuWorkerTest {
         GpuWorker.WorkerStatus s = status.receiveMessage(WAIT);
         assertEquals(List.of("adapter-02", "adapter-03"), s.resident().stream().sorted().toList());
         assertEquals(1, s.adapters().slotEvictions());
+        assertEquals(new GpuWorker.AdapterEvictedNotice("evict", "adapter-01", "lru"), evictions.receiveMessage(WAIT));
         TestProbe<GpuWorker.AdapterEvicted> evicted = kit.createTestProbe();
         w.tell(new GpuWorker.EvictAdapter("adapter-02", evicted.getRef()));
         assertTrue(evicted.receiveMessage(WAIT).evicted());
+        assertEquals(new GpuWorker.AdapterEvictedNotice("evict", "adapter-02", "operator"),
+                evictions.receiveMessage(WAIT));
         w.tell(new GpuWorker.GetStatus(status.getRef()));
         assertEquals(List.of("adapter-03"), status.receiveMessage(WAIT).resident());
         kit.stop(w);

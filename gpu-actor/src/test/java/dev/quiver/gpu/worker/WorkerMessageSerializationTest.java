@@ -75,6 +75,10 @@ class WorkerMessageSerializationTest {
                 roundTrip(new GpuWorker.AdapterLoaded("a", false, -1, "refused")));
         assertEquals(new GpuWorker.AdapterEvicted("a", true, "evicted"),
                 roundTrip(new GpuWorker.AdapterEvicted("a", true, "evicted")));
+        TestProbe<GpuWorker.AdapterEvictedNotice> sub = kit.createTestProbe();
+        assertEquals(new GpuWorker.SubscribeEvictions(sub.getRef()), roundTrip(new GpuWorker.SubscribeEvictions(sub.getRef())));
+        assertEquals(new GpuWorker.AdapterEvictedNotice("w", "a@1", "lru"),
+                roundTrip(new GpuWorker.AdapterEvictedNotice("w", "a@1", "lru")));
         TestProbe<GpuWorker.WorkerStatus> st = kit.createTestProbe();
         assertEquals(new GpuWorker.GetStatus(st.getRef()), roundTrip(new GpuWorker.GetStatus(st.getRef())));
     }
@@ -83,7 +87,8 @@ class WorkerMessageSerializationTest {
     void worker_status_round_trips_with_cache_stats() {
         var snap = new LatencyRecorder.Snapshot(3, 1.5, 1.2, 2.5);
         var stats = new AdapterCache.Stats(1, 2, 3, 4, 5, snap, snap, List.of("a"), List.of("a", "b"), List.of(), 3);
-        var s = new GpuWorker.WorkerStatus("w1", true, 2, 1, 100, 128, 999, 3, List.of("a"), List.of(), stats);
+        var s = new GpuWorker.WorkerStatus("w1", true, 2, 1, 100, 128, 0.22, 999, 4, 3, 3, List.of("a"), List.of(),
+                stats);
         assertEquals(s, roundTrip(s));
     }
 }
