@@ -1,0 +1,23 @@
+package dev.quiver.edge.api;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An adapter as the admin API shows it.
+ *
+ * @param owner         the owning tenant
+ * @param shared        usable by every tenant
+ * @param status        {@code active} or {@code retired}
+ * @param activeVersion the version requests are served with
+ * @param residentOn    the workers holding the active version in a compute slot
+ * @param cache         where the active version is in each worker's tiered cache, and the cache's counters
+ */
+public record AdapterView(String name, String owner, boolean shared, String status, int activeVersion,
+                          List<Version> versions, int preloadReplicas, List<String> residentOn,
+                          Map<String, Object> cache) {
+    /** One published version: its content hash, when, and where it came from. */
+    public record Version(int version, String sha256, long sizeBytes, long createdAt, String source, int rank,
+                          List<String> targetModules) {
+    }
+}

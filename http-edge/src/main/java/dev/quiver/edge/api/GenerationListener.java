@@ -1,0 +1,23 @@
+package dev.quiver.edge.api;
+
+import java.util.List;
+
+/**
+ * Receives the events of one generation, in order, from any thread. Exactly one of {@link #onFinished} and
+ * {@link #onFailed} ends it; {@link #onAccepted} comes first unless the request is refused outright.
+ */
+public interface GenerationListener {
+    void onAccepted(int promptTokens);
+
+    /** New token ids (often one, empty at the end) and the text that is now safe to show (may be empty). */
+    void onTokens(int[] tokenIds, String text, List<TokenLogprob> logprobs);
+
+    /** {@code reason} is {@code stop}, {@code length} or {@code cancelled}. */
+    void onFinished(String reason, int promptTokens, int completionTokens);
+
+    void onFailed(ServiceError error);
+
+    /** The chosen token's log-probability and, when asked for, the top alternatives. */
+    record TokenLogprob(int tokenId, float logprob, int[] topIds, float[] topLogprobs) {
+    }
+}

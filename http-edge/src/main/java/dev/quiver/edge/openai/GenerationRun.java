@@ -1,0 +1,344 @@
+package dev.quiver.edge.openai;
+
+import dev.quiver.edge.Errors;
+import dev.quiver.edge.Json;
+import dev.quiver.edge.api.Caller;
+import dev.quiver.edge.api.Generation;
+import dev.quiver.edge.api.GenerationHandle;
+import dev.quiver.edge.api.GenerationListener;
+import dev.quiver.edge.api.InferenceService;
+import dev.quiver.edge.api.ServiceError;
+import dev.quiver.edge.metrics.EdgeMetrics;
+import dev.quiver.gpu.sampling.SamplingParams;
+import dev.quiver.gpu.tokenizer.Tokenizer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+/**
+ * One {@code /v1/completions} or {@code /v1/chat/completions} request in flight: its choices (prompts x n), each
+ * one generation in the service, and the OpenAI response built from their events — either whole
+ * ({@link #response()}) or as Server-Sent Events pushed to a sink as they come.
+ *
+ * <p>{@link #accepted()} completes when every choice was accepted (or fails with the first refusal, so a stream
+ * can still answer with a proper status); {@link #done()} when every choice ended. The first failure cancels the
+ * other choices; {@link #cancel()} (client gone, timeout) cancels all. Events of different choices arrive on
+ * different threads; each choice's own events arrive in order.
+ */
+public final class GenerationRun {
+    /** One choice to generate: its index in the response, its prompt and echo text, its sampling parameters. */
+    public record ChoiceInput(int index, int promptIndex, int[] promptIds, String echoText, SamplingParams params) {
+    }
+
+    private final OpenAiRequest req;
+    private final String id;
+    private final long created;
+    private final Tokenizer tokenizer;
+    private final List<ChoiceInput> inputs;
+    private final Choice[] choices;
+    private final Consumer<String> sink;
+    private final CompletableFuture<Void> accepted = new CompletableFuture<>();
+    private final CompletableFuture<Void> done = new CompletableFuture<>();
+    private final AtomicInteger toAccept;
+    private final AtomicInteger toFinish;
+    private final AtomicBoolean failed = new AtomicBoolean();
+    private final List<GenerationHandle> handles = new CopyOnWriteArrayList<>();
+    private final long startNanos = System.nanoTime();
+
+    private static final class Choice {
+        final ChoiceInput in;
+        final StringBuilder text = new StringBuilder();
+        final List<GenerationListener.TokenLogprob> logprobs = new ArrayList<>();
+        final List<Integer> offsets = new ArrayList<>();
+        int promptTokens;
+        int completionTokens;
+        String finish;
+        long lastTokenNanos;
+        int textOffset;
+
+        Choice(ChoiceInput in) {
+            this.in = in;
+            this.textOffset = in.echoText() == null ? 0 : in.echoText().length();
+        }
+    }
+
+    /**
+     * @param sink where SSE lines ({@code data: ...\n\n}) go when streaming, or null for a whole response
+     */
+    public GenerationRun(OpenAiRequest req, String id, Tokenizer tokenizer, List<ChoiceInput> inputs,
+                         Consumer<String> sink) {
+        this.req = req;
+        this.id = id;
+        this.created = System.currentTimeMillis() / 1000;
+        this.tokenizer = tokenizer;
+        this.inputs = inputs;
+        this.choices = inputs.stream().map(Choice::new).toArray(Choice[]::new);
+        this.sink = sink;
+        this.toAccept = new AtomicInteger(inputs.size());
+        this.toFinish = new AtomicInteger(inputs.size());
+    }
+
+    public CompletableFuture<Void> accepted() {
+        return accepted;
+    }
+
+    public CompletableFuture<Void> done() {
+        return done;
+    }
+
+    public long startNanos() {
+        return startNanos;
+    }
+
+    /** Submits every choice to the service. */
+    public void start(InferenceService service, Caller caller) {
+        if (sink != null) {
+            for (Choice c : choices) {
+                if (req.chat()) {
+                    sink.accept(sse(chunk(c.in.index(), Map.of("role", "assistant", "content", ""), null, null)));
+                } else if (c.in.echoText() != null) {
+                    sink.accept(sse(chunk(c.in.index(), c.in.echoText(), null, null)));
+                }
+            }
+        }
+        for (Choice c : choices) {
+            if (failed.get()) {
+                break;
+            }
+            Generation g = new Generation(id + "-" + c.in.index(), req.model(), c.in.promptIds(), c.in.params());
+            handles.add(service.generate(caller, g, listener(c)));
+        }
+    }
+
+    /** Cancels every choice still running (idempotent). */
+    public void cancel() {
+        handles.forEach(GenerationHandle::cancel);
+    }
+
+    private GenerationListener listener(Choice c) {
+        return new GenerationListener() {
+            @Override
+            public void onAccepted(int promptTokens) {
+                c.promptTokens = promptTokens;
+                if (toAccept.decrementAndGet() == 0) {
+                    accepted.complete(null);
+                }
+            }
+
+            @Override
+            public void onTokens(int[] tokenIds, String text, List<TokenLogprob> logprobs) {
+                long now = System.nanoTime();
+                synchronized (c) {
+                    if (tokenIds.length > 0) {
+                        if (c.completionTokens == 0) {
+                            EdgeMetrics.firstToken(req.model(), now - startNanos);
+                        } else {
+                            EdgeMetrics.interToken(req.model(), now - c.lastTokenNanos);
+                        }
+                        c.lastTokenNanos = now;
+                        c.completionTokens += tokenIds.length;
+                    }
+                    List<TokenLogprob> lps = req.logprobs() >= 0 ? logprobs : List.of();
+                    List<Integer> offsets = new ArrayList<>();
+                    for (TokenLogprob lp : lps) {
+                        offsets.add(c.textOffset);
+                        c.textOffset += tokenText(lp.tokenId()).length();
+                    }
+                    if (sink == null) {
+                        c.text.append(text);
+                        c.logprobs.addAll(lps);
+                        c.offsets.addAll(offsets);
+                    } else if (!text.isEmpty() || !lps.isEmpty()) {
+                        Object lpJson = req.logprobs() >= 0 ? logprobsJson(lps, offsets) : null;
+                        sink.accept(sse(chunk(c.in.index(), req.chat() ? Map.of("content", text) : text, lpJson,
+                                null)));
+                    }
+                }
+            }
+
+            @Override
+            public void onFinished(String reason, int promptTokens, int completionTokens) {
+                synchronized (c) {
+                    c.finish = reason;
+                    c.promptTokens = promptTokens;
+                    c.completionTokens = completionTokens;
+                    if (sink != null && !failed.get()) {
+                        sink.accept(sse(chunk(c.in.index(), req.chat() ? Map.of() : "", null, reason)));
+                    }
+                }
+                if (toFinish.decrementAndGet() == 0 && !failed.get()) {
+                    if (sink != null) {
+                        if (req.includeUsage()) {
+                            Map<String, Object> u = new LinkedHashMap<>(base(req.chat() ? "chat.completion.chunk"
+                                    : "text_completion"));
+                            u.put("choices", List.of());
+                            u.put("usage", usage());
+                            sink.accept(sse(u));
+                        }
+                        sink.accept("data: [DONE]\n\n");
+                    }
+                    EdgeMetrics.tokens(req.model(), promptTokensTotal(), completionTokensTotal());
+                    done.complete(null);
+                }
+            }
+
+            @Override
+            public void onFailed(ServiceError error) {
+                fail(error);
+            }
+        };
+    }
+
+    /** The first failure ends the whole request: the other choices are cancelled. */
+    void fail(ServiceError error) {
+        if (!failed.compareAndSet(false, true)) {
+            return;
+        }
+        cancel();
+        if (sink != null && accepted.isDone()) {
+            sink.accept(sse(Errors.body(error)));
+            sink.accept("data: [DONE]\n\n");
+        }
+        accepted.completeExceptionally(error.exception());
+        done.completeExceptionally(error.exception());
+    }
+
+    /** The non-streamed response body; call after {@link #done()}. */
+    public Map<String, Object> response() {
+        Map<String, Object> r = base(req.chat() ? "chat.completion" : "text_completion");
+        List<Object> out = new ArrayList<>();
+        for (Choice c : choices) {
+            Map<String, Object> ch = new LinkedHashMap<>();
+            ch.put("index", c.in.index());
+            String text = (c.in.echoText() == null ? "" : c.in.echoText()) + c.text;
+            if (req.chat()) {
+                ch.put("message", Map.of("role", "assistant", "content", text));
+            } else {
+                ch.put("text", text);
+            }
+            ch.put("logprobs", req.logprobs() >= 0 ? logprobsJson(c.logprobs, c.offsets) : null);
+            ch.put("finish_reason", c.finish);
+            out.add(ch);
+        }
+        r.put("choices", out);
+        r.put("usage", usage());
+        return r;
+    }
+
+    public int promptTokensTotal() {
+        int sum = 0;
+        boolean[] seen = new boolean[inputs.size() + 1];
+        for (Choice c : choices) {
+            int p = c.in.promptIndex();
+            if (p < seen.length && !seen[p]) {
+                seen[p] = true;
+                sum += c.promptTokens;
+            }
+        }
+        return sum;
+    }
+
+    public int completionTokensTotal() {
+        int sum = 0;
+        for (Choice c : choices) {
+            sum += c.completionTokens;
+        }
+        return sum;
+    }
+
+    private Map<String, Object> usage() {
+        Map<String, Object> u = new LinkedHashMap<>();
+        int p = promptTokensTotal();
+        int c = completionTokensTotal();
+        u.put("prompt_tokens", p);
+        u.put("completion_tokens", c);
+        u.put("total_tokens", p + c);
+        return u;
+    }
+
+    private Map<String, Object> base(String object) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("id", id);
+        r.put("object", object);
+        r.put("created", created);
+        r.put("model", req.model());
+        return r;
+    }
+
+    private Map<String, Object> chunk(int index, Object textOrDelta, Object logprobs, String finish) {
+        Map<String, Object> r = base(req.chat() ? "chat.completion.chunk" : "text_completion");
+        Map<String, Object> ch = new LinkedHashMap<>();
+        ch.put("index", index);
+        ch.put(req.chat() ? "delta" : "text", textOrDelta);
+        ch.put("logprobs", logprobs);
+        ch.put("finish_reason", finish);
+        r.put("choices", List.of(ch));
+        if (req.includeUsage()) {
+            r.put("usage", null);
+        }
+        return r;
+    }
+
+    private static String sse(Object json) {
+        return "data: " + Json.string(json) + "\n\n";
+    }
+
+    private String tokenText(int tokenId) {
+        return tokenizer == null ? "" : tokenizer.decode(new int[] {tokenId}, false);
+    }
+
+    /** OpenAI's logprobs object: the legacy completions layout, or chat's {@code content} list. */
+    private Object logprobsJson(List<GenerationListener.TokenLogprob> lps, List<Integer> offsets) {
+        if (req.chat()) {
+            List<Object> content = new ArrayList<>();
+            for (GenerationListener.TokenLogprob lp : lps) {
+                Map<String, Object> e = tokenEntry(lp.tokenId(), lp.logprob());
+                List<Object> top = new ArrayList<>();
+                for (int i = 0; lp.topIds() != null && i < lp.topIds().length; i++) {
+                    top.add(tokenEntry(lp.topIds()[i], lp.topLogprobs()[i]));
+                }
+                e.put("top_logprobs", top);
+                content.add(e);
+            }
+            return Map.of("content", content);
+        }
+        List<String> tokens = new ArrayList<>();
+        List<Float> values = new ArrayList<>();
+        List<Map<String, Float>> tops = new ArrayList<>();
+        for (GenerationListener.TokenLogprob lp : lps) {
+            tokens.add(tokenText(lp.tokenId()));
+            values.add(lp.logprob());
+            Map<String, Float> top = new LinkedHashMap<>();
+            for (int i = 0; lp.topIds() != null && i < lp.topIds().length; i++) {
+                top.putIfAbsent(tokenText(lp.topIds()[i]), lp.topLogprobs()[i]);
+            }
+            tops.add(top);
+        }
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("tokens", tokens);
+        m.put("token_logprobs", values);
+        m.put("top_logprobs", tops);
+        m.put("text_offset", offsets);
+        return m;
+    }
+
+    private Map<String, Object> tokenEntry(int tokenId, float logprob) {
+        String t = tokenText(tokenId);
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("token", t);
+        e.put("logprob", logprob);
+        List<Integer> bytes = new ArrayList<>();
+        for (byte b : t.getBytes(StandardCharsets.UTF_8)) {
+            bytes.add(b & 0xff);
+        }
+        e.put("bytes", bytes);
+        return e;
+    }
+}
