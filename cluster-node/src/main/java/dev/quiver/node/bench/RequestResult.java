@@ -1,0 +1,26 @@
+package dev.quiver.node.bench;
+
+/**
+ * What happened to one planned request. Times are nanoseconds since the run's start (the zero of the arrival
+ * schedule); -1 where the moment never came.
+ *
+ * @param scheduledNanos when the plan said to send it
+ * @param sentNanos      when it was actually sent (later than scheduled when the concurrency cap held it back)
+ * @param status         HTTP status, 0 when no response came (connection failure, timeout, cancelled)
+ * @param error          null for a completed stream; else the kind of failure ({@code http 429}, {@code timeout},
+ *                       {@code stream error: ...}, {@code incomplete stream}, {@code cancelled at drain}, ...)
+ * @param chunkNanos     arrival of every output chunk
+ * @param endNanos       when the response ended (or failed)
+ * @param outputTokens   generated tokens (the usage chunk's count, else one per chunk)
+ */
+public record RequestResult(int index, String model, int adapterRank, int promptTokens, int maxTokens,
+                            long scheduledNanos, long sentNanos, int status, String error, long[] chunkNanos,
+                            long endNanos, int outputTokens) {
+    public boolean ok() {
+        return error == null;
+    }
+
+    public long firstChunkNanos() {
+        return chunkNanos.length == 0 ? -1 : chunkNanos[0];
+    }
+}
