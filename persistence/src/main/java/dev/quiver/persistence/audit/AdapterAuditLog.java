@@ -12,7 +12,12 @@ import org.apache.pekko.persistence.cassandra.query.javadsl.CassandraReadJournal
 import org.apache.pekko.persistence.query.EventEnvelope;
 import org.apache.pekko.persistence.query.Offset;
 import org.apache.pekko.persistence.query.PersistenceQuery;
+import org.apache.pekko.persistence.query.NoOffset;
 import org.apache.pekko.persistence.query.TimeBasedUUID;
+import org.apache.pekko.persistence.query.javadsl.CurrentEventsByPersistenceIdQuery;
+import org.apache.pekko.persistence.query.javadsl.CurrentEventsByTagQuery;
+import org.apache.pekko.persistence.query.javadsl.EventsByTagQuery;
+import org.apache.pekko.persistence.query.javadsl.ReadJournal;
 import org.apache.pekko.stream.javadsl.Sink;
 import org.apache.pekko.stream.javadsl.Source;
 
@@ -24,23 +29,39 @@ import org.apache.pekko.stream.javadsl.Source;
  *
  * <p>Tagged queries see an event only after the plugin's {@code eventual-consistency-delay}
  * (reference.conf), the price of a total order across writers.
+ *
+ * <p>Any read journal with the by-persistence-id and by-tag queries works; the Cassandra one is
+ * the default. NOTE: a journal without time-based offsets (Pekko's in-memory persistence
+ * testkit, used by a node with {@code quiver.node.persistence = in-memory}) is read from its
+ * start and filtered by write time, which is fine for the few events one process holds.
  */
 public final class AdapterAuditLog {
 
   private final ActorSystem<?> system;
-  private final CassandraReadJournal journal;
+  private final ReadJournal journal;
   private final String tag;
 
+  /** Over the Cassandra read journal. */
   public AdapterAuditLog(ActorSystem<?> system, String tag) {
+    this(system, tag, CassandraReadJournal.Identifier());
+  }
+
+  /** Over the read journal configured at {@code readJournalPluginId}. */
+  public AdapterAuditLog(ActorSystem<?> system, String tag, String readJournalPluginId) {
     this.system = system;
     this.journal = PersistenceQuery.get(system)
-        .getReadJournalFor(CassandraReadJournal.class, CassandraReadJournal.Identifier());
+        .getReadJournalFor(ReadJournal.class, readJournalPluginId);
+    if (!(journal instanceof CurrentEventsByPersistenceIdQuery
+        && journal instanceof CurrentEventsByTagQuery && journal instanceof EventsByTagQuery)) {
+      throw new IllegalArgumentException("read journal " + readJournalPluginId
+          + " does not answer events-by-persistence-id and events-by-tag queries");
+    }
     this.tag = tag;
   }
 
   /** An adapter's events, in order, as currently stored; completes at the last one. */
   public Source<AuditRecord, NotUsed> history(String adapter) {
-    return journal
+    return ((CurrentEventsByPersistenceIdQuery) journal)
         .currentEventsByPersistenceId(
             AdapterLifecycle.persistenceId(adapter).id(), 0L, Long.MAX_VALUE)
         .map(AdapterAuditLog::toRecord);
@@ -56,7 +77,8 @@ public final class AdapterAuditLog {
    * it reaches the present (minus the eventual-consistency delay).
    */
   public Source<AuditRecord, NotUsed> lifecycleEvents(Instant since) {
-    return journal.currentEventsByTag(tag, offsetAt(since)).map(AdapterAuditLog::toRecord);
+    return sinceFilter(((CurrentEventsByTagQuery) journal).currentEventsByTag(tag, offsetAt(since))
+        .map(AdapterAuditLog::toRecord), since);
   }
 
   /** Collects {@link #lifecycleEvents} up to {@code limit} records. */
@@ -66,17 +88,30 @@ public final class AdapterAuditLog {
 
   /** Like {@link #lifecycleEvents} but never completes: new events follow as they are written. */
   public Source<AuditRecord, NotUsed> liveLifecycleEvents(Instant since) {
-    return journal.eventsByTag(tag, offsetAt(since)).map(AdapterAuditLog::toRecord);
+    return sinceFilter(((EventsByTagQuery) journal).eventsByTag(tag, offsetAt(since))
+        .map(AdapterAuditLog::toRecord), since);
   }
 
-  /** How long after a write a tagged query sees it, as configured. */
+  /** How long after a write a tagged query sees it, as configured (0 for other journals). */
   public Duration visibilityDelay() {
-    return system.settings().config()
-        .getDuration("pekko.persistence.cassandra.events-by-tag.eventual-consistency-delay");
+    return journal instanceof CassandraReadJournal
+        ? system.settings().config()
+            .getDuration("pekko.persistence.cassandra.events-by-tag.eventual-consistency-delay")
+        : Duration.ZERO;
   }
 
   private Offset offsetAt(Instant since) {
-    return journal.timeBasedUUIDFrom(since.toEpochMilli());
+    return journal instanceof CassandraReadJournal c
+        ? c.timeBasedUUIDFrom(since.toEpochMilli())
+        : NoOffset.getInstance();
+  }
+
+  /** A journal without time offsets is read from its start; drop what was written before. */
+  private Source<AuditRecord, NotUsed> sinceFilter(Source<AuditRecord, NotUsed> records,
+      Instant since) {
+    return journal instanceof CassandraReadJournal
+        ? records
+        : records.filter(r -> !r.writtenAt().isBefore(since));
   }
 
   private static AuditRecord toRecord(EventEnvelope envelope) {

@@ -52,7 +52,7 @@ import org.apache.pekko.stream.connectors.cassandra.javadsl.CassandraSessionRegi
  * <p>Blocking API: call it from a blocking dispatcher or a plain thread, never from a driver or
  * actor thread. Reads and writes use LOCAL_QUORUM.
  */
-public final class AdapterBlobStore {
+public final class AdapterBlobStore implements BlobStore {
 
   static final String CHUNKS = "adapter_chunks";
   static final String MANIFESTS = "adapter_manifests";
@@ -116,6 +116,7 @@ public final class AdapterBlobStore {
   }
 
   /** Stores the file's bytes; returns their digest. A blob already stored is not written again. */
+  @Override
   public ContentDigest put(Path file) throws IOException {
     ContentDigest digest = hash(file);
     if (manifest(digest).isEmpty()) {
@@ -218,6 +219,7 @@ public final class AdapterBlobStore {
    * Writes the blob to {@code target} atomically: to a temporary sibling first, moved into place
    * only once every check passed; on failure nothing is left at {@code target}.
    */
+  @Override
   public BlobManifest get(ContentDigest digest, Path target) throws IOException {
     Path dir = target.toAbsolutePath().getParent();
     Files.createDirectories(dir);

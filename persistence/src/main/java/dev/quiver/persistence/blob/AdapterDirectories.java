@@ -25,10 +25,10 @@ public final class AdapterDirectories {
 
   private static final String INCOMING = ".incoming";
 
-  private final AdapterBlobStore store;
+  private final BlobStore store;
   private final Path cacheRoot;
 
-  public AdapterDirectories(AdapterBlobStore store, Path cacheRoot) {
+  public AdapterDirectories(BlobStore store, Path cacheRoot) {
     this.store = store;
     this.cacheRoot = cacheRoot.toAbsolutePath().normalize();
   }

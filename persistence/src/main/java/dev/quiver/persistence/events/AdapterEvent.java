@@ -34,7 +34,8 @@ import java.util.Objects;
   @JsonSubTypes.Type(AdapterEvent.PlacedOn.class),
   @JsonSubTypes.Type(AdapterEvent.EvictedFrom.class),
   @JsonSubTypes.Type(AdapterEvent.LoadFailed.class),
-  @JsonSubTypes.Type(AdapterEvent.Retired.class)
+  @JsonSubTypes.Type(AdapterEvent.Retired.class),
+  @JsonSubTypes.Type(AdapterEvent.PreloadChanged.class)
 })
 public sealed interface AdapterEvent extends JsonSerializable {
 
@@ -126,4 +127,12 @@ public sealed interface AdapterEvent extends JsonSerializable {
   /** The adapter is retired: no new versions or placements; its name is never reused. */
   @JsonTypeName("retired.v1")
   record Retired(String adapter, String reason, Instant at, String by) implements AdapterEvent {}
+
+  /**
+   * An operator asked for at least {@code replicas} workers to keep the current version loaded
+   * and pinned (0: no pin). The cluster places and re-places replicas to honour it.
+   */
+  @JsonTypeName("preload-changed.v1")
+  record PreloadChanged(String adapter, int replicas, Instant at, String by)
+      implements AdapterEvent {}
 }

@@ -6,6 +6,7 @@ import dev.quiver.persistence.events.AdapterEvent.AdapterRegistered;
 import dev.quiver.persistence.events.AdapterEvent.EvictedFrom;
 import dev.quiver.persistence.events.AdapterEvent.LoadFailed;
 import dev.quiver.persistence.events.AdapterEvent.PlacedOn;
+import dev.quiver.persistence.events.AdapterEvent.PreloadChanged;
 import dev.quiver.persistence.events.AdapterEvent.Retired;
 import dev.quiver.persistence.events.AdapterEvent.RolledBack;
 import dev.quiver.persistence.events.AdapterEvent.VersionPublished;
@@ -29,6 +30,8 @@ import java.util.Optional;
  * @param residents workers holding the adapter, sorted by worker id
  * @param lastLoadFailure the most recent failed load, if any
  * @param lastChangedAt the time of the last event; {@link Instant#EPOCH} when unregistered
+ * @param preloadReplicas how many workers must keep the current version pinned (0: none); a
+ *     snapshot written before this field existed reads as 0
  */
 public record AdapterState(
     String name,
@@ -40,7 +43,8 @@ public record AdapterState(
     List<Integer> rollbackStack,
     List<Residency> residents,
     Optional<LoadFailure> lastLoadFailure,
-    Instant lastChangedAt)
+    Instant lastChangedAt,
+    int preloadReplicas)
     implements JsonSerializable {
 
   public AdapterState {
@@ -61,7 +65,8 @@ public record AdapterState(
         List.of(),
         List.of(),
         Optional.empty(),
-        Instant.EPOCH);
+        Instant.EPOCH,
+        0);
   }
 
   public boolean isRegistered() {
@@ -111,7 +116,8 @@ public record AdapterState(
           List.of(),
           List.of(),
           Optional.empty(),
-          e.at());
+          e.at(),
+          0);
     } else if (event instanceof VersionPublished e) {
       if (e.version() != versions.size() + 1) {
         throw new IllegalStateException(
@@ -131,9 +137,8 @@ public record AdapterState(
               e.by()));
       List<Integer> stack = new ArrayList<>(rollbackStack);
       stack.add(currentVersion);
-      return new AdapterState(
-          name, status, tenant, baseModel, nextVersions, e.version(), stack, residents,
-          lastLoadFailure, e.at());
+      return with(status, nextVersions, e.version(), stack, residents, lastLoadFailure, e.at(),
+          preloadReplicas);
     } else if (event instanceof RolledBack e) {
       List<Integer> stack = new ArrayList<>(rollbackStack);
       int index = stack.lastIndexOf(e.toVersion());
@@ -143,31 +148,42 @@ public record AdapterState(
                 + "; rollback stack is " + rollbackStack);
       }
       stack.subList(index, stack.size()).clear();
-      return new AdapterState(
-          name, status, tenant, baseModel, versions, e.toVersion(), stack, residents,
-          lastLoadFailure, e.at());
+      return with(status, versions, e.toVersion(), stack, residents, lastLoadFailure, e.at(),
+          preloadReplicas);
     } else if (event instanceof PlacedOn e) {
       List<Residency> next = withoutWorker(e.worker());
       next.add(new Residency(e.worker(), e.node(), e.version(), e.at()));
       next.sort(Comparator.comparing(Residency::worker));
-      return new AdapterState(
-          name, status, tenant, baseModel, versions, currentVersion, rollbackStack, next,
-          lastLoadFailure, e.at());
+      return with(status, versions, currentVersion, rollbackStack, next, lastLoadFailure, e.at(),
+          preloadReplicas);
     } else if (event instanceof EvictedFrom e) {
-      return new AdapterState(
-          name, status, tenant, baseModel, versions, currentVersion, rollbackStack,
-          withoutWorker(e.worker()), lastLoadFailure, e.at());
+      return with(status, versions, currentVersion, rollbackStack, withoutWorker(e.worker()),
+          lastLoadFailure, e.at(), preloadReplicas);
     } else if (event instanceof LoadFailed e) {
       LoadFailure failure = new LoadFailure(e.worker(), e.node(), e.version(), e.error(), e.at());
-      return new AdapterState(
-          name, status, tenant, baseModel, versions, currentVersion, rollbackStack,
-          withoutWorker(e.worker()), Optional.of(failure), e.at());
+      return with(status, versions, currentVersion, rollbackStack, withoutWorker(e.worker()),
+          Optional.of(failure), e.at(), preloadReplicas);
+    } else if (event instanceof PreloadChanged e) {
+      return with(status, versions, currentVersion, rollbackStack, residents, lastLoadFailure,
+          e.at(), e.replicas());
     } else if (event instanceof Retired e) {
-      return new AdapterState(
-          name, AdapterStatus.RETIRED, tenant, baseModel, versions, currentVersion, rollbackStack,
-          residents, lastLoadFailure, e.at());
+      return with(AdapterStatus.RETIRED, versions, currentVersion, rollbackStack, residents,
+          lastLoadFailure, e.at(), preloadReplicas);
     }
     throw new IllegalStateException("unknown event " + event);
+  }
+
+  private AdapterState with(
+      AdapterStatus status,
+      List<AdapterVersion> versions,
+      int currentVersion,
+      List<Integer> rollbackStack,
+      List<Residency> residents,
+      Optional<LoadFailure> lastLoadFailure,
+      Instant lastChangedAt,
+      int preloadReplicas) {
+    return new AdapterState(name, status, tenant, baseModel, versions, currentVersion,
+        rollbackStack, residents, lastLoadFailure, lastChangedAt, preloadReplicas);
   }
 
   private List<Residency> withoutWorker(String worker) {

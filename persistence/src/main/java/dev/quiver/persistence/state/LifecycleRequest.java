@@ -22,7 +22,8 @@ import java.util.List;
   @JsonSubTypes.Type(LifecycleRequest.Place.class),
   @JsonSubTypes.Type(LifecycleRequest.Evict.class),
   @JsonSubTypes.Type(LifecycleRequest.ReportLoadFailure.class),
-  @JsonSubTypes.Type(LifecycleRequest.Retire.class)
+  @JsonSubTypes.Type(LifecycleRequest.Retire.class),
+  @JsonSubTypes.Type(LifecycleRequest.SetPreload.class)
 })
 public sealed interface LifecycleRequest extends JsonSerializable {
 
@@ -81,4 +82,8 @@ public sealed interface LifecycleRequest extends JsonSerializable {
   /** Retire the adapter for good. */
   @JsonTypeName("retire")
   record Retire(String reason, String by) implements LifecycleRequest {}
+
+  /** Keep at least {@code replicas} workers holding the current version, pinned (0: unpin). */
+  @JsonTypeName("set-preload")
+  record SetPreload(int replicas, String by) implements LifecycleRequest {}
 }

@@ -8,6 +8,7 @@ import dev.quiver.persistence.state.LifecycleRequest.Register;
 import dev.quiver.persistence.state.LifecycleRequest.ReportLoadFailure;
 import dev.quiver.persistence.state.LifecycleRequest.Retire;
 import dev.quiver.persistence.state.LifecycleRequest.RollBack;
+import dev.quiver.persistence.state.LifecycleRequest.SetPreload;
 import dev.quiver.persistence.state.Rejection.AdapterRetired;
 import dev.quiver.persistence.state.Rejection.InvalidRequest;
 import java.time.Instant;
@@ -25,6 +26,9 @@ public final class LifecycleRules {
 
   /** Adapter names are the {@code model} of API requests: short, URL- and CQL-safe. */
   public static final Pattern ADAPTER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
+  /** The most preloaded replicas one adapter may ask for. */
+  public static final int MAX_PRELOAD_REPLICAS = 64;
 
   private LifecycleRules() {}
 
@@ -103,6 +107,15 @@ public final class LifecycleRules {
       return accept(new AdapterEvent.LoadFailed(name, f.worker(), f.node(), f.version(),
           f.error(), now, f.by()));
     }
+    if (request instanceof SetPreload p) {
+      if (state.isRetired()) {
+        return reject(new AdapterRetired(name));
+      }
+      if (p.replicas() == state.preloadReplicas()) {
+        return reject(new Rejection.PreloadUnchanged(name, p.replicas()));
+      }
+      return accept(new AdapterEvent.PreloadChanged(name, p.replicas(), now, p.by()));
+    }
     if (request instanceof Retire r) {
       if (state.isRetired()) {
         return reject(new AdapterRetired(name));
@@ -135,6 +148,12 @@ public final class LifecycleRules {
     }
     if (request instanceof Place p) {
       return worker(name, p.worker(), p.node());
+    }
+    if (request instanceof SetPreload p) {
+      if (p.replicas() < 0 || p.replicas() > MAX_PRELOAD_REPLICAS) {
+        return invalid(name, "replicas",
+            "must be in [0, " + MAX_PRELOAD_REPLICAS + "], got " + p.replicas());
+      }
     }
     if (request instanceof Evict e) {
       if (e.reason() == null) {

@@ -20,7 +20,8 @@ import dev.quiver.persistence.JsonSerializable;
   @JsonSubTypes.Type(Rejection.DigestAlreadyCurrent.class),
   @JsonSubTypes.Type(Rejection.AlreadyPlaced.class),
   @JsonSubTypes.Type(Rejection.NotPlaced.class),
-  @JsonSubTypes.Type(Rejection.InvalidRequest.class)
+  @JsonSubTypes.Type(Rejection.InvalidRequest.class),
+  @JsonSubTypes.Type(Rejection.PreloadUnchanged.class)
 })
 public sealed interface Rejection extends JsonSerializable {
 
@@ -99,6 +100,15 @@ public sealed interface Rejection extends JsonSerializable {
     @Override
     public String message() {
       return "invalid request for adapter '" + adapter + "': " + field + " " + problem;
+    }
+  }
+
+  /** A preload request for the replica count that is already set. */
+  @JsonTypeName("preload-unchanged")
+  record PreloadUnchanged(String adapter, int replicas) implements Rejection {
+    @Override
+    public String message() {
+      return "adapter '" + adapter + "' already keeps " + replicas + " preloaded replicas";
     }
   }
 }

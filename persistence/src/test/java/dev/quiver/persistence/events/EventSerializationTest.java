@@ -57,6 +57,7 @@ class EventSerializationTest {
             EvictionReason.NODE_LOST, NOW, "system:failover"),
         new AdapterEvent.LoadFailed("a", "w1", "n1", 1, "shape mismatch in q_proj", NOW,
             "system:w1"),
+        new AdapterEvent.PreloadChanged("a", 2, NOW, "alice"),
         new AdapterEvent.Retired("a", "superseded", NOW, "bob"));
   }
 
@@ -74,7 +75,9 @@ class EventSerializationTest {
         new LifecycleReply.Rejected(new Rejection.InvalidRequest("a", "rank", "must be >= 1")),
         Fixtures.register(1),
         Fixtures.publish(2),
-        new LifecycleRequest.Evict("w", "n", EvictionReason.LRU, "system:lru"));
+        new LifecycleRequest.Evict("w", "n", EvictionReason.LRU, "system:lru"),
+        new LifecycleRequest.SetPreload(3, "alice"),
+        new LifecycleReply.Rejected(new Rejection.PreloadUnchanged("a", 3)));
   }
 
   private static Object roundTrip(Object message) {
@@ -154,5 +157,23 @@ class EventSerializationTest {
     byte[] bytes = serialization.serialize(allEvents().findFirst().orElseThrow()).get();
     assertThrows(Exception.class, () -> serialization.deserialize(bytes,
         serializer.identifier(), AdapterEvent.AdapterRegistered.class.getName() + "#3").get());
+  }
+
+  @Test
+  void a_state_snapshot_written_before_preload_replicas_existed_reads_as_no_preload() {
+    AdapterState state = AdapterState.unregistered("a");
+    for (AdapterEvent e : allEvents().toList()) {
+      state = state.apply(e);
+    }
+    assertEquals(2, state.preloadReplicas());
+    Serializer serializer = serialization.findSerializerFor(state);
+    String json = new String(serialization.serialize(state).get(), StandardCharsets.UTF_8);
+    String old = json.replace(",\"preloadReplicas\":2", "");
+    assertTrue(!old.equals(json) && !old.contains("preloadReplicas"), old);
+    AdapterState read = (AdapterState) serialization.deserialize(
+        old.getBytes(StandardCharsets.UTF_8), serializer.identifier(),
+        Serializers.manifestFor(serializer, state)).get();
+    assertEquals(0, read.preloadReplicas());
+    assertEquals(state.versions(), read.versions());
   }
 }

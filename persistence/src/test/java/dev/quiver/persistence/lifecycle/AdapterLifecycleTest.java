@@ -21,6 +21,7 @@ import dev.quiver.persistence.state.LifecycleRequest.Register;
 import dev.quiver.persistence.state.LifecycleRequest.ReportLoadFailure;
 import dev.quiver.persistence.state.LifecycleRequest.Retire;
 import dev.quiver.persistence.state.LifecycleRequest.RollBack;
+import dev.quiver.persistence.state.LifecycleRequest.SetPreload;
 import dev.quiver.persistence.state.Rejection;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -160,7 +161,8 @@ class AdapterLifecycleTest {
   static Stream<LifecycleRequest> requestsOtherThanRegister() {
     return Stream.of(publish(2), new RollBack("bad", "bob"), new Place("w1", "n1", "sys"),
         new Evict("w1", "n1", EvictionReason.LRU, "sys"),
-        new ReportLoadFailure("w1", "n1", 1, "boom", "sys"), new Retire("old", "bob"));
+        new ReportLoadFailure("w1", "n1", 1, "boom", "sys"), new Retire("old", "bob"),
+        new SetPreload(2, "bob"));
   }
 
   @ParameterizedTest
@@ -372,6 +374,36 @@ class AdapterLifecycleTest {
   }
 
   @Test
+  void sets_and_clears_the_preloaded_replica_count() {
+    accepted(register(1));
+    assertEquals(new AdapterEvent.PreloadChanged(name, 2, NOW, "alice"),
+        accepted(new SetPreload(2, "alice")));
+    assertEquals(2, adapter.getState().preloadReplicas());
+    accepted(publish(2));
+    assertEquals(2, adapter.getState().preloadReplicas(), "a new version keeps the preload");
+    accepted(new SetPreload(0, "alice"));
+    assertEquals(0, adapter.getState().preloadReplicas());
+  }
+
+  @Test
+  void rejects_a_preload_that_changes_nothing_or_is_out_of_range() {
+    accepted(register(1));
+    accepted(new SetPreload(1, "alice"));
+    assertEquals(new Rejection.PreloadUnchanged(name, 1), rejected(new SetPreload(1, "alice")));
+    assertEquals("replicas", assertInstanceOf(Rejection.InvalidRequest.class,
+        rejected(new SetPreload(-1, "alice"))).field());
+    assertEquals("replicas", assertInstanceOf(Rejection.InvalidRequest.class,
+        rejected(new SetPreload(65, "alice"))).field());
+  }
+
+  @Test
+  void rejects_preloading_a_retired_adapter() {
+    accepted(register(1));
+    accepted(new Retire("old", "bob"));
+    assertEquals(new Rejection.AdapterRetired(name), rejected(new SetPreload(1, "bob")));
+  }
+
+  @Test
   void get_state_replies_with_the_current_state() {
     accepted(register(1));
     var result = adapter.<AdapterState>runCommand(AdapterLifecycle.GetState::new);
@@ -386,6 +418,7 @@ class AdapterLifecycleTest {
     accepted(new Place("w1", "n1", "sys"));
     accepted(new RollBack("bad", "bob"));
     accepted(new ReportLoadFailure("w2", "n2", 1, "oom", "system:w2"));
+    accepted(new SetPreload(2, "alice"));
     AdapterState before = adapter.getState();
     assertEquals(before, adapter.restart().state());
   }
