@@ -19,11 +19,13 @@ import dev.quiver.gpu.tokenizer.Tokenizers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -42,6 +44,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A request fails alone: bad fields, an unknown or refused adapter, or an over-long prompt end that request
  * with a typed {@link EngineError}, and the batch goes on.
+ *
+ * <p>A request may resume from output tokens its client already received (failover from a worker that died):
+ * they are prefilled with the prompt and replayed through the request's decoder and stop matcher with their
+ * text dropped, and because the draw of position p is {@code CounterRng.uniform(seed, p)} the continuation is
+ * the one the first worker would have produced.
  */
 public final class Engine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
@@ -285,15 +292,68 @@ public final class Engine implements AutoCloseable {
                         "adapter '" + r.adapter() + "' is not known to this worker", "model", 0)));
                 return;
             }
-            cache.lookup(r.adapter());
         }
+        // NOTE: resume tokens join the sequence as output with computed = 0, the state a preempted sequence is
+        // in, so the first step prefills prompt + resume and samples position prompt + resume next.
         Sequence s = new Sequence(r.id(), r.adapter(), r.promptIds(), r.params(), r.params().seed(), arrivals++,
                 settings.blockSize());
+        int[] resume = r.resumeLength() == 0 ? new int[0] : r.resumeTokens();
+        for (int t : resume) {
+            s.append(t);
+        }
         IncrementalDecoder dec = tokenizer == null ? null : tokenizer.newDecoder(true);
-        active.put(r.id(), new Active(s, l, dec, new StopMatcher(r.params().stop())));
-        scheduler.add(s);
+        Active a = new Active(s, l, dec, new StopMatcher(r.params().stop()));
+        Ended ended = prime(a, resume);
+        if (ended != null && ended.at() < resume.length - 1) {
+            safe(() -> l.onFailed(r.id(), new EngineError(EngineError.Kind.INVALID_REQUEST, "the request ended ("
+                    + ended.why() + ") at resume token " + ended.at() + " but " + (resume.length - 1 - ended.at())
+                    + " more resume tokens follow it", "prompt", 0)));
+            return;
+        }
         promptTokens += r.promptIds().length;
+        if (ended != null) {
+            safe(() -> l.onAccepted(r.id(), r.promptIds().length));
+            if (ended.flushes()) {
+                finishFlushing(a, ended.reason());
+            } else {
+                finish(a, ended.reason());
+            }
+            return;
+        }
+        if (r.adapter() != null) {
+            cache.lookup(r.adapter());
+        }
+        active.put(r.id(), a);
+        scheduler.add(s);
         safe(() -> l.onAccepted(r.id(), r.promptIds().length));
+    }
+
+    /** Where and why a resumed request's original run ended inside its resume tokens. */
+    private record Ended(int at, EngineListener.FinishReason reason, boolean flushes, String why) {
+    }
+
+    /**
+     * Brings a resumed request's decoder and stop matcher to the state the original run left them in, by pushing
+     * the resume tokens through them and dropping the text (the client already has it): bytes of a split UTF-8
+     * character and a partial stop-string match stay held back, exactly as they were. Applies the stop rules of
+     * {@link #emit} after each token; returns where the original run ended, or null when it goes on.
+     */
+    private Ended prime(Active a, int[] resume) {
+        Sequence s = a.seq;
+        for (int i = 0; i < resume.length; i++) {
+            int tok = resume[i];
+            if (isEos(s, tok)) {
+                return new Ended(i, EngineListener.FinishReason.STOP, true, "end of sequence");
+            }
+            decode(a, tok);
+            if (a.stops.stopped()) {
+                return new Ended(i, EngineListener.FinishReason.STOP, false, "stop string");
+            }
+            if (reachedLength(s, i + 1, s.promptLength() + i + 1)) {
+                return new Ended(i, EngineListener.FinishReason.LENGTH, true, "length");
+            }
+        }
+        return null;
     }
 
     private EngineError validate(GenerateRequest r) {
@@ -309,6 +369,18 @@ public final class Engine implements AutoCloseable {
             if (t < 0 || t >= config.vocabSize()) {
                 return new EngineError(EngineError.Kind.INVALID_REQUEST, "prompt token id " + t
                         + " is outside the vocabulary [0, " + config.vocabSize() + ")", "prompt", 0);
+            }
+        }
+        if (r.resumeLength() > 0) {
+            for (int t : r.resumeTokens()) {
+                if (t < 0 || t >= config.vocabSize()) {
+                    return new EngineError(EngineError.Kind.INVALID_REQUEST, "resume token id " + t
+                            + " is outside the vocabulary [0, " + config.vocabSize() + ")", "prompt", 0);
+                }
+            }
+            if (r.resumeLength() > r.params().maxTokens()) {
+                return new EngineError(EngineError.Kind.INVALID_REQUEST, "the request resumes after "
+                        + r.resumeLength() + " tokens but max_tokens is " + r.params().maxTokens(), "max_tokens", 0);
             }
         }
         int total = p.length + r.params().maxTokens();
@@ -457,27 +529,41 @@ public final class Engine implements AutoCloseable {
         List<EngineListener.TokenLogprob> lp = s.params.logprobs() >= 0
                 ? List.of(new EngineListener.TokenLogprob(tok, pick.logprob(), pick.topIds(), pick.topLogprobs()))
                 : List.of();
-        if (!s.params.ignoreEos() && eosIds.contains(tok)) {
-            String rest = a.decoder == null ? "" : a.stops.append(a.decoder.flush()) + a.stops.flush();
-            if (!rest.isEmpty()) {
-                safe(() -> a.listener.onTokens(s.id, new int[0], rest, List.of()));
-            }
-            finish(a, EngineListener.FinishReason.STOP);
+        if (isEos(s, tok)) {
+            finishFlushing(a, EngineListener.FinishReason.STOP);
             return;
         }
-        String text = a.decoder == null ? "" : a.stops.append(a.decoder.push(tok));
+        String text = decode(a, tok);
         safe(() -> a.listener.onTokens(s.id, new int[] {tok}, text, lp));
         if (a.stops.stopped()) {
             finish(a, EngineListener.FinishReason.STOP);
             return;
         }
-        if (s.outputLength() >= s.params.maxTokens() || s.length() >= maxModelLen) {
-            String rest = a.decoder == null ? "" : a.stops.append(a.decoder.flush()) + a.stops.flush();
-            if (!rest.isEmpty()) {
-                safe(() -> a.listener.onTokens(s.id, new int[0], rest, List.of()));
-            }
-            finish(a, EngineListener.FinishReason.LENGTH);
+        if (reachedLength(s, s.outputLength(), s.length())) {
+            finishFlushing(a, EngineListener.FinishReason.LENGTH);
         }
+    }
+
+    private boolean isEos(Sequence s, int tok) {
+        return !s.params.ignoreEos() && eosIds.contains(tok);
+    }
+
+    /** The text a new token makes safe to show, after the stop matcher. */
+    private static String decode(Active a, int tok) {
+        return a.decoder == null ? "" : a.stops.append(a.decoder.push(tok));
+    }
+
+    private boolean reachedLength(Sequence s, int outputLength, int length) {
+        return outputLength >= s.params.maxTokens() || length >= maxModelLen;
+    }
+
+    /** Ends a request by EOS or length: the text still held back can no longer be cut, so it goes out first. */
+    private void finishFlushing(Active a, EngineListener.FinishReason reason) {
+        String rest = a.decoder == null ? "" : a.stops.append(a.decoder.flush()) + a.stops.flush();
+        if (!rest.isEmpty()) {
+            safe(() -> a.listener.onTokens(a.seq.id, new int[0], rest, List.of()));
+        }
+        finish(a, reason);
     }
 
     private void finish(Active a, EngineListener.FinishReason reason) {
@@ -488,9 +574,18 @@ public final class Engine implements AutoCloseable {
     }
 
     private EngineStatus snapshot() {
+        Map<String, Integer> adapterLoad = new TreeMap<>();
+        for (List<Sequence> seqs : List.of(scheduler.waiting(), scheduler.running())) {
+            for (Sequence s : seqs) {
+                if (s.adapter != null) {
+                    adapterLoad.merge(s.adapter, 1, Integer::sum);
+                }
+            }
+        }
         return new EngineStatus(backend.name(), healthy, scheduler.runningCount(), scheduler.waitingCount(),
                 kv.freeBlocks(), backend.numKvBlocks(), kv.usage(), steps, promptTokens, generatedTokens, preemptions,
-                lastBatchSize, cache.stats());
+                lastBatchSize, cache.stats(), Collections.unmodifiableMap(adapterLoad), settings.maxWaiting(),
+                settings.maxLoras());
     }
 
     private void safe(Runnable r) {

@@ -31,10 +31,18 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     /**
      * Generate tokens for a prompt. {@code adapter} is the adapter key (e.g. {@code name@3}) or null for the base
-     * model; {@code adapterDir} is its local directory when the worker may not know it yet.
+     * model; {@code adapterDir} is its local directory when the worker may not know it yet. {@code resumeTokens}
+     * (null or empty for a fresh request) are the output tokens the client already received from a worker that
+     * died: this worker continues exactly where that one stopped and streams only the continuation.
      */
     public record Generate(String requestId, String adapter, String adapterDir, int[] promptIds, SamplingParams params,
-                           ActorRef<Event> replyTo) implements Command {
+                           int[] resumeTokens, ActorRef<Event> replyTo) implements Command {
+
+        /** A fresh request. */
+        public Generate(String requestId, String adapter, String adapterDir, int[] promptIds, SamplingParams params,
+                        ActorRef<Event> replyTo) {
+            this(requestId, adapter, adapterDir, promptIds, params, null, replyTo);
+        }
     }
 
     public record Cancel(String requestId) implements Command {
@@ -100,11 +108,16 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     public record AdapterEvicted(String adapter, boolean evicted, String reason) implements WorkerMessage {
     }
 
-    /** Load and residency of the worker, for placement and health. */
+    /**
+     * Load and residency of the worker, for placement and health. {@code adapterLoad} counts each adapter's
+     * sequences waiting or running (base-model requests are not in it); {@code maxWaiting} bounds the queue and
+     * {@code maxLoras} is the number of adapter slots in all.
+     */
     public record WorkerStatus(String worker, boolean healthy, int running, int waiting, int freeKvBlocks,
                                int totalKvBlocks, double kvUsage, long generatedTokens, long preemptions,
                                int lastBatchSize, int freeSlots, List<String> resident, List<String> pinned,
-                               AdapterCache.Stats adapters) implements WorkerMessage {
+                               AdapterCache.Stats adapters, Map<String, Integer> adapterLoad, int maxWaiting,
+                               int maxLoras) implements WorkerMessage {
     }
 
     public static Behavior<Command> create(Path modelDir, EngineSettings settings, String name) {
@@ -176,7 +189,8 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         });
         ids.add(g.requestId());
         ActorRef<Command> self = getContext().getSelf();
-        engine.submit(new GenerateRequest(g.requestId(), g.adapter(), g.adapterDir(), g.promptIds(), g.params()),
+        engine.submit(new GenerateRequest(g.requestId(), g.adapter(), g.adapterDir(), g.promptIds(), g.params(),
+                        g.resumeTokens()),
                 new EngineListener() {
                     @Override
                     public void onAccepted(String id, int promptTokens) {
@@ -242,7 +256,8 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
             if (s != null) {
                 g.replyTo().tell(new WorkerStatus(name, s.healthy(), s.running(), s.waiting(), s.freeKvBlocks(),
                         s.totalKvBlocks(), s.kvUsage(), s.generatedTokens(), s.preemptions(), s.lastBatchSize(),
-                        s.adapters().freeSlots(), s.adapters().resident(), s.adapters().pinned(), s.adapters()));
+                        s.adapters().freeSlots(), s.adapters().resident(), s.adapters().pinned(), s.adapters(),
+                        s.adapterLoad(), s.maxWaiting(), s.maxLoras()));
             }
         });
         return this;

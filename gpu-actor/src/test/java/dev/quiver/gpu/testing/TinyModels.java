@@ -3,6 +3,9 @@ package dev.quiver.gpu.testing;
 import dev.quiver.gpu.model.DType;
 import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelMaker;
+import dev.quiver.gpu.tokenizer.Tokenizer;
+import dev.quiver.gpu.tokenizer.TokenizerMaker;
+import dev.quiver.gpu.tokenizer.Tokenizers;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -39,5 +42,30 @@ public final class TinyModels {
 
     public static Path model(DType dtype) {
         return model(dtype, ModelMaker.Shape.tiny(96), ModelMaker.demoAdapters(4));
+    }
+
+    /**
+     * A tiny model with the demo byte-level tokenizer (so the engine streams text and honours stop strings) and
+     * {@code adapters} demo adapters, laid out as {@code quiver model make DIR --size tiny} writes it. Its
+     * vocabulary holds single-byte tokens, so sampled text splits multi-byte characters over tokens.
+     */
+    public static synchronized Path textModel(int adapters) {
+        return CACHE.computeIfAbsent("text|" + adapters, k -> {
+            try {
+                Path dir = Files.createTempDirectory("quiver-tiny-text-");
+                dir.toFile().deleteOnExit();
+                int vocab = Math.max(TokenizerMaker.writeByteLevel(dir, 512), 512);
+                Tokenizer tok = Tokenizers.load(dir);
+                ModelConfig cfg = ModelMaker.writeModel(dir, ModelMaker.Shape.tiny(vocab), DType.F32, 42,
+                        tok.bosId().orElseThrow(), tok.eosIds().iterator().next());
+                long seed = 100;
+                for (ModelMaker.AdapterSpec a : ModelMaker.demoAdapters(adapters)) {
+                    ModelMaker.writeAdapter(dir.resolve("adapters").resolve(a.name()), cfg, a, DType.F32, seed++);
+                }
+                return dir;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
     }
 }

@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -289,6 +290,31 @@ class EngineTest {
             assertEquals(4, st.adapters().diskMisses());
             assertNotNull(st.adapters().diskToHost());
             assertEquals(4, st.adapters().diskToHost().count());
+        }
+    }
+
+    @Test
+    void status_counts_each_adapters_waiting_and_running_sequences_while_requests_run() {
+        try (Engine e = Engine.start(model, settings().withBatch(2, 64), "load")) {
+            ADAPTERS.forEach(a -> e.registerAdapter(a, model.resolve("adapters").resolve(a)));
+            SamplingParams longRun = new SamplingParams(400, 0f, 1f, -1, 0, List.of(), -1, true);
+            String[] adapters = {"adapter-01", "adapter-02", null, "adapter-01", "adapter-03", "adapter-01"};
+            List<Collector> cs = new ArrayList<>();
+            for (int i = 0; i < adapters.length; i++) {
+                cs.add(run(e, "load-" + i, adapters[i], prompt(i, 5), longRun));
+            }
+            EngineStatus st = e.status().join();
+            assertEquals(6, st.running() + st.waiting());
+            assertTrue(st.waiting() > 0, "two run at a time, the others wait");
+            assertEquals(Map.of("adapter-01", 3, "adapter-02", 1, "adapter-03", 1), st.adapterLoad(),
+                    "waiting and running alike; the base-model request is not counted");
+            assertEquals(settings().maxWaiting(), st.maxWaiting());
+            assertEquals(4, st.maxLoras());
+            for (int i = 0; i < adapters.length; i++) {
+                e.cancel("load-" + i);
+            }
+            cs.forEach(Collector::await);
+            assertEquals(Map.of(), e.status().join().adapterLoad());
         }
     }
 

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -91,6 +92,63 @@ class GpuWorkerTest {
             assertEquals(6, tokens.get("r" + i));
             assertEquals(EngineListener.FinishReason.LENGTH, finished.get("r" + i).reason());
         }
+        kit.stop(w);
+    }
+
+    @Test
+    void a_generate_with_resume_tokens_streams_only_the_continuation() {
+        ActorRef<GpuWorker.Command> w = worker("resume", 2);
+        TestProbe<GpuWorker.Event> probe = kit.createTestProbe();
+        SamplingParams params = new SamplingParams(12, 0.8f, 0.9f, -1, 11, List.of(), 0, true);
+        w.tell(new GpuWorker.Generate("whole", "adapter-01", dir("adapter-01"), prompt(6), params, probe.getRef()));
+        List<GpuWorker.Event> whole = drain(probe, 1);
+        List<Integer> tokens = new ArrayList<>();
+        List<Float> logprobs = new ArrayList<>();
+        for (GpuWorker.Event e : whole) {
+            if (e instanceof GpuWorker.Tokens t) {
+                Arrays.stream(t.tokenIds()).forEach(tokens::add);
+                t.logprobs().forEach(l -> logprobs.add(l.logprob()));
+            }
+        }
+        assertEquals(12, tokens.size());
+        int[] delivered = tokens.subList(0, 5).stream().mapToInt(Integer::intValue).toArray();
+        w.tell(new GpuWorker.Generate("resumed", "adapter-01", dir("adapter-01"), prompt(6), params, delivered,
+                probe.getRef()));
+        List<GpuWorker.Event> resumed = drain(probe, 1);
+        assertEquals(new GpuWorker.Accepted("resumed", 6), resumed.get(0));
+        List<Integer> continuation = new ArrayList<>();
+        List<Float> continuationLogprobs = new ArrayList<>();
+        for (GpuWorker.Event e : resumed.subList(1, resumed.size() - 1)) {
+            GpuWorker.Tokens t = assertInstanceOf(GpuWorker.Tokens.class, e);
+            Arrays.stream(t.tokenIds()).forEach(continuation::add);
+            t.logprobs().forEach(l -> continuationLogprobs.add(l.logprob()));
+        }
+        assertEquals(tokens.subList(5, 12), continuation, "only the 7 tokens after the 5 delivered");
+        assertEquals(logprobs.subList(5, 12), continuationLogprobs);
+        GpuWorker.Finished f = assertInstanceOf(GpuWorker.Finished.class, resumed.get(resumed.size() - 1));
+        assertEquals(EngineListener.FinishReason.LENGTH, f.reason());
+        assertEquals(new EngineListener.Usage(6, 12), f.usage(), "the resume tokens count as completion tokens");
+        kit.stop(w);
+    }
+
+    @Test
+    void status_reports_each_adapters_waiting_and_running_sequences_and_the_limits() {
+        ActorRef<GpuWorker.Command> w = worker("load", 2);
+        TestProbe<GpuWorker.Event> probe = kit.createTestProbe();
+        String[] adapters = {"adapter-01", "adapter-01", "adapter-02", null};
+        for (int i = 0; i < adapters.length; i++) {
+            String a = adapters[i];
+            w.tell(new GpuWorker.Generate("l" + i, a, a == null ? null : dir(a), prompt(8), LONG, probe.getRef()));
+        }
+        for (int i = 0; i < adapters.length; i++) {
+            probe.expectMessageClass(GpuWorker.Accepted.class, WAIT);
+        }
+        TestProbe<GpuWorker.WorkerStatus> status = kit.createTestProbe();
+        w.tell(new GpuWorker.GetStatus(status.getRef()));
+        GpuWorker.WorkerStatus s = status.receiveMessage(WAIT);
+        assertEquals(Map.of("adapter-01", 2, "adapter-02", 1), s.adapterLoad(), "the base-model request is not in it");
+        assertEquals(EngineSettings.defaults().maxWaiting(), s.maxWaiting());
+        assertEquals(2, s.maxLoras());
         kit.stop(w);
     }
 

@@ -2,11 +2,13 @@ package dev.quiver.gpu.worker;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.quiver.gpu.cache.AdapterCache;
 import dev.quiver.gpu.cache.LatencyRecorder;
 import dev.quiver.gpu.sampling.SamplingParams;
 import java.util.List;
+import java.util.Map;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.serialization.Serialization;
@@ -40,11 +42,30 @@ class WorkerMessageSerializationTest {
         var g = new GpuWorker.Generate("r1", "a@2", "/adapters/a", new int[] {1, 2, 3},
                 new SamplingParams(16, 0.7f, 0.9f, 40, 42L, List.of("\n\n"), 2, false), probe.getRef());
         var back = (GpuWorker.Generate) roundTrip(g);
-        assertEquals(g.requestId(), back.requestId());
-        assertEquals(g.adapter(), back.adapter());
-        assertArrayEquals(g.promptIds(), back.promptIds());
-        assertEquals(g.params(), back.params());
-        assertEquals(g.replyTo(), back.replyTo());
+        assertGenerateEquals(g, back);
+        assertNull(back.resumeTokens(), "a fresh request stays fresh");
+    }
+
+    @Test
+    void generate_round_trips_with_its_resume_tokens() {
+        TestProbe<GpuWorker.Event> probe = kit.createTestProbe();
+        var g = new GpuWorker.Generate("r2", null, null, new int[] {1, 2, 3},
+                new SamplingParams(16, 0.7f, 0.9f, 40, 42L, List.of(), 0, true), new int[] {7, 300, 0, 511},
+                probe.getRef());
+        var back = (GpuWorker.Generate) roundTrip(g);
+        assertGenerateEquals(g, back);
+        assertArrayEquals(new int[] {7, 300, 0, 511}, back.resumeTokens());
+    }
+
+    /** Records compare arrays by identity, so Generate is compared field by field. */
+    static void assertGenerateEquals(GpuWorker.Generate expected, GpuWorker.Generate actual) {
+        assertEquals(expected.requestId(), actual.requestId());
+        assertEquals(expected.adapter(), actual.adapter());
+        assertEquals(expected.adapterDir(), actual.adapterDir());
+        assertArrayEquals(expected.promptIds(), actual.promptIds());
+        assertEquals(expected.params(), actual.params());
+        assertArrayEquals(expected.resumeTokens(), actual.resumeTokens());
+        assertEquals(expected.replyTo(), actual.replyTo());
     }
 
     @Test
@@ -84,11 +105,11 @@ class WorkerMessageSerializationTest {
     }
 
     @Test
-    void worker_status_round_trips_with_cache_stats() {
+    void worker_status_round_trips_with_cache_stats_and_adapter_load() {
         var snap = new LatencyRecorder.Snapshot(3, 1.5, 1.2, 2.5);
         var stats = new AdapterCache.Stats(1, 2, 3, 4, 5, snap, snap, List.of("a"), List.of("a", "b"), List.of(), 3);
         var s = new GpuWorker.WorkerStatus("w1", true, 2, 1, 100, 128, 0.22, 999, 4, 3, 3, List.of("a"), List.of(),
-                stats);
+                stats, Map.of("a", 3, "b@2", 1), 256, 4);
         assertEquals(s, roundTrip(s));
     }
 }
