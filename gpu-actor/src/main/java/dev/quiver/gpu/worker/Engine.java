@@ -216,6 +216,11 @@ public final class Engine implements AutoCloseable {
         return f;
     }
 
+    /** Lets LRU evict a pinned adapter again (it stays loaded until then). */
+    public void unpinAdapter(String key) {
+        enqueue(self -> self.cache.unpin(key));
+    }
+
     public CompletableFuture<EngineStatus> status() {
         CompletableFuture<EngineStatus> f = new CompletableFuture<>();
         enqueue(self -> f.complete(self.snapshot()));

@@ -25,7 +25,7 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     /** Messages the worker accepts. */
-    public sealed interface Command extends WorkerMessage permits Generate, Cancel, LoadAdapter, EvictAdapter,
+    public sealed interface Command extends WorkerMessage permits Generate, Cancel, LoadAdapter, EvictAdapter, UnpinAdapter,
             GetStatus, SubscribeEvictions, SubscriberGone, RequesterGone, RequestDone, AdapterEvictedInEngine {
     }
 
@@ -54,6 +54,10 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     }
 
     public record EvictAdapter(String adapter, ActorRef<AdapterEvicted> replyTo) implements Command {
+    }
+
+    /** Keep the adapter loaded but no longer pinned: LRU may evict it again. */
+    public record UnpinAdapter(String adapter) implements Command {
     }
 
     public record GetStatus(ActorRef<WorkerStatus> replyTo) implements Command {
@@ -155,6 +159,10 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
                 })
                 .onMessage(LoadAdapter.class, this::onLoad)
                 .onMessage(EvictAdapter.class, this::onEvict)
+                .onMessage(UnpinAdapter.class, u -> {
+                    engine.unpinAdapter(u.adapter());
+                    return this;
+                })
                 .onMessage(GetStatus.class, this::onStatus)
                 .onMessage(RequesterGone.class, this::onRequesterGone)
                 .onMessage(RequestDone.class, this::onRequestDone)

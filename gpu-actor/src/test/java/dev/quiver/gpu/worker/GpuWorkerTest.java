@@ -266,4 +266,26 @@ class GpuWorkerTest {
         assertFalse(s.resident().contains("adapter-02"));
         kit.stop(w);
     }
+
+    @Test
+    void an_unpinned_adapter_stays_loaded_until_lru_needs_its_slot() {
+        ActorRef<GpuWorker.Command> w = worker("unpin", 2);
+        TestProbe<GpuWorker.AdapterLoaded> loaded = kit.createTestProbe();
+        TestProbe<GpuWorker.WorkerStatus> status = kit.createTestProbe();
+        w.tell(new GpuWorker.LoadAdapter("adapter-01", dir("adapter-01"), true, loaded.getRef()));
+        assertTrue(loaded.receiveMessage(WAIT).ok());
+        w.tell(new GpuWorker.UnpinAdapter("adapter-01"));
+        w.tell(new GpuWorker.GetStatus(status.getRef()));
+        GpuWorker.WorkerStatus s = status.receiveMessage(WAIT);
+        assertTrue(s.resident().contains("adapter-01"), "unpinning does not evict: " + s.resident());
+        assertFalse(s.pinned().contains("adapter-01"));
+        for (String a : List.of("adapter-02", "adapter-03")) {
+            w.tell(new GpuWorker.LoadAdapter(a, dir(a), false, loaded.getRef()));
+            assertTrue(loaded.receiveMessage(WAIT).ok());
+        }
+        w.tell(new GpuWorker.GetStatus(status.getRef()));
+        assertFalse(status.receiveMessage(WAIT).resident().contains("adapter-01"),
+                "once unpinned, LRU may evict it");
+        kit.stop(w);
+    }
 }

@@ -91,6 +91,7 @@ class WorkerMessageSerializationTest {
         TestProbe<GpuWorker.AdapterEvicted> evicted = kit.createTestProbe();
         var evict = new GpuWorker.EvictAdapter("a@1", evicted.getRef());
         assertEquals(evict, roundTrip(evict));
+        assertEquals(new GpuWorker.UnpinAdapter("a@1"), roundTrip(new GpuWorker.UnpinAdapter("a@1")));
         assertEquals(new GpuWorker.Cancel("r"), roundTrip(new GpuWorker.Cancel("r")));
         assertEquals(new GpuWorker.AdapterLoaded("a", false, -1, "refused"),
                 roundTrip(new GpuWorker.AdapterLoaded("a", false, -1, "refused")));
