@@ -10,16 +10,18 @@ import dev.quiver.persistence.cassandra.CassandraEndpoint;
 import dev.quiver.persistence.cassandra.CassandraStartException;
 import dev.quiver.persistence.cassandra.EmbeddedCassandra;
 import java.nio.file.Files;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * {@code bin/quiver serve --config FILE [--model-dir DIR] [--port N] [--register-adapters DIR] [--demo]}: starts a
- * single Quiver node (one worker, the HTTP edge) and runs until Ctrl-C. With {@code quiver.node.persistence =
- * cassandra} (the default) and no {@code quiver.persistence.cassandra.contact-points}, it first starts the embedded
- * Cassandra (data under {@code .quiver/cassandra}), or reuses the one already running there, and stops it at exit
- * when it started it.
+ * {@code bin/quiver node|serve --config FILE [--model-dir DIR] [--port N] [--register-adapters DIR] [--demo]}: starts
+ * a Quiver node (a cluster member; with no seed nodes configured, a cluster of its own) and runs until Ctrl-C or
+ * until the cluster downs it. With {@code quiver.node.persistence = cassandra} (the default) and no
+ * {@code quiver.persistence.cassandra.contact-points}, it first starts the embedded Cassandra (data under
+ * {@code .quiver/cassandra}), or reuses the one already running there, and stops it at exit when it started it.
+ * The exit status is 0 after a normal stop and 3 when the cluster downed this node (restart it to rejoin).
  *
  * <ul>
  *   <li>{@code --config FILE}: HOCON (e.g. conf/quiver.conf) over the modules' reference.conf defaults.</li>
@@ -48,7 +50,7 @@ public final class NodeMain {
                         .toAbsolutePath().normalize();
                 case "--demo" -> demo = true;
                 case "-h", "--help" -> {
-                    System.out.println("usage: bin/quiver serve --config FILE [--model-dir DIR] [--port N] "
+                    System.out.println("usage: bin/quiver node|serve --config FILE [--model-dir DIR] [--port N] "
                             + "[--register-adapters DIR] [--demo]");
                     return;
                 }
@@ -127,6 +129,13 @@ public final class NodeMain {
             // stopped from inside the process.
             cassandra.close();
         }
+        boolean downed = CoordinatedShutdown.get(node.system()).getShutdownReason()
+                .filter(r -> r instanceof CoordinatedShutdown.ClusterDowningReason$).isPresent();
+        if (downed) {
+            System.err.println("quiver: the cluster downed this node (it was unreachable); it has stopped. Start it "
+                    + "again to rejoin as a new incarnation.");
+        }
+        System.exit(downed ? 3 : 0);
     }
 
     /**

@@ -7,15 +7,30 @@ import java.util.List;
 
 /** The node's options, read once from {@code quiver.node} (documented in this module's reference.conf). */
 public record NodeSettings(Path modelDir, String servedModelName, Path adapterStore, List<Path> allowedAdapterRoots,
-                           long maxAdapterFileBytes, String workerName, boolean bootstrapAdminKey,
-                           Duration metricsInterval, Persistence persistence, String nodeId) {
+                           long maxAdapterFileBytes, String nodeId, String workerName, boolean bootstrapAdminKey,
+                           Duration metricsInterval, Persistence persistence, Duration joinTimeout, Routing routing,
+                           Placement placement) {
 
-    /** Where the adapter registry and audit trail live ({@code quiver.node.persistence}). */
+    /** Where the adapter lifecycle, its files and the audit trail live ({@code quiver.node.persistence}). */
     public enum Persistence {
         /** Lifecycle events journaled in Cassandra, adapter files in its blob store: survives restarts. */
         CASSANDRA,
-        /** Held in the process: lost when it stops (tests, throwaway runs). */
+        /** Pekko's in-memory journal and files on this node's disk: one process, lost when it stops. */
         IN_MEMORY
+    }
+
+    /** {@code quiver.node.routing}: how long a request may take to reach a worker, retries included. */
+    public record Routing(Duration deadline, Duration routeTimeout, Duration retryBackoff) {
+    }
+
+    /** {@code quiver.node.placement}: the placement policy's thresholds and the workers' publishing rate. */
+    public record Placement(int replicateQueueThreshold, int maxReplicas, Duration loadPublishInterval,
+                            Duration maintainInterval, Duration placementTimeout) {
+    }
+
+    /** The id of this node's worker in the cluster: {@code <node-id>/<worker-name>}. */
+    public String workerId() {
+        return nodeId + "/" + workerName;
     }
 
     public static NodeSettings fromConfig(Config root) {
@@ -25,14 +40,31 @@ public record NodeSettings(Path modelDir, String servedModelName, Path adapterSt
             throw new IllegalArgumentException("quiver.node.model-dir is not set: pass --model-dir DIR or set "
                     + "QUIVER_MODEL_DIR (bin/quiver model make DIR writes a demo model)");
         }
+        String nodeId = c.getString("node-id");
+        if (!nodeId.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,63}")) {
+            throw new IllegalArgumentException("quiver.node.node-id must be 1-64 letters, digits, '.', '_' or '-', "
+                    + "got '" + nodeId + "'");
+        }
         Path model = Path.of(dir).toAbsolutePath().normalize();
         String name = c.getString("served-model-name");
+        Config r = c.getConfig("routing");
+        Config p = c.getConfig("placement");
+        Placement placement = new Placement(p.getInt("replicate-queue-threshold"), p.getInt("max-replicas"),
+                p.getDuration("load-publish-interval"), p.getDuration("maintain-interval"),
+                p.getDuration("placement-timeout"));
+        if (placement.replicateQueueThreshold() < 1 || placement.maxReplicas() < 1) {
+            throw new IllegalArgumentException("quiver.node.placement: replicate-queue-threshold and max-replicas "
+                    + "must be at least 1");
+        }
         return new NodeSettings(model, name.isBlank() ? model.getFileName().toString() : name,
                 Path.of(c.getString("adapter-store")).toAbsolutePath().normalize(),
-                c.getStringList("allowed-adapter-roots").stream().map(p -> Path.of(p).toAbsolutePath().normalize())
+                c.getStringList("allowed-adapter-roots").stream().map(x -> Path.of(x).toAbsolutePath().normalize())
                         .toList(),
-                c.getBytes("max-adapter-file-size"), c.getString("worker-name"), c.getBoolean("bootstrap-admin-key"),
-                c.getDuration("metrics-interval"), persistence(c.getString("persistence")), c.getString("node-id"));
+                c.getBytes("max-adapter-file-size"), nodeId, c.getString("worker-name"),
+                c.getBoolean("bootstrap-admin-key"), c.getDuration("metrics-interval"),
+                persistence(c.getString("persistence")), c.getDuration("join-timeout"),
+                new Routing(r.getDuration("deadline"), r.getDuration("route-timeout"), r.getDuration("retry-backoff")),
+                placement);
     }
 
     private static Persistence persistence(String value) {

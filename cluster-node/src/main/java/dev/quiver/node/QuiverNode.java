@@ -1,5 +1,7 @@
 package dev.quiver.node;
 
+import com.datastax.oss.driver.api.core.CqlSession;
+import com.datastax.oss.driver.api.core.cql.SimpleStatement;
 import com.typesafe.config.Config;
 import dev.quiver.edge.EdgeServer;
 import dev.quiver.edge.EdgeSettings;
@@ -9,31 +11,48 @@ import dev.quiver.edge.api.Caller;
 import dev.quiver.edge.api.ModelSpec;
 import dev.quiver.edge.api.Role;
 import dev.quiver.edge.auth.ApiKeys;
-import com.datastax.oss.driver.api.core.CqlSession;
+import dev.quiver.gpu.model.ModelConfig;
+import dev.quiver.gpu.tokenizer.Tokenizer;
+import dev.quiver.gpu.tokenizer.Tokenizers;
 import dev.quiver.gpu.worker.Engine;
 import dev.quiver.gpu.worker.EngineSettings;
 import dev.quiver.gpu.worker.GpuWorker;
-import dev.quiver.node.adapters.AdapterCatalog;
 import dev.quiver.node.adapters.AdapterRegistry;
 import dev.quiver.node.adapters.AdapterStore;
-import dev.quiver.node.adapters.JournaledAdapterRegistry;
-import dev.quiver.node.audit.InMemoryAuditLog;
-import dev.quiver.node.local.LocalInferenceService;
-import dev.quiver.node.local.LocalWorker;
+import dev.quiver.node.catalog.AdapterCatalog;
+import dev.quiver.node.catalog.CatalogEntry;
+import dev.quiver.node.cluster.ClusterMetrics;
+import dev.quiver.node.directory.WorkerDirectory;
+import dev.quiver.node.directory.WorkerLoad;
+import dev.quiver.node.entity.AdapterEntity;
+import dev.quiver.node.placement.PlacementPolicy;
+import dev.quiver.node.serving.ClusterInferenceService;
+import dev.quiver.node.serving.RequestRelay;
+import dev.quiver.node.worker.LocalWorker;
+import dev.quiver.node.worker.WorkerAgent;
 import dev.quiver.persistence.PersistenceSettings;
 import dev.quiver.persistence.audit.AdapterAuditLog;
 import dev.quiver.persistence.blob.AdapterBlobStore;
 import dev.quiver.persistence.blob.AdapterDirectories;
+import dev.quiver.persistence.blob.BlobStore;
+import dev.quiver.persistence.blob.LocalBlobStore;
 import dev.quiver.persistence.cassandra.CassandraConnection;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -43,22 +62,32 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+import org.apache.pekko.persistence.testkit.PersistenceTestKitPlugin;
+import org.apache.pekko.persistence.testkit.PersistenceTestKitSnapshotPlugin;
+import org.apache.pekko.persistence.testkit.query.javadsl.PersistenceTestKitReadJournal;
 import org.apache.pekko.stream.connectors.cassandra.CassandraSessionSettings;
 import org.apache.pekko.stream.connectors.cassandra.javadsl.CassandraSessionRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running single-node Quiver: the actor system, one engine and its {@link GpuWorker}, the adapter registry
- * with its store and audit trail, and the HTTP edge. With {@code quiver.node.persistence = cassandra} the registry is
- * the {@link JournaledAdapterRegistry} (events in the Cassandra journal named by the {@code datastax-java-driver}
- * section, files in the blob store), recovered from the journal before the edge opens; with {@code in-memory} it is
- * the {@link AdapterRegistry}. Starting the embedded Cassandra is {@link NodeMain}'s job, not this class's. {@link NodeMain} starts one from the command line;
- * tests start them in-process.
+ * One running Quiver node: a member of a Pekko Cluster (a single node joins itself), with
+ * <ul>
+ *   <li>Cluster Sharding of the adapter entities ({@link AdapterEntity}), journaled in Cassandra (or in memory);</li>
+ *   <li>the worker directory and the adapter catalog (Distributed Data), read locally by routing;</li>
+ *   <li>on a node with the {@code worker} role, one engine with its {@link GpuWorker} and {@link WorkerAgent};</li>
+ *   <li>the adapter registry (admin and audit API) and the HTTP edge, on every node.</li>
+ * </ul>
+ * Starting the embedded Cassandra is {@link NodeMain}'s job, not this class's; tests start nodes in-process.
  *
- * <p>Shutdown is Pekko's coordinated shutdown (also run by the JVM's shutdown hook on Ctrl-C): the edge stops
- * accepting and lets requests in flight finish up to {@code quiver.edge.shutdown-deadline}, then the actors stop
- * and the worker closes its engine.
+ * <p>Shutdown is Pekko's coordinated shutdown (also run by the JVM's shutdown hook on Ctrl-C, and when the node is
+ * downed): the edge stops accepting and lets requests in flight finish up to {@code quiver.edge.shutdown-deadline},
+ * the node leaves the cluster (its shards move to the other nodes), then the actors stop and the worker closes its
+ * engine.
  */
 public final class QuiverNode {
     private static final Logger log = LoggerFactory.getLogger(QuiverNode.class);
@@ -66,33 +95,46 @@ public final class QuiverNode {
     public static final String DEFAULT_TENANT = "default";
 
     private final ActorSystem<Void> system;
+    private final NodeSettings settings;
     private final EdgeServer server;
-    private final AdapterCatalog registry;
+    private final AdapterRegistry registry;
+    private final WorkerDirectory directory;
     private final LocalWorker worker;
     private final ModelSpec spec;
     private final String bootstrapKey;
     private final ExecutorService io;
 
-    private QuiverNode(ActorSystem<Void> system, EdgeServer server, AdapterCatalog registry, LocalWorker worker,
-                       ModelSpec spec, String bootstrapKey, ExecutorService io) {
+    private QuiverNode(ActorSystem<Void> system, NodeSettings settings, EdgeServer server, AdapterRegistry registry,
+                       WorkerDirectory directory, LocalWorker worker, ModelSpec spec, String bootstrapKey,
+                       ExecutorService io) {
         this.system = system;
+        this.settings = settings;
         this.server = server;
         this.registry = registry;
+        this.directory = directory;
         this.worker = worker;
         this.spec = spec;
         this.bootstrapKey = bootstrapKey;
         this.io = io;
     }
 
-    /** Starts a node from a fully resolved config; returns once the model is loaded and the port is bound. */
+    /** Starts a node from a fully resolved config; returns once it is Up, its model loaded and its port bound. */
     public static QuiverNode start(Config config) {
         NodeSettings ns = NodeSettings.fromConfig(config);
+        PersistenceSettings ps = PersistenceSettings.fromConfig(config);
         if (ns.persistence() == NodeSettings.Persistence.CASSANDRA) {
-            PersistenceSettings ps = PersistenceSettings.fromConfig(config);
             if (!ps.cassandra().useEmbedded()) {
                 config = CassandraConnection.driverConfig(ps.cassandra().contactPoints(),
                         ps.cassandra().localDatacenter()).withFallback(config);
             }
+        } else {
+            if (!config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+                throw new IllegalArgumentException("quiver.node.persistence = in-memory keeps the adapter journal "
+                        + "in this process, so it serves a single node: remove pekko.cluster.seed-nodes or use "
+                        + "cassandra");
+            }
+            config = PersistenceTestKitPlugin.config().withFallback(PersistenceTestKitSnapshotPlugin.config())
+                    .withFallback(config);
         }
         EdgeSettings es = EdgeSettings.fromConfig(config);
         String bootstrap = null;
@@ -105,69 +147,205 @@ public final class QuiverNode {
         }
         EngineSettings engineSettings = EngineSettings.fromConfig(config);
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "quiver", config);
-        ExecutorService io = Executors.newFixedThreadPool(2, r -> {
+        ExecutorService io = Executors.newFixedThreadPool(4, r -> {
             Thread t = new Thread(r, "quiver-adapter-io");
             t.setDaemon(true);
             return t;
         });
+        Engine engine = null;
         try {
-            Engine engine = Engine.start(ns.modelDir(), engineSettings, ns.workerName());
-            ActorRef<GpuWorker.Command> ref = system.systemActorOf(GpuWorker.create(engine, ns.workerName()),
-                    ns.workerName(), Props.empty());
-            LocalWorker worker = new LocalWorker(ns.workerName(), ref, engine, system);
-            ModelSpec spec = new ModelSpec(ns.servedModelName(), engine.tokenizer(), engine.maxModelLen(),
-                    System.currentTimeMillis() / 1000, "quiver");
-            AdapterStore store = new AdapterStore(ns.adapterStore(), ns.allowedAdapterRoots(), engine.config(),
+            joinCluster(system, ns.joinTimeout());
+            Cluster cluster = Cluster.get(system);
+            boolean workerRole = cluster.selfMember().hasRole("worker");
+
+            ModelSpec spec;
+            ModelConfig modelConfig;
+            if (workerRole) {
+                engine = Engine.start(ns.modelDir(), engineSettings, ns.workerName());
+                modelConfig = engine.config();
+                spec = new ModelSpec(ns.servedModelName(), engine.tokenizer(), engine.maxModelLen(),
+                        System.currentTimeMillis() / 1000, "quiver");
+            } else {
+                modelConfig = ModelConfig.load(ns.modelDir());
+                Tokenizer tok = Files.exists(ns.modelDir().resolve("tokenizer.json"))
+                        ? Tokenizers.load(ns.modelDir()) : null;
+                int maxLen = engineSettings.maxModelLen() > 0
+                        ? Math.min(engineSettings.maxModelLen(), modelConfig.maxContext()) : modelConfig.maxContext();
+                spec = new ModelSpec(ns.servedModelName(), tok, maxLen, System.currentTimeMillis() / 1000, "quiver");
+            }
+
+            boolean durable = ns.persistence() == NodeSettings.Persistence.CASSANDRA;
+            CqlSession session = durable ? connect(system, config) : null;
+            BlobStore blobs = durable ? AdapterBlobStore.create(session, ps.blob())
+                    : new LocalBlobStore(ns.adapterStore().resolve(".local-blobs"));
+            AdapterDirectories files = new AdapterDirectories(blobs, ns.adapterStore().resolve(".blobs"));
+
+            AdapterCatalog catalog = AdapterCatalog.start(system);
+            ClusterSharding sharding = ClusterSharding.get(system);
+            WorkerDirectory[] directoryRef = new WorkerDirectory[1];
+            WorkerDirectory directory = WorkerDirectory.start(system,
+                    lost -> onNodeLost(directoryRef[0], catalog, sharding, lost));
+            directoryRef[0] = directory;
+            PlacementPolicy policy = new PlacementPolicy(new PlacementPolicy.Settings(
+                    ns.placement().replicateQueueThreshold(), ns.placement().maxReplicas()));
+            AdapterEntity.init(system, new AdapterEntity.Deps(directory, catalog, policy,
+                    ns.placement().maintainInterval(), ns.placement().placementTimeout(), ps.lifecycle(),
+                    Clock.systemUTC()));
+
+            LocalWorker local = null;
+            if (workerRole) {
+                ActorRef<GpuWorker.Command> gpu = system.systemActorOf(GpuWorker.create(engine, ns.workerName()),
+                        ns.workerName(), Props.empty());
+                WorkerAgent.AdapterEvents events = (adapter, version, workerId, nodeId, reason) ->
+                        sharding.entityRefFor(AdapterEntity.ENTITY_KEY, adapter)
+                                .tell(new AdapterEntity.WorkerEvicted(workerId, nodeId, version, reason));
+                ActorRef<WorkerAgent.Command> agent = system.systemActorOf(WorkerAgent.create(new WorkerAgent.Setup(
+                        ns.workerId(), ns.nodeId(), cluster.selfMember().uniqueAddress().toString(), gpu, files, io,
+                        directory, events, ns.placement().loadPublishInterval(), ns.placement().placementTimeout())),
+                        "agent-" + ns.workerName(), Props.empty());
+                local = new LocalWorker(ns.workerId(), gpu, agent, engine);
+            }
+
+            AdapterStore store = new AdapterStore(ns.adapterStore(), ns.allowedAdapterRoots(), modelConfig,
                     engineSettings.maxLoraRank(), ns.maxAdapterFileBytes());
-            AdapterCatalog registry = ns.persistence() == NodeSettings.Persistence.CASSANDRA
-                    ? journaled(system, config, ns, store, worker, spec.id(), io)
-                    : new AdapterRegistry(store, new InMemoryAuditLog(), worker, spec.id(), io);
-            LocalInferenceService service = new LocalInferenceService(spec, worker, registry);
+            AdapterAuditLog audit = new AdapterAuditLog(system, ps.lifecycle().tag(), durable
+                    ? org.apache.pekko.persistence.cassandra.query.javadsl.CassandraReadJournal.Identifier()
+                    : PersistenceTestKitReadJournal.Identifier());
+            AdapterRegistry registry = new AdapterRegistry(system, store, files, audit, catalog, directory,
+                    spec.id(), io, durable, () -> storageCheck(session, catalog, io));
+            if (durable) {
+                try {
+                    registry.recover().toCompletableFuture().get(120, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    throw new IllegalStateException("cannot recover the adapters from the journal: " + e, e);
+                }
+            }
+            RequestRelay.Setup relays = new RequestRelay.Setup(directory, policy,
+                    name -> sharding.entityRefFor(AdapterEntity.ENTITY_KEY, name), ns.routing().routeTimeout(),
+                    ns.routing().retryBackoff(), ns.routing().deadline());
+            ClusterInferenceService service = new ClusterInferenceService(system, spec, registry, directory, relays);
             EdgeServer server = EdgeServer.start(system, es, service, registry).toCompletableFuture().join();
-            EngineMetrics metrics = new EngineMetrics(ns.workerName());
-            system.scheduler().scheduleAtFixedRate(ns.metricsInterval(), ns.metricsInterval(),
-                    () -> engine.status().thenAccept(metrics::update), system.executionContext());
+            EngineMetrics metrics = local == null ? null : new EngineMetrics(local.id());
+            Engine metered = engine;
+            system.scheduler().scheduleAtFixedRate(ns.metricsInterval(), ns.metricsInterval(), () -> {
+                if (metrics != null) {
+                    metered.status().thenAccept(metrics::update);
+                }
+                ClusterMetrics.adaptersPerWorker(directory.loads().values());
+            }, system.executionContext());
             CoordinatedShutdown.get(system).addJvmShutdownHook(io::shutdownNow);
-            return new QuiverNode(system, server, registry, worker, spec, bootstrap, io);
+            log.info("node {} is up at {} ({}), edge on {}", ns.nodeId(), cluster.selfMember().address(),
+                    workerRole ? "worker " + ns.workerId() : "no worker", server.address());
+            return new QuiverNode(system, ns, server, registry, directory, local, spec, bootstrap, io);
         } catch (RuntimeException e) {
             system.terminate();
+            if (engine != null) {
+                engine.close();
+            }
             io.shutdownNow();
             throw e;
         }
     }
 
     /**
-     * The Cassandra-backed registry: connects (blocking, bounded), creates the blob tables when auto-create is on,
-     * and replays every adapter from the journal before returning.
+     * Joins the seed nodes of {@code pekko.cluster.seed-nodes} (Pekko does that on its own), or, with none
+     * configured, forms a cluster of this node alone; waits until this node is Up.
      */
-    private static JournaledAdapterRegistry journaled(ActorSystem<Void> system, Config config, NodeSettings ns,
-                                                      AdapterStore store, LocalWorker worker, String baseModel,
-                                                      ExecutorService io) {
-        PersistenceSettings ps = PersistenceSettings.fromConfig(config);
-        CqlSession session;
+    private static void joinCluster(ActorSystem<?> system, Duration timeout) {
+        Cluster cluster = Cluster.get(system);
+        if (system.settings().config().getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+            cluster.manager().tell(Join.create(cluster.selfMember().address()));
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (cluster.selfMember().status() != MemberStatus.up()) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("this node did not join the cluster within " + timeout.toSeconds()
+                        + " s (seed nodes " + system.settings().config().getStringList("pekko.cluster.seed-nodes")
+                        + " not reachable?)");
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while joining the cluster", e);
+            }
+        }
+    }
+
+    /**
+     * A member was removed: the oldest Up member tells the entity of every adapter its workers held (by their last
+     * published loads and by the catalog's persisted residents) that the node is lost, so each persists
+     * {@code EvictedFrom(node-lost)} and re-places what its preload needs.
+     */
+    private static void onNodeLost(WorkerDirectory directory, AdapterCatalog catalog, ClusterSharding sharding,
+                                   WorkerDirectory.NodeLost lost) {
+        if (directory == null || !directory.isCoordinator()) {
+            return;
+        }
+        Set<String> workers = new LinkedHashSet<>();
+        Map<String, String> nodeOf = new LinkedHashMap<>();
+        Set<String> adapters = new LinkedHashSet<>();
+        for (WorkerLoad l : lost.workers()) {
+            workers.add(l.workerId());
+            nodeOf.put(l.workerId(), l.nodeId());
+            Stream.concat(l.resident().stream(), l.pinned().stream()).map(WorkerAgent::adapterOf)
+                    .filter(java.util.Objects::nonNull).forEach(adapters::add);
+        }
+        for (CatalogEntry e : catalog.all()) {
+            e.state().residents().stream().filter(r -> workers.contains(r.worker())).findAny()
+                    .ifPresent(r -> adapters.add(e.name()));
+        }
+        for (String worker : workers) {
+            List<String> one = List.of(worker);
+            for (String adapter : adapters) {
+                sharding.entityRefFor(AdapterEntity.ENTITY_KEY, adapter)
+                        .tell(new AdapterEntity.NodeLost(one, nodeOf.get(worker)));
+            }
+        }
+        log.info("node lost ({}): told {} adapters that workers {} are gone", lost.address(), adapters.size(),
+                workers);
+    }
+
+    private static CqlSession connect(ActorSystem<?> system, Config config) {
         try {
-            session = CassandraSessionRegistry.get(system).sessionFor(CassandraSessionSettings.create())
+            return CassandraSessionRegistry.get(system).sessionFor(CassandraSessionSettings.create())
                     .underlying().toCompletableFuture().get(60, TimeUnit.SECONDS);
         } catch (Exception e) {
             throw new IllegalStateException("cannot connect to Cassandra at "
                     + config.getStringList("datastax-java-driver.basic.contact-points") + ": " + e, e);
         }
-        AdapterDirectories blobs = new AdapterDirectories(AdapterBlobStore.create(session, ps.blob()),
-                ns.adapterStore().resolve(".blobs"));
-        JournaledAdapterRegistry registry = new JournaledAdapterRegistry(system, store, blobs,
-                new AdapterAuditLog(system, ps.lifecycle().tag()), session, worker, baseModel, ns.nodeId(),
-                ps.lifecycle(), io);
-        try {
-            registry.recover().toCompletableFuture().get(120, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot recover the adapter registry from Cassandra: " + e, e);
+    }
+
+    /** For {@code /ready}: Cassandra answers a bounded query (3-4 s), or the lifecycle is in memory. */
+    private static CompletionStage<AdapterRegistry.StorageCheck> storageCheck(CqlSession session,
+                                                                              AdapterCatalog catalog,
+                                                                              ExecutorService io) {
+        if (session == null) {
+            return CompletableFuture.completedFuture(new AdapterRegistry.StorageCheck(true,
+                    "not configured: adapter lifecycle and audit trail are in memory (quiver.node.persistence = "
+                            + "in-memory) and are lost when the node stops"));
         }
-        return registry;
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                var row = session.execute(SimpleStatement.newInstance(
+                        "SELECT release_version FROM system.local").setTimeout(Duration.ofSeconds(3))).one();
+                Map<String, Object> d = new LinkedHashMap<>();
+                d.put("reachable", true);
+                d.put("release_version", row == null ? null : row.getString(0));
+                d.put("adapters", catalog.all().size());
+                return new AdapterRegistry.StorageCheck(true, d);
+            } catch (RuntimeException e) {
+                return new AdapterRegistry.StorageCheck(false, Map.of("reachable", false, "error",
+                        String.valueOf(e.getMessage())));
+            }
+        }, io).completeOnTimeout(new AdapterRegistry.StorageCheck(false, Map.of("reachable", false, "error",
+                "no answer in 4 s")), 4, TimeUnit.SECONDS);
     }
 
     /**
      * Registers every adapter directory under {@code dir} (each subdirectory with an adapter_config.json) as a
-     * shared adapter of the default tenant, named after the subdirectory; its path must be an allowed root.
+     * shared adapter of the default tenant, named after the subdirectory; its path must be an allowed root. An
+     * adapter the journal already holds keeps its versions (a retired one stays retired).
      */
     public List<AdapterView> registerAll(Path dir) throws IOException {
         Caller operator = new Caller(DEFAULT_TENANT, Role.ADMIN, "startup");
@@ -185,22 +363,28 @@ public final class QuiverNode {
                     // not registered yet
                 }
                 if (existing != null) {
-                    // recovered from the journal: keep its versions as they are (a retired one stays retired)
                     if ("active".equals(existing.status())) {
                         out.add(existing);
                     }
                 } else {
-                    out.add(registry.register(operator, p.getFileName().toString(),
-                            AdapterSource.ofUri(p.toAbsolutePath().toUri().toString()), true)
-                            .toCompletableFuture().join());
+                    out.add(registry.register(operator, name, AdapterSource.ofUri(p.toAbsolutePath().toUri()
+                            .toString()), true).toCompletableFuture().join());
                 }
             }
         }
         return out;
     }
 
-    public AdapterCatalog registry() {
+    public AdapterRegistry registry() {
         return registry;
+    }
+
+    public WorkerDirectory directory() {
+        return directory;
+    }
+
+    public NodeSettings settings() {
+        return settings;
     }
 
     public InetSocketAddress address() {
@@ -215,6 +399,7 @@ public final class QuiverNode {
         return spec;
     }
 
+    /** This node's worker, or null on a node without the {@code worker} role. */
     public LocalWorker worker() {
         return worker;
     }
@@ -228,12 +413,12 @@ public final class QuiverNode {
         return system;
     }
 
-    /** Graceful stop: drain the edge, stop the actors (the worker closes its engine), wait for the end. */
+    /** Graceful stop: drain the edge, leave the cluster, stop the actors (the worker closes its engine). */
     public void stop() {
         CoordinatedShutdown.get(system).run(CoordinatedShutdown.unknownReason());
         try {
             system.getWhenTerminated().toCompletableFuture().get(server.shutdownDeadline().plus(Duration
-                    .ofSeconds(30)).toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+                    .ofSeconds(30)).toMillis(), TimeUnit.MILLISECONDS);
         } catch (Exception e) {
             log.warn("node did not stop cleanly: {}", e.toString());
         }

@@ -64,8 +64,10 @@ class AdminFlowTest {
         assertEquals(1, reg.json().path("active_version").asInt());
         assertEquals(64, reg.json().at("/versions/0/sha256").asText().length());
         assertEquals("a", reg.json().path("owner").asText());
+        assertEquals(List.of("Registered"), eventTypes("flow"), "nothing is placed before the first request");
         assertEquals(v1Text, greedy("flow"));
-        assertEquals(List.of("Registered"), eventTypes("flow"));
+        // the first request placed it on the worker; the placement is journaled once the worker has it loaded
+        awaitEvent("flow", "PlacedOn", null);
 
         // publish v2 as an uploaded .tar.gz (files under a directory inside the archive)
         byte[] tgz = Archives.tarGz(Archives.adapterFiles(adapters.resolve("adapter-03")), "my-adapter/");
@@ -81,31 +83,30 @@ class AdminFlowTest {
         assertEquals(1, rb.json().path("active_version").asInt());
         assertEquals(v1Text, greedy("flow"));
 
-        // preload pins it in a compute slot
+        // preload pins it in a compute slot of every worker there is, at most the 2 asked for (one here)
         Client.Reply pre = client.post("/v1/adapters/flow/preload", ADMIN_A, "{\"replicas\":2}");
         assertEquals(200, pre.status(), pre.body());
+        assertEquals(2, pre.json().path("preload_replicas").asInt());
         JsonNode got = client.get("/v1/adapters/flow", ADMIN_A).json();
-        assertEquals(List.of("worker-0"), List.of(got.at("/resident_on/0").asText()));
+        String worker = node.worker().id();
+        assertEquals(List.of(worker), List.of(got.at("/resident_on/0").asText()));
         assertEquals("slot", got.at("/cache/tier").asText());
         assertTrue(got.at("/cache/pinned").asBoolean());
+        assertTrue(got.path("cache").path(worker).path("pinned").asBoolean(), got.toString());
 
-        // retire: new requests get 404, the adapter is evicted
+        // retire: new requests get 404, the adapter is evicted from the worker once idle
         Client.Reply del = client.delete("/v1/adapters/flow", ADMIN_A);
         assertEquals(200, del.status(), del.body());
         assertEquals("retired", del.json().path("status").asText());
         assertEquals(404, client.post("/v1/completions", USER_A, "{\"model\":\"flow\",\"prompt\":\"x\"}").status());
-        JsonNode events = client.get("/v1/adapters/flow/events", ADMIN_A).json().path("data");
-        for (int i = 0; i < 50 && !retiredEviction(events); i++) {
-            Thread.sleep(100);
-            events = client.get("/v1/adapters/flow/events", ADMIN_A).json().path("data");
-        }
-        assertTrue(retiredEviction(events), events.toString());
+        awaitEvent("flow", "EvictedFrom", "Retired");
         List<String> types = eventTypes("flow");
-        // evictions of superseded versions are asynchronous; the decisions themselves come in this order
-        assertEquals(List.of("Registered", "VersionPublished", "RolledBack", "Preloaded", "PlacedOn", "Retired"),
-                types.stream().filter(t -> !t.equals("EvictedFrom")).toList());
-        assertEquals("EvictedFrom", types.get(types.size() - 1));
-        assertTrue(types.stream().filter(t -> t.equals("EvictedFrom")).count() >= 2, "v1 superseded, then retired");
+        // placements and evictions follow traffic and version switches asynchronously; the decisions come in order
+        assertEquals(List.of("Registered", "VersionPublished", "RolledBack", "PreloadChanged", "Retired"),
+                types.stream().filter(t -> !t.equals("EvictedFrom") && !t.equals("PlacedOn")).toList());
+        assertEquals("EvictedFrom", types.get(types.size() - 1), "retiring evicts it: " + types);
+        assertTrue(types.stream().filter(t -> t.equals("EvictedFrom")).count() >= 2,
+                "v1 superseded by v2, then the retirement: " + types);
 
         // the node-wide feed has them too, in order, with increasing sequence numbers
         JsonNode all = client.get("/v1/events?since=0", ADMIN_A).json().path("data");
@@ -123,14 +124,17 @@ class AdminFlowTest {
         assertEquals(0, client.get("/v1/events?since=" + last, ADMIN_A).json().path("data").size());
     }
 
-    static boolean retiredEviction(JsonNode events) {
-        for (JsonNode e : events) {
-            if (e.path("type").asText().equals("EvictedFrom") && e.at("/detail/reason").asText().equals("retired")
-                    && e.at("/detail/worker").asText().equals("worker-0")) {
-                return true;
+    /** Waits (up to 10 s) until the adapter's trail holds {@code type}, after an event of type {@code after}. */
+    void awaitEvent(String name, String type, String after) throws InterruptedException {
+        for (int i = 0; i < 100; i++) {
+            List<String> types = eventTypes(name);
+            int from = after == null ? 0 : types.lastIndexOf(after);
+            if (from >= 0 && types.subList(from, types.size()).contains(type)) {
+                return;
             }
+            Thread.sleep(100);
         }
-        return false;
+        throw new AssertionError("no " + type + (after == null ? "" : " after " + after) + " in " + eventTypes(name));
     }
 
     @Test

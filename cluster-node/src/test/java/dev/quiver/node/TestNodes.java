@@ -112,6 +112,7 @@ public final class TestNodes {
                 + "quiver.edge.api-keys = [" + keys + "]\n"
                 + "quiver.engine { threads = 2, kv-cache-memory = 2MiB, max-loras = 4, max-cpu-loras = 8 }\n"
                 + "kamon.metric.tick-interval = 300ms\n"
+                + "pekko.remote.artery.canonical.port = 0\n"
                 + extra + "\n";
         return ConfigFactory.parseString(text).withFallback(ConfigFactory.defaultReference()).resolve();
     }

@@ -7,143 +7,137 @@ import dev.quiver.edge.api.AdapterView;
 import dev.quiver.edge.api.Caller;
 import dev.quiver.edge.api.ServiceError;
 import dev.quiver.edge.api.ServiceException;
-import dev.quiver.gpu.worker.EngineStatus;
-import dev.quiver.node.audit.AuditLog;
-import dev.quiver.node.local.LocalWorker;
-import java.nio.file.Path;
+import dev.quiver.node.catalog.AdapterCatalog;
+import dev.quiver.node.catalog.CatalogEntry;
+import dev.quiver.node.directory.WorkerDirectory;
+import dev.quiver.node.directory.WorkerLoad;
+import dev.quiver.node.entity.AdapterEntity;
+import dev.quiver.node.worker.WorkerAgent;
+import dev.quiver.persistence.ContentDigest;
+import dev.quiver.persistence.audit.AdapterAuditLog;
+import dev.quiver.persistence.audit.AuditRecord;
+import dev.quiver.persistence.blob.AdapterDirectories;
+import dev.quiver.persistence.lifecycle.AdapterLifecycle;
+import dev.quiver.persistence.lifecycle.LifecycleReply;
+import dev.quiver.persistence.state.AdapterState;
+import dev.quiver.persistence.state.LifecycleRequest;
+import dev.quiver.persistence.state.Rejection;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import org.apache.pekko.persistence.cassandra.query.javadsl.CassandraReadJournal;
+import org.apache.pekko.persistence.query.PersistenceQuery;
+import org.apache.pekko.stream.javadsl.Sink;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The single node's adapter registry: names, owners, versions, the active version, preload pins and retirement,
- * with every change written to the {@link AuditLog}. Files live in the {@link AdapterStore}; the engine is told
- * an adapter's directory with each request (key {@code NAME@vN}), so a new version or a rollback takes effect on
- * the next request, with no restart.
+ * The adapter admin and audit API over the cluster: every lifecycle command goes to the adapter's sharded
+ * {@link AdapterEntity} (wherever in the cluster it lives), so every change is an event in its journal; reads come
+ * from the {@link AdapterCatalog} every node holds, and the audit API reads the journal back through
+ * {@link AdapterAuditLog}.
  *
- * <p>Scoping: an adapter belongs to the tenant whose admin registered it; {@code shared} ones are visible to all.
- * Any other tenant's adapter is reported as not found, in the admin API as in generation.
- *
- * <p>NOTE: the registry's state is in memory, like its audit log: a restart forgets registrations (the files stay in
- * the store). It serves {@code quiver.node.persistence = in-memory} (tests, throwaway runs); the durable registry is
- * {@link JournaledAdapterRegistry}.
+ * <p>An accepted version's files are staged and validated against the base model ({@link AdapterStore}), then put
+ * into the blob store as one content-addressed blob <em>before</em> the event that names its digest, so any node's
+ * worker can fetch it; the registering node keeps it in its disk cache at once.
  */
-public final class AdapterRegistry implements AdapterCatalog {
+public final class AdapterRegistry implements AdapterAdmin {
     private static final Logger log = LoggerFactory.getLogger(AdapterRegistry.class);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    private static final Duration ASK_TIMEOUT = Duration.ofSeconds(30);
+    private static final int AUDIT_LIMIT = 10_000;
+    /** 100-ns intervals between the UUID epoch (1582-10-15) and the Unix epoch. */
+    private static final long UUID_EPOCH_OFFSET = 0x01b21dd213814000L;
 
-    private static final class Version {
-        final int number;
-        final Path dir;
-        final String sha256;
-        final long size;
-        final long createdAt;
-        final String source;
-        final int rank;
-        final List<String> targets;
-
-        Version(int number, Path dir, AdapterStore.Staged s, String source) {
-            this.number = number;
-            this.dir = dir;
-            this.sha256 = s.sha256();
-            this.size = s.sizeBytes();
-            this.createdAt = System.currentTimeMillis();
-            this.source = source;
-            this.rank = s.rank();
-            this.targets = s.targets();
-        }
+    /** Where the registry keeps its state, for {@code /ready}: ok, and a detail object. */
+    public record StorageCheck(boolean ok, Object detail) {
     }
 
-    private static final class Adapter {
-        final String name;
-        final String owner;
-        boolean shared;
-        boolean retired;
-        int active;
-        int preload;
-        final Map<Integer, Version> versions = new LinkedHashMap<>();
-
-        Adapter(String name, String owner, boolean shared) {
-            this.name = name;
-            this.owner = owner;
-            this.shared = shared;
-        }
-
-        Version activeVersion() {
-            return versions.get(active);
-        }
-
-        int latest() {
-            return versions.keySet().stream().mapToInt(Integer::intValue).max().orElse(0);
-        }
-    }
-
-    private final Map<String, Adapter> adapters = new ConcurrentHashMap<>();
+    private final ActorSystem<?> system;
+    private final ClusterSharding sharding;
     private final AdapterStore store;
-    private final AuditLog audit;
-    private final LocalWorker worker;
+    private final AdapterDirectories files;
+    private final AdapterAuditLog audit;
+    private final AdapterCatalog catalog;
+    private final WorkerDirectory directory;
     private final String baseModel;
     private final Executor io;
-    /** Why an adapter key is being evicted on purpose, so the eviction event says "retired", not "operator". */
-    private final Map<String, String> evictionReasons = new ConcurrentHashMap<>();
+    private final boolean durable;
+    private final Supplier<CompletionStage<StorageCheck>> storageCheck;
 
-    public AdapterRegistry(AdapterStore store, AuditLog audit, LocalWorker worker, String baseModel, Executor io) {
+    public AdapterRegistry(ActorSystem<?> system, AdapterStore store, AdapterDirectories files, AdapterAuditLog audit,
+                           AdapterCatalog catalog, WorkerDirectory directory, String baseModel, Executor io,
+                           boolean durable, Supplier<CompletionStage<StorageCheck>> storageCheck) {
+        this.system = system;
+        this.sharding = ClusterSharding.get(system);
         this.store = store;
+        this.files = files;
         this.audit = audit;
-        this.worker = worker;
+        this.catalog = catalog;
+        this.directory = directory;
         this.baseModel = baseModel;
         this.io = io;
-        // NOTE: the engine calls this on its own thread; appending to the audit log is quick and thread-safe.
-        worker.engine().onEviction(s -> {
-            int sp = s.lastIndexOf(' ');
-            String key = s.substring(0, sp);
-            String reason = Optional.ofNullable(evictionReasons.remove(key)).orElse(s.substring(sp + 1));
-            int at = key.lastIndexOf("@v");
-            if (at > 0) {
-                audit.append(key.substring(0, at), "EvictedFrom", parseInt(key.substring(at + 2)), "system",
-                        Map.of("worker", worker.name(), "reason", reason));
-            }
-        });
+        this.durable = durable;
+        this.storageCheck = storageCheck;
     }
 
     // ---- serving ----
 
-    @Override
-    public Optional<Resolved> resolve(Caller caller, String name) {
-        Adapter a = adapters.get(name);
-        if (a == null) {
-            return Optional.empty();
-        }
-        synchronized (a) {
-            if (a.retired || !visible(caller, a)) {
-                return Optional.empty();
-            }
-            Version v = a.activeVersion();
-            return Optional.of(new Resolved(name, key(name, v.number), v.dir));
-        }
+    /** The adapter {@code name} if the caller may use it now (registered, not retired, theirs or shared). */
+    public Optional<CatalogEntry> usable(Caller caller, String name) {
+        return catalog.get(name).filter(e -> e.active() && e.visibleTo(caller.tenant()));
     }
 
-    @Override
+    /** The active adapters the caller may use, by name (without cache details). */
     public List<AdapterView> visible(Caller caller) {
-        List<AdapterView> out = new ArrayList<>();
-        for (Adapter a : adapters.values()) {
-            synchronized (a) {
-                if (!a.retired && visible(caller, a)) {
-                    out.add(view(a, null));
-                }
-            }
-        }
-        out.sort(java.util.Comparator.comparing(AdapterView::name));
-        return out;
+        return catalog.all().stream().filter(e -> e.active() && e.visibleTo(caller.tenant()))
+                .map(e -> view(e, false)).sorted(Comparator.comparing(AdapterView::name)).toList();
+    }
+
+    /** Whether the lifecycle and its audit trail survive a restart. */
+    public boolean durable() {
+        return durable;
+    }
+
+    public CompletionStage<StorageCheck> storageCheck() {
+        return storageCheck.get();
+    }
+
+    /**
+     * Wakes every adapter entity of the journal so that each publishes its state to the catalog (after a restart
+     * of the whole cluster the catalog starts empty). Cassandra only; completes with the number of adapters.
+     */
+    public CompletionStage<Integer> recover() {
+        CassandraReadJournal journal = PersistenceQuery.get(system)
+                .getReadJournalFor(CassandraReadJournal.class, CassandraReadJournal.Identifier());
+        String prefix = AdapterLifecycle.ENTITY_TYPE + "|";
+        return journal.currentPersistenceIds().filter(id -> id.startsWith(prefix))
+                .map(id -> id.substring(prefix.length()))
+                .mapAsyncUnordered(8, this::state)
+                .runWith(Sink.seq(), system)
+                .thenApply(entries -> {
+                    log.info("recovered {} adapters from the journal", entries.size());
+                    return entries.size();
+                });
     }
 
     // ---- admin ----
@@ -155,321 +149,368 @@ public final class AdapterRegistry implements AdapterCatalog {
                     + name + "'"));
         }
         if (name.equals(baseModel)) {
-            return failed(new ServiceError(ServiceError.Kind.CONFLICT, "'" + name + "' is the base model's name",
-                    "name", 0));
+            return failed(conflict("'" + name + "' is the base model's name", "name"));
         }
-        Adapter existing = adapters.get(name);
-        if (existing != null) {
-            synchronized (existing) {
-                if (!visible(caller, existing) || !existing.owner.equals(caller.tenant())) {
-                    return failed(new ServiceError(ServiceError.Kind.CONFLICT, "adapter name '" + name
-                            + "' is not available; choose another", "name", 0));
+        return state(name).thenCompose(existing -> {
+            AdapterState st = existing.state();
+            if (st.isRegistered()) {
+                if (!existing.visibleTo(caller.tenant()) || !existing.owner().equals(caller.tenant())) {
+                    throw conflict("adapter name '" + name + "' is not available; choose another", "name")
+                            .exception();
                 }
-                if (!existing.retired) {
-                    return failed(new ServiceError(ServiceError.Kind.CONFLICT, "adapter '" + name + "' already "
-                            + "exists; publish a new version with POST /v1/adapters/" + name + "/versions", "name", 0));
-                }
+                throw conflict(st.isRetired()
+                        ? "adapter '" + name + "' is retired; adapter names are never reused, choose another"
+                        : "adapter '" + name + "' already exists; publish a new version with POST /v1/adapters/"
+                                + name + "/versions", "name").exception();
             }
-        }
-        return CompletableFuture.supplyAsync(() -> store.stage(name, source), io).thenApply(staged -> {
-            Adapter a = adapters.computeIfAbsent(name, n -> new Adapter(n, caller.tenant(), shared));
-            synchronized (a) {
-                if (!a.owner.equals(caller.tenant()) || (!a.retired && !a.versions.isEmpty())) {
-                    store.discard(staged.dir());
-                    throw new ServiceError(ServiceError.Kind.CONFLICT, "adapter '" + name + "' was registered "
-                            + "concurrently", "name", 0).exception();
-                }
-                int v = a.latest() + 1;
-                Version ver = new Version(v, store.commit(staged, name, v), staged, source.describe());
-                a.versions.put(v, ver);
-                a.active = v;
-                a.retired = false;
-                a.shared = shared;
-                audit.append(name, "Registered", v, caller.keyName(), detail("owner", a.owner, "shared", shared,
-                        "source", ver.source, "sha256", ver.sha256, "rank", ver.rank));
-                log.info("adapter {} v{} registered by {} ({})", name, v, caller.keyName(), ver.source);
-                return view(a, null);
-            }
-        });
+            return CompletableFuture.supplyAsync(() -> stageAndStore(name, source), io);
+        }).thenCompose(c -> execute(name, new LifecycleRequest.Register(
+                shared ? CatalogEntry.SHARED_PREFIX + caller.tenant() : caller.tenant(), baseModel, c.staged.rank(),
+                c.staged.targets(), c.digest, c.staged.sizeBytes(), source.describe(), caller.keyName())))
+                .thenApply(e -> {
+                    log.info("adapter {} v1 registered by {} ({}, {})", name, caller.keyName(), source.describe(),
+                            e.current().digest().shortForm());
+                    return view(e, true);
+                });
     }
 
     @Override
     public CompletionStage<AdapterView> publishVersion(Caller caller, String name, AdapterSource source) {
-        Adapter found = owned(caller, name);
-        if (found == null) {
-            return failed(notFound(name));
-        }
-        return CompletableFuture.supplyAsync(() -> store.stage(name, source), io).thenApply(staged -> {
-            Adapter a = owned(caller, name);
-            if (a == null) {
-                store.discard(staged.dir());
-                throw notFound(name).exception();
+        return owned(caller, name).thenCompose(e -> {
+            if (e.state().isRetired()) {
+                throw conflict("adapter '" + name + "' is retired", null).exception();
             }
-            String oldKey;
-            synchronized (a) {
-                int v = a.latest() + 1;
-                Version ver = new Version(v, store.commit(staged, name, v), staged, source.describe());
-                a.versions.put(v, ver);
-                oldKey = key(name, a.active);
-                a.active = v;
-                audit.append(name, "VersionPublished", v, caller.keyName(), detail("previous", oldKey,
-                        "source", ver.source, "sha256", ver.sha256, "rank", ver.rank));
-            }
-            afterSwitch(a, oldKey);
-            return view(a, null);
-        });
+            return CompletableFuture.supplyAsync(() -> stageAndStore(name, source), io);
+        }).thenCompose(c -> execute(name, new LifecycleRequest.PublishVersion(c.digest, c.staged.sizeBytes(),
+                c.staged.rank(), c.staged.targets(), source.describe(), caller.keyName())))
+                .thenApply(e -> view(e, true));
     }
 
     @Override
     public CompletionStage<List<AdapterView>> list(Caller caller) {
-        return worker.status().thenApply(st -> {
-            List<AdapterView> out = new ArrayList<>();
-            for (Adapter a : adapters.values()) {
-                synchronized (a) {
-                    if (visible(caller, a)) {
-                        out.add(view(a, st));
-                    }
-                }
-            }
-            out.sort(java.util.Comparator.comparing(AdapterView::name));
-            return out;
-        });
+        return CompletableFuture.completedFuture(catalog.all().stream().filter(e -> e.visibleTo(caller.tenant()))
+                .map(e -> view(e, true)).sorted(Comparator.comparing(AdapterView::name)).toList());
     }
 
     @Override
     public CompletionStage<AdapterView> get(Caller caller, String name) {
-        Adapter a = visibleAdapter(caller, name);
-        if (a == null) {
-            return failed(notFound(name));
-        }
-        return worker.status().thenApply(st -> {
-            synchronized (a) {
-                return view(a, st);
-            }
-        });
+        return visibleState(caller, name).thenApply(e -> view(e, true));
     }
 
+    /**
+     * Rolls back to the version that was current before, or (with {@code toVersion}) repeatedly until
+     * {@code toVersion} is current; each step is one journaled RolledBack event. Only versions on the rollback
+     * stack (ones that were current before) can be reached.
+     */
     @Override
     public CompletionStage<AdapterView> rollback(Caller caller, String name, Integer toVersion) {
-        Adapter a = owned(caller, name);
-        if (a == null) {
-            return failed(notFound(name));
-        }
-        String oldKey;
-        synchronized (a) {
-            if (a.retired) {
-                return failed(new ServiceError(ServiceError.Kind.CONFLICT, "adapter '" + name + "' is retired", null, 0));
+        return owned(caller, name).thenCompose(e -> {
+            AdapterState st = e.state();
+            if (st.isRetired()) {
+                throw conflict("adapter '" + name + "' is retired", null).exception();
             }
-            int to;
-            if (toVersion == null) {
-                to = a.versions.keySet().stream().mapToInt(Integer::intValue).filter(v -> v < a.active).max()
-                        .orElse(0);
-                if (to == 0) {
-                    return failed(new ServiceError(ServiceError.Kind.CONFLICT, "adapter '" + name + "' has no "
-                            + "version before v" + a.active + " to roll back to", null, 0));
-                }
-            } else {
-                if (!a.versions.containsKey(toVersion)) {
-                    return failed(ServiceError.invalid("version", "adapter '" + name + "' has no version "
-                            + toVersion + " (versions: " + a.versions.keySet() + ")"));
-                }
-                to = toVersion;
+            if (toVersion != null && (toVersion == st.currentVersion() || !st.rollbackStack().contains(toVersion))) {
+                throw ServiceError.invalid("version", "adapter '" + name + "' can roll back only to a version "
+                        + "that was current before v" + st.currentVersion() + " (" + st.rollbackStack() + "), got "
+                        + toVersion).exception();
             }
-            oldKey = key(name, a.active);
-            audit.append(name, "RolledBack", to, caller.keyName(), detail("from", a.active, "to", to));
-            a.active = to;
-        }
-        afterSwitch(a, oldKey);
-        return get(caller, name);
+            int target = toVersion != null ? toVersion
+                    : st.rollbackStack().isEmpty() ? 0 : st.rollbackStack().get(st.rollbackStack().size() - 1);
+            return rollbackUntil(caller, name, target);
+        }).thenApply(e -> view(e, true));
     }
 
+    private CompletionStage<CatalogEntry> rollbackUntil(Caller caller, String name, int target) {
+        return execute(name, new LifecycleRequest.RollBack("requested by " + caller.keyName(), caller.keyName()))
+                .thenCompose(e -> target == 0 || e.state().currentVersion() == target
+                        ? CompletableFuture.completedFuture(e) : rollbackUntil(caller, name, target));
+    }
+
+    /**
+     * Asks for {@code replicas} workers to keep the current version pinned (0 unpins it), and waits (up to the
+     * ask timeout) until as many live workers as there are, at most {@code replicas}, hold it pinned.
+     */
     @Override
     public CompletionStage<AdapterView> preload(Caller caller, String name, int replicas) {
-        Adapter a = owned(caller, name);
-        if (a == null) {
-            return failed(notFound(name));
-        }
-        Version v;
-        synchronized (a) {
-            if (a.retired) {
-                return failed(new ServiceError(ServiceError.Kind.CONFLICT, "adapter '" + name + "' is retired", null, 0));
+        return owned(caller, name).thenCompose(e -> {
+            if (e.state().isRetired()) {
+                throw conflict("adapter '" + name + "' is retired", null).exception();
             }
-            // NOTE: one node has one worker; more replicas need the cluster. The request is recorded as asked.
-            a.preload = Math.min(replicas, 1);
-            v = a.activeVersion();
-        }
-        audit.append(name, "Preloaded", v.number, caller.keyName(), detail("replicas_requested", replicas,
-                "replicas_placed", 1, "workers_available", 1));
-        return worker.load(key(name, v.number), v.dir.toString(), true).thenCompose(r -> {
-            if (!r.ok()) {
-                ServiceError.Kind kind = r.error() != null && r.error().contains("no free adapter slot")
-                        ? ServiceError.Kind.CONFLICT : ServiceError.Kind.ADAPTER_REFUSED;
-                throw new ServiceError(kind, "preloading adapter '" + name + "' failed: " + r.error(), null, 0)
-                        .exception();
+            return execute(name, new LifecycleRequest.SetPreload(replicas, caller.keyName()))
+                    .exceptionallyCompose(err -> unchangedPreload(err) ? state(name)
+                            : CompletableFuture.failedFuture(err));
+        }).thenCompose(e -> awaitPinned(name, replicas, System.nanoTime() + ASK_TIMEOUT.toNanos()))
+                .thenApply(e -> view(e, true));
+    }
+
+    private CompletionStage<CatalogEntry> awaitPinned(String name, int replicas, long deadline) {
+        return state(name).thenCompose(e -> {
+            String key = WorkerAgent.adapterKey(name, e.state().currentVersion());
+            List<WorkerLoad> live = directory.routable();
+            long pinned = live.stream().filter(w -> w.pinned().contains(key)).count();
+            long wanted = Math.min(replicas, live.size());
+            if ((replicas == 0 && pinned == 0) || (replicas > 0 && pinned >= wanted)) {
+                return CompletableFuture.completedFuture(e);
             }
-            audit.append(name, "PlacedOn", v.number, "system", detail("worker", worker.name(), "slot", r.slot(),
-                    "pinned", true));
-            return get(caller, name);
+            if (System.nanoTime() > deadline) {
+                String why = e.state().lastLoadFailure().map(f -> ": last load failure on " + f.worker() + ": "
+                        + f.error()).orElse(": no worker had a slot to pin it in");
+                throw conflict("adapter '" + name + "' is pinned on " + pinned + " of the " + wanted
+                        + " workers asked for" + why, "replicas").exception();
+            }
+            return CompletableFuture.supplyAsync(() -> null,
+                    CompletableFuture.delayedExecutor(100, TimeUnit.MILLISECONDS, io))
+                    .thenCompose(x -> awaitPinned(name, replicas, deadline));
         });
+    }
+
+    private static boolean unchangedPreload(Throwable err) {
+        Throwable t = err instanceof java.util.concurrent.CompletionException && err.getCause() != null
+                ? err.getCause() : err;
+        return t instanceof UnchangedPreload;
     }
 
     @Override
     public CompletionStage<AdapterView> retire(Caller caller, String name) {
-        Adapter a = owned(caller, name);
-        if (a == null) {
-            return failed(notFound(name));
-        }
-        String key;
-        synchronized (a) {
-            if (a.retired) {
-                return failed(notFound(name));
+        return owned(caller, name).thenCompose(e -> {
+            if (e.state().isRetired()) {
+                throw notFound(name).exception();
             }
-            a.retired = true;
-            a.preload = 0;
-            key = key(name, a.active);
-            audit.append(name, "Retired", a.active, caller.keyName(), Map.of());
-        }
-        evictWhenIdle(key, "retired", 0);
-        return get(caller, name);
+            return execute(name, new LifecycleRequest.Retire("retired through the admin API", caller.keyName()));
+        }).thenApply(e -> view(e, true));
     }
 
     @Override
     public CompletionStage<List<AdapterEvent>> events(Caller caller, String name) {
-        if (visibleAdapter(caller, name) == null) {
-            return failed(notFound(name));
-        }
-        return CompletableFuture.completedFuture(audit.forAdapter(name));
+        return visibleState(caller, name).thenCompose(e -> audit.historyList(name, AUDIT_LIMIT))
+                .thenApply(records -> records.stream().map(r -> toEdge(r, r.sequenceNr())).toList());
     }
 
+    /**
+     * Every lifecycle event the caller may see written after {@code since}, from the tagged journal. A record's
+     * {@code seq} here is the time of its journal offset (a time-based UUID) in 100-ns units since 1582, which is
+     * increasing and unique per write, so a client passes the last {@code seq} it saw to continue. (The in-memory
+     * journal has no such offsets: its events are numbered by write time in ms, ties in journal order.)
+     */
     @Override
     public CompletionStage<List<AdapterEvent>> eventsSince(Caller caller, long since) {
-        return CompletableFuture.completedFuture(audit.since(since).stream()
-                .filter(e -> visibleAdapter(caller, e.adapter()) != null).toList());
+        Instant from = since <= UUID_EPOCH_OFFSET ? Instant.EPOCH
+                : Instant.ofEpochMilli((since - UUID_EPOCH_OFFSET) / 10_000);
+        return audit.lifecycleEventsList(from, AUDIT_LIMIT).thenApply(records -> {
+            List<AdapterEvent> out = new ArrayList<>();
+            long previous = 0;
+            for (AuditRecord r : records) {
+                long seq = offsetSeq(r);
+                seq = seq <= previous ? previous + 1 : seq;
+                previous = seq;
+                Optional<CatalogEntry> e = catalog.get(r.adapter());
+                if (seq > since && e.isPresent() && e.get().visibleTo(caller.tenant())) {
+                    out.add(toEdge(r, seq));
+                }
+            }
+            return out;
+        });
     }
 
     // ---- internals ----
 
-    /** After the active version changed: move a preload pin to the new version and evict the old one when idle. */
-    private void afterSwitch(Adapter a, String oldKey) {
-        Version v;
-        int preload;
-        synchronized (a) {
-            v = a.activeVersion();
-            preload = a.preload;
-        }
-        if (key(a.name, v.number).equals(oldKey)) {
-            return;
-        }
-        evictWhenIdle(oldKey, "superseded", 0);
-        if (preload > 0) {
-            worker.load(key(a.name, v.number), v.dir.toString(), true).thenAccept(r -> {
-                if (r.ok()) {
-                    audit.append(a.name, "PlacedOn", v.number, "system", detail("worker", worker.name(),
-                            "slot", r.slot(), "pinned", true));
-                }
-            });
+    /** A staged, validated version whose files are in the blob store and in the local cache. */
+    private record Stored(AdapterStore.Staged staged, ContentDigest digest) {
+    }
+
+    private Stored stageAndStore(String name, AdapterSource source) {
+        AdapterStore.Staged staged = store.stage(name, source);
+        try {
+            ContentDigest digest = files.store(staged.dir());
+            files.fetch(digest);
+            return new Stored(staged, digest);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot store adapter '" + name + "' in the blob store", e);
+        } finally {
+            store.discard(staged.dir());
         }
     }
 
-    /**
-     * Evicts a key once no running request uses it (the engine refuses while one does), retrying for up to a
-     * minute; the engine's eviction callback writes the EvictedFrom event.
-     */
-    private void evictWhenIdle(String key, String reason, int attempt) {
-        evictionReasons.put(key, reason);
-        worker.evict(key).whenComplete((r, err) -> {
-            if (err == null && r.evicted()) {
-                // the engine calls back only when the adapter was in a slot or in host memory; forget the reason
-                // shortly either way
-                CompletableFuture.delayedExecutor(1, java.util.concurrent.TimeUnit.SECONDS)
-                        .execute(() -> evictionReasons.remove(key, reason));
-                return;
+    private EntityRef<AdapterEntity.Command> entity(String name) {
+        return sharding.entityRefFor(AdapterEntity.ENTITY_KEY, name);
+    }
+
+    /** The entity's own state (authoritative), also written to the local catalog. */
+    private CompletionStage<CatalogEntry> state(String name) {
+        return entity(name).<CatalogEntry>ask(AdapterEntity.GetState::new, ASK_TIMEOUT).thenApply(e -> {
+            if (e.state().isRegistered()) {
+                catalog.put(e);
             }
-            if (attempt < 600) {
-                CompletableFuture.delayedExecutor(100, java.util.concurrent.TimeUnit.MILLISECONDS)
-                        .execute(() -> evictWhenIdle(key, reason, attempt + 1));
-            } else {
-                log.warn("adapter {} could not be evicted ({}): {}", key, reason, err != null ? err : r.reason());
-            }
+            return e;
         });
     }
 
-    private Adapter visibleAdapter(Caller caller, String name) {
-        Adapter a = adapters.get(name);
-        if (a == null) {
-            return null;
+    private CompletionStage<CatalogEntry> visibleState(Caller caller, String name) {
+        if (name == null || !NAME.matcher(name).matches()) {
+            return failed(notFound(name));
         }
-        synchronized (a) {
-            return visible(caller, a) ? a : null;
+        return state(name).thenApply(e -> {
+            if (!e.visibleTo(caller.tenant())) {
+                throw notFound(name).exception();
+            }
+            return e;
+        });
+    }
+
+    /** The adapter if the caller's tenant owns it (a shared adapter of another tenant is not theirs to change). */
+    private CompletionStage<CatalogEntry> owned(Caller caller, String name) {
+        return visibleState(caller, name).thenApply(e -> {
+            if (!e.owner().equals(caller.tenant())) {
+                throw notFound(name).exception();
+            }
+            return e;
+        });
+    }
+
+    /** Sends a request to the adapter's entity; the new state, or the rejection as a {@link ServiceException}. */
+    private CompletionStage<CatalogEntry> execute(String name, LifecycleRequest request) {
+        return entity(name).<AdapterEntity.Outcome>ask(replyTo -> new AdapterEntity.Execute(request, replyTo),
+                ASK_TIMEOUT).thenApply(o -> {
+                    if (o.reply() instanceof LifecycleReply.Accepted) {
+                        catalog.put(o.entry());
+                        return o.entry();
+                    }
+                    Rejection r = ((LifecycleReply.Rejected) o.reply()).rejection();
+                    if (r instanceof Rejection.PreloadUnchanged) {
+                        throw new UnchangedPreload();
+                    }
+                    throw toServiceError(r).exception();
+                });
+    }
+
+    /** A preload for the count already set: not an error, the registry then waits for the pins as usual. */
+    private static final class UnchangedPreload extends RuntimeException {
+        UnchangedPreload() {
+            super(null, null, false, false);
         }
     }
 
-    /** An adapter the caller's tenant owns (shared adapters of another tenant are read-only to it). */
-    private Adapter owned(Caller caller, String name) {
-        Adapter a = adapters.get(name);
-        return a != null && a.owner.equals(caller.tenant()) ? a : null;
-    }
-
-    private static boolean visible(Caller caller, Adapter a) {
-        return a.shared || a.owner.equals(caller.tenant());
-    }
-
-    public static String key(String name, int version) {
-        return AdapterCatalog.key(name, version);
-    }
-
-    @Override
-    public boolean durable() {
-        return audit.durable();
-    }
-
-    @Override
-    public CompletionStage<StorageCheck> storageCheck() {
-        return CompletableFuture.completedFuture(new StorageCheck(true, "not configured: adapter registry and "
-                + "audit log are in memory" + (audit.durable() ? "" : " (lost on restart)")));
-    }
-
-    private AdapterView view(Adapter a, EngineStatus st) {
-        List<AdapterView.Version> versions = a.versions.values().stream().map(v -> new AdapterView.Version(v.number,
-                v.sha256, v.size, v.createdAt, v.source, v.rank, v.targets)).toList();
-        String key = key(a.name, a.active);
-        List<String> resident = new ArrayList<>();
-        Map<String, Object> cache = new LinkedHashMap<>();
-        cacheView(key, worker, st, resident, cache);
-        return new AdapterView(a.name, a.owner, a.shared, a.retired ? "retired" : "active", a.active, versions,
-                a.preload, resident, cache);
-    }
-
-    /** Where {@code key} is in the worker's tiered cache and the cache's counters, for an {@link AdapterView}. */
-    static void cacheView(String key, LocalWorker worker, EngineStatus st, List<String> resident,
-                          Map<String, Object> cache) {
-        if (st == null) {
-            return;
+    /** The one mapping from a lifecycle rejection to the edge's error kinds. */
+    private static ServiceError toServiceError(Rejection r) {
+        if (r instanceof Rejection.NotRegistered n) {
+            return notFound(n.adapter());
         }
-        var s = st.adapters();
-        if (s.resident().contains(key)) {
-            resident.add(worker.name());
+        if (r instanceof Rejection.InvalidRequest i) {
+            return ServiceError.invalid(i.field(), i.problem());
         }
-        cache.put("tier", s.resident().contains(key) ? "slot" : s.host().contains(key) ? "host" : "disk");
-        cache.put("pinned", s.pinned().contains(key));
-        Map<String, Object> w = new LinkedHashMap<>();
-        w.put("slot_hits", s.slotHits());
-        w.put("host_hits", s.hostHits());
-        w.put("disk_misses", s.diskMisses());
-        w.put("slot_evictions", s.slotEvictions());
-        w.put("host_evictions", s.hostEvictions());
-        w.put("free_slots", s.freeSlots());
-        w.put("disk_to_host_ms_p50", s.diskToHost().p50Ms());
-        w.put("host_to_slot_ms_p50", s.hostToSlot().p50Ms());
-        cache.put(worker.name(), w);
+        return new ServiceError(ServiceError.Kind.CONFLICT, r.message(), null, 0);
     }
 
-    static Map<String, Object> detail(Object... kv) {
+    /**
+     * The admin view: versions, status, the live workers holding the current version, and (with {@code cache})
+     * where it is in each live worker's tiered cache plus the worker's cache counters.
+     */
+    private AdapterView view(CatalogEntry e, boolean cache) {
+        AdapterState st = e.state();
+        List<AdapterView.Version> versions = st.versions().stream().map(v -> new AdapterView.Version(v.version(),
+                v.digest().hex(), v.sizeBytes(), v.publishedAt().toEpochMilli(), v.source(), v.rank(),
+                v.targetModules())).toList();
+        List<WorkerLoad> live = directory.routable();
+        Set<String> liveIds = live.stream().map(WorkerLoad::workerId).collect(Collectors.toSet());
+        List<String> residentOn = e.holders().stream().filter(liveIds::contains).sorted().toList();
+        Map<String, Object> details = new LinkedHashMap<>();
+        if (cache && st.isRegistered()) {
+            String key = WorkerAgent.adapterKey(st.name(), st.currentVersion());
+            String best = "disk";
+            boolean pinned = false;
+            for (WorkerLoad w : live.stream().sorted(Comparator.comparing(WorkerLoad::workerId)).toList()) {
+                String tier = w.tierOf(key);
+                best = tier.equals("slot") || (tier.equals("host") && best.equals("disk")) ? tier : best;
+                pinned |= w.pinned().contains(key);
+                Map<String, Object> d = new LinkedHashMap<>();
+                d.put("tier", tier);
+                d.put("pinned", w.pinned().contains(key));
+                d.put("slot_hits", w.cache().slotHits());
+                d.put("host_hits", w.cache().hostHits());
+                d.put("disk_misses", w.cache().diskMisses());
+                d.put("slot_evictions", w.cache().slotEvictions());
+                d.put("host_evictions", w.cache().hostEvictions());
+                d.put("free_slots", w.freeSlots());
+                d.put("disk_to_host_ms_p50", w.cache().diskToHostMsP50());
+                d.put("host_to_slot_ms_p50", w.cache().hostToSlotMsP50());
+                details.put(w.workerId(), d);
+            }
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("tier", best);
+            out.put("pinned", pinned);
+            out.putAll(details);
+            details = out;
+        }
+        return new AdapterView(st.name(), e.owner(), e.shared(), st.isRetired() ? "retired" : "active",
+                st.currentVersion(), versions, st.preloadReplicas(), residentOn, details);
+    }
+
+    private static long offsetSeq(AuditRecord r) {
+        try {
+            return UUID.fromString(r.offset()).timestamp();
+        } catch (IllegalArgumentException | UnsupportedOperationException e) {
+            return r.writtenAt().toEpochMilli() * 10_000 + UUID_EPOCH_OFFSET;
+        }
+    }
+
+    /** A journaled event as the audit API shows it. */
+    private static AdapterEvent toEdge(AuditRecord r, long seq) {
+        dev.quiver.persistence.events.AdapterEvent e = r.event();
+        String type;
+        int version;
+        Map<String, Object> d = new LinkedHashMap<>();
+        if (e instanceof dev.quiver.persistence.events.AdapterEvent.AdapterRegistered x) {
+            type = "Registered";
+            version = 1;
+            d.putAll(detail("owner", CatalogEntry.owner(x.tenant()), "shared",
+                    x.tenant().startsWith(CatalogEntry.SHARED_PREFIX), "source", x.source(), "sha256",
+                    x.digest().hex(), "rank", x.rank()));
+        } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.VersionPublished x) {
+            type = "VersionPublished";
+            version = x.version();
+            d.putAll(detail("source", x.source(), "sha256", x.digest().hex(), "rank", x.rank()));
+        } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.RolledBack x) {
+            type = "RolledBack";
+            version = x.toVersion();
+            d.putAll(detail("from", x.fromVersion(), "to", x.toVersion(), "reason", x.reason()));
+        } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.PlacedOn x) {
+            type = "PlacedOn";
+            version = x.version();
+            d.putAll(detail("worker", x.worker(), "node", x.node()));
+        } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.EvictedFrom x) {
+            type = "EvictedFrom";
+            version = 0;
+            d.putAll(detail("worker", x.worker(), "node", x.node(), "reason", x.reason().wireName()));
+        } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.LoadFailed x) {
+            type = "LoadFailed";
+            version = x.version();
+            d.putAll(detail("worker", x.worker(), "node", x.node(), "error", x.error()));
+        } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.PreloadChanged x) {
+            type = "PreloadChanged";
+            version = 0;
+            d.putAll(detail("replicas", x.replicas()));
+        } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.Retired x) {
+            type = "Retired";
+            version = 0;
+            d.putAll(detail("reason", x.reason()));
+        } else {
+            type = e.getClass().getSimpleName();
+            version = 0;
+        }
+        d.put("journal_seq", r.sequenceNr());
+        return new AdapterEvent(seq, e.at().toEpochMilli(), r.adapter(), type, version, e.by(), d);
+    }
+
+    private static Map<String, Object> detail(Object... kv) {
         Map<String, Object> m = new LinkedHashMap<>();
         for (int i = 0; i < kv.length; i += 2) {
             m.put((String) kv[i], kv[i + 1]);
         }
         return m;
+    }
+
+    private static ServiceError conflict(String message, String param) {
+        return new ServiceError(ServiceError.Kind.CONFLICT, message, param, 0);
     }
 
     private static ServiceError notFound(String name) {
@@ -478,13 +519,5 @@ public final class AdapterRegistry implements AdapterCatalog {
 
     private static <T> CompletionStage<T> failed(ServiceError e) {
         return CompletableFuture.failedFuture(new ServiceException(e));
-    }
-
-    private static int parseInt(String s) {
-        try {
-            return Integer.parseInt(s);
-        } catch (NumberFormatException e) {
-            return 0;
-        }
     }
 }

@@ -15,7 +15,8 @@ import java.util.Map;
  * The server's cumulative adapter cache counters (summed over its workers): lookups that found the adapter in a
  * compute slot, in host memory, or only on disk. Read before and after a run; the difference is the run's hit rate.
  *
- * <p>Two sources. {@code GET /v1/adapters/NAME} (admin key) reads the worker's counters at that moment.
+ * <p>Two sources. {@code GET /v1/adapters/NAME} (admin key) reads the counters every worker last published to the
+ * cluster (a few times a second).
  * {@code GET /metrics} (open) is Kamon's Prometheus text, which lags the engine by up to one Kamon tick plus the
  * node's metrics interval, so after a run it is polled until the counters stop moving.
  */
@@ -67,24 +68,29 @@ public record CacheCounters(long slotHits, long hostHits, long diskMisses, Strin
             return fromMetrics();
         }
 
-        /** After the run: the admin view at once; /metrics polled until unchanged for 3 s (at most 20 s). */
+        /**
+         * After the run: polled until unchanged, for 1 s on the admin view (workers publish their counters to the
+         * cluster a few times a second) and 3 s on /metrics (Kamon's tick plus the node's metrics interval), at
+         * most 20 s.
+         */
         CacheCounters readSettled() throws InterruptedException {
             CacheCounters c = read();
-            if (c == null || !c.source().equals("metrics")) {
-                return c;
+            if (c == null) {
+                return null;
             }
+            Duration stable = c.source().equals("metrics") ? Duration.ofSeconds(3) : Duration.ofSeconds(1);
             long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
             long stableSince = System.nanoTime();
             while (System.nanoTime() < deadline) {
-                Thread.sleep(500);
-                CacheCounters next = fromMetrics();
+                Thread.sleep(250);
+                CacheCounters next = read();
                 if (next == null) {
                     return c;
                 }
                 if (next.lookups() != c.lookups()) {
                     stableSince = System.nanoTime();
                     c = next;
-                } else if (System.nanoTime() - stableSince >= Duration.ofSeconds(3).toNanos()) {
+                } else if (System.nanoTime() - stableSince >= stable.toNanos()) {
                     return next;
                 }
             }

@@ -1,0 +1,38 @@
+package dev.quiver.node.catalog;
+
+import dev.quiver.node.cluster.ReplicatedMap;
+import java.util.Collection;
+import java.util.Optional;
+import org.apache.pekko.actor.typed.ActorSystem;
+
+/**
+ * Every adapter's latest state, replicated to every node (Distributed Data, key {@code quiver-adapter-catalog}):
+ * what the edge reads to answer "may this caller use this model?" and {@code /v1/models} without a round trip.
+ * Adapter entities write their state after each event and when they recover; the registry writes the state an
+ * admin call returned, so the node that served the call sees it at once. Other nodes see it after gossip
+ * (about {@code distributed-data.gossip-interval}).
+ */
+public final class AdapterCatalog {
+
+    private final ReplicatedMap<CatalogEntry> entries;
+
+    private AdapterCatalog(ActorSystem<?> system) {
+        this.entries = ReplicatedMap.start(system, "quiver-adapter-catalog", CatalogEntry::seqNr, snapshot -> { });
+    }
+
+    public static AdapterCatalog start(ActorSystem<?> system) {
+        return new AdapterCatalog(system);
+    }
+
+    public void put(CatalogEntry entry) {
+        entries.put(entry.name(), entry);
+    }
+
+    public Optional<CatalogEntry> get(String name) {
+        return Optional.ofNullable(entries.snapshot().get(name));
+    }
+
+    public Collection<CatalogEntry> all() {
+        return entries.snapshot().values();
+    }
+}

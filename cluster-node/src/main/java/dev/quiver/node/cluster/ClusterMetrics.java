@@ -1,0 +1,47 @@
+package dev.quiver.node.cluster;
+
+import dev.quiver.node.directory.WorkerLoad;
+import java.util.Collection;
+import kamon.Kamon;
+import kamon.metric.MeasurementUnit;
+
+/**
+ * The cluster's Prometheus metrics (through Kamon): routing decisions by outcome, placement latency, requests
+ * resumed after their worker died, and adapters per worker. The edge renders them at {@code /metrics} with the
+ * rest.
+ */
+public final class ClusterMetrics {
+    private ClusterMetrics() {
+    }
+
+    /**
+     * One routing decision: {@code resident} (a worker holding the adapter), {@code placed}, {@code replicated},
+     * {@code base} (base model), {@code overloaded}, {@code unavailable}, {@code not_found}.
+     */
+    public static void routed(String outcome) {
+        Kamon.counter("quiver.routing.decisions").withTag("outcome", outcome).increment();
+    }
+
+    /** A placement (fetch + load into a slot) finished, {@code ok} or not, after {@code nanos}. */
+    public static void placed(boolean ok, long nanos) {
+        Kamon.histogram("quiver.placement.latency", MeasurementUnit.time().nanoseconds())
+                .withTag("result", ok ? "ok" : "failed").record(Math.max(0, nanos));
+    }
+
+    /** A request continued on another worker after its worker died or failed. */
+    public static void resumed() {
+        Kamon.counter("quiver.requests.resumed").withoutTags().increment();
+    }
+
+    /** A request that could not be served before its deadline. */
+    public static void deadlineExceeded() {
+        Kamon.counter("quiver.requests.deadline.exceeded").withoutTags().increment();
+    }
+
+    /** Adapters resident in each worker's compute slots, from the workers' published loads. */
+    public static void adaptersPerWorker(Collection<WorkerLoad> loads) {
+        for (WorkerLoad l : loads) {
+            Kamon.gauge("quiver.worker.adapters").withTag("worker", l.workerId()).update(l.resident().size());
+        }
+    }
+}

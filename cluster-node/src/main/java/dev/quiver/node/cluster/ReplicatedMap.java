@@ -1,0 +1,148 @@
+package dev.quiver.node.cluster;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.function.ToLongFunction;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.ddata.Key;
+import org.apache.pekko.cluster.ddata.LWWMap;
+import org.apache.pekko.cluster.ddata.LWWMapKey;
+import org.apache.pekko.cluster.ddata.LWWRegister;
+import org.apache.pekko.cluster.ddata.SelfUniqueAddress;
+import org.apache.pekko.cluster.ddata.typed.javadsl.DistributedData;
+import org.apache.pekko.cluster.ddata.typed.javadsl.Replicator;
+import org.apache.pekko.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
+
+/**
+ * A map replicated to every node through Pekko Distributed Data (an {@link LWWMap}), read locally without a round
+ * trip: {@link #snapshot()} is an immutable copy swapped in whenever the replica changes. Each value carries its
+ * own version ({@code version}), used as the last-writer-wins clock, so an older value never replaces a newer one
+ * whichever node writes it. A {@link #put} is visible on this node at once and reaches the others by gossip.
+ *
+ * <p>The worker directory (worker loads) and the adapter catalog (adapter states) are two of these.
+ */
+public final class ReplicatedMap<V> {
+
+    private sealed interface Command permits Put, Remove, Replicated, Ignored {
+    }
+
+    private record Put(String key, Object value) implements Command {
+    }
+
+    private record Remove(String key) implements Command {
+    }
+
+    private record Replicated(Map<String, ?> entries) implements Command {
+    }
+
+    private record Ignored() implements Command {
+    }
+
+    private final ToLongFunction<V> version;
+    private final Consumer<Map<String, V>> onChange;
+    private volatile Map<String, V> snapshot = Map.of();
+    private final ActorRef<Command> actor;
+
+    private ReplicatedMap(ActorSystem<?> system, String name, ToLongFunction<V> version,
+                          Consumer<Map<String, V>> onChange) {
+        this.version = version;
+        this.onChange = onChange;
+        Key<LWWMap<String, V>> key = LWWMapKey.create(name);
+        this.actor = system.systemActorOf(behavior(key), "replicated-" + name, Props.empty());
+    }
+
+    /**
+     * Starts this node's replica of the map {@code name}.
+     *
+     * @param version  the value's version: the last-writer-wins clock
+     * @param onChange called (on the replica's actor) with the new snapshot after each change
+     */
+    public static <V> ReplicatedMap<V> start(ActorSystem<?> system, String name, ToLongFunction<V> version,
+                                             Consumer<Map<String, V>> onChange) {
+        return new ReplicatedMap<>(system, name, version, onChange);
+    }
+
+    /** This node's current view: immutable, updated as the replica changes. */
+    public Map<String, V> snapshot() {
+        return snapshot;
+    }
+
+    /** Writes {@code value} unless this node already holds a newer version of it. */
+    public void put(String key, V value) {
+        actor.tell(new Put(key, value));
+    }
+
+    public void remove(String key) {
+        actor.tell(new Remove(key));
+    }
+
+    @SuppressWarnings("unchecked")
+    private Behavior<Command> behavior(Key<LWWMap<String, V>> key) {
+        return Behaviors.setup(ctx -> DistributedData.<Command, LWWMap<String, V>>withReplicatorMessageAdapter(
+                (ReplicatorMessageAdapter<Command, LWWMap<String, V>> replicator) -> {
+                    SelfUniqueAddress self = DistributedData.get(ctx.getSystem()).selfUniqueAddress();
+                    LWWRegister.Clock<V> clock = (now, value) -> version.applyAsLong(value);
+                    // Writes of this node that the replica has not shown back yet: a change notification that
+                    // predates them must not hide them from the snapshot.
+                    Map<String, V> pendingPuts = new HashMap<>();
+                    java.util.Set<String> pendingRemovals = new java.util.HashSet<>();
+                    replicator.subscribe(key, rsp -> rsp instanceof Replicator.Changed<LWWMap<String, V>> c
+                            ? new Replicated(c.get(key).getEntries()) : new Ignored());
+                    return Behaviors.receive(Command.class)
+                            .onMessage(Put.class, p -> {
+                                V value = (V) p.value();
+                                V held = snapshot.get(p.key());
+                                if (held != null && version.applyAsLong(held) > version.applyAsLong(value)) {
+                                    return Behaviors.same();
+                                }
+                                Map<String, V> next = new HashMap<>(snapshot);
+                                next.put(p.key(), value);
+                                pendingPuts.put(p.key(), value);
+                                pendingRemovals.remove(p.key());
+                                publish(next);
+                                replicator.askUpdate(replyTo -> new Replicator.Update<>(key, LWWMap.create(),
+                                        Replicator.writeLocal(), replyTo, m -> m.put(self, p.key(), value, clock)),
+                                        rsp -> new Ignored());
+                                return Behaviors.same();
+                            })
+                            .onMessage(Remove.class, r -> {
+                                Map<String, V> next = new HashMap<>(snapshot);
+                                pendingPuts.remove(r.key());
+                                pendingRemovals.add(r.key());
+                                if (next.remove(r.key()) != null) {
+                                    publish(next);
+                                }
+                                replicator.askUpdate(replyTo -> new Replicator.Update<>(key, LWWMap.create(),
+                                        Replicator.writeLocal(), replyTo, m -> m.remove(self, r.key())),
+                                        rsp -> new Ignored());
+                                return Behaviors.same();
+                            })
+                            .onMessage(Replicated.class, c -> {
+                                Map<String, V> next = new HashMap<>((Map<String, V>) c.entries());
+                                pendingPuts.entrySet().removeIf(e -> {
+                                    V seen = next.get(e.getKey());
+                                    if (seen != null && version.applyAsLong(seen) >= version.applyAsLong(e.getValue())) {
+                                        return true;
+                                    }
+                                    next.put(e.getKey(), e.getValue());
+                                    return false;
+                                });
+                                pendingRemovals.removeIf(k -> next.remove(k) == null);
+                                publish(next);
+                                return Behaviors.same();
+                            })
+                            .onMessage(Ignored.class, i -> Behaviors.same())
+                            .build();
+                }));
+    }
+
+    private void publish(Map<String, V> next) {
+        snapshot = Map.copyOf(next);
+        onChange.accept(snapshot);
+    }
+}

@@ -1,0 +1,188 @@
+package dev.quiver.node.directory;
+
+import dev.quiver.node.cluster.ReplicatedMap;
+import dev.quiver.node.worker.WorkerAgent;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.Member;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Subscribe;
+
+/**
+ * This node's view of every worker in the cluster, read locally so that a routing decision never waits for a
+ * remote round trip: the workers' published {@link WorkerLoad}s (Distributed Data), which of them are registered
+ * with the Receptionist, and which cluster members are Up, reachable and not leaving. A worker is routable when
+ * all three agree and it reports itself healthy.
+ *
+ * <p>Loads are published every {@code load-publish-interval}; between two publications this node adds the requests
+ * it routed to a worker itself, so a burst does not all go to the worker that looked least loaded.
+ *
+ * <p>When a member is removed (downed or left), the directory reports the workers it hosted to the node-lost
+ * handler (the cluster node sends their adapters' entities a {@code NodeLost}) and drops their loads.
+ */
+public final class WorkerDirectory {
+
+    /** The workers a removed member hosted, with their last published loads. */
+    public record NodeLost(String address, List<WorkerLoad> workers) {
+    }
+
+    private final ActorSystem<?> system;
+    private final ReplicatedMap<WorkerLoad> loads;
+    private final Map<String, AtomicInteger> routedSincePublished = new ConcurrentHashMap<>();
+    private final Map<String, Long> lastSeen = new ConcurrentHashMap<>();
+    private volatile Set<ActorRef<WorkerAgent.Command>> registered = Set.of();
+    /** Unique addresses (as text) of members that are Up and reachable: the ones requests may go to. */
+    private volatile Set<String> routableMembers = Set.of();
+    /** Unique addresses of every member still in the cluster, reachable or not. */
+    private volatile Set<String> members = Set.of();
+
+    private WorkerDirectory(ActorSystem<?> system, Consumer<NodeLost> onNodeLost) {
+        this.system = system;
+        this.loads = ReplicatedMap.start(system, "quiver-worker-load", WorkerLoad::updatedAt,
+                snapshot -> routedSincePublished.keySet().forEach(k -> {
+                    WorkerLoad l = snapshot.get(k);
+                    AtomicInteger c = routedSincePublished.get(k);
+                    if (l != null && c != null && l.updatedAt() > lastSeen.getOrDefault(k, 0L)) {
+                        lastSeen.put(k, l.updatedAt());
+                        c.set(0);
+                    }
+                }));
+        system.systemActorOf(watcher(onNodeLost), "worker-directory", Props.empty());
+    }
+
+    /** Starts this node's directory; {@code onNodeLost} runs on the directory's actor for each removed member. */
+    public static WorkerDirectory start(ActorSystem<?> system, Consumer<NodeLost> onNodeLost) {
+        return new WorkerDirectory(system, onNodeLost);
+    }
+
+    /** Called by this node's worker agents with their current load. */
+    public void publish(WorkerLoad load) {
+        loads.put(load.workerId(), load);
+    }
+
+    /** The workers requests may go to now, with the requests this node routed to each since its last load. */
+    public List<WorkerLoad> routable() {
+        Set<String> up = routableMembers;
+        Set<ActorRef<WorkerAgent.Command>> reg = registered;
+        List<WorkerLoad> out = new ArrayList<>();
+        for (WorkerLoad l : loads.snapshot().values()) {
+            if (l.healthy() && up.contains(l.address()) && reg.contains(l.agent())) {
+                AtomicInteger extra = routedSincePublished.get(l.workerId());
+                out.add(extra == null ? l : l.plusWaiting(extra.get()));
+            }
+        }
+        return out;
+    }
+
+    /** The last load {@code workerId} published, routable or not. */
+    public Optional<WorkerLoad> load(String workerId) {
+        return Optional.ofNullable(loads.snapshot().get(workerId));
+    }
+
+    /** Every published load (also of workers that are not routable now). */
+    public Map<String, WorkerLoad> loads() {
+        return loads.snapshot();
+    }
+
+    /**
+     * Whether {@code workerId} is known to be gone: it published a load from a member that is no longer in the
+     * cluster. A worker never heard of is not "gone" (the cluster may still be starting).
+     */
+    public boolean isGone(String workerId) {
+        WorkerLoad l = loads.snapshot().get(workerId);
+        return l != null && !members.contains(l.address());
+    }
+
+    /** Counts a request this node routed to {@code workerId} until the worker publishes its next load. */
+    public void noteRouted(String workerId) {
+        routedSincePublished.computeIfAbsent(workerId, k -> new AtomicInteger()).incrementAndGet();
+    }
+
+    /** Whether this node is Up in the cluster. */
+    public boolean selfUp() {
+        return Cluster.get(system).selfMember().status() == MemberStatus.up();
+    }
+
+    /**
+     * Whether this node acts for the cluster on a member's removal: the oldest Up member does, so each removal is
+     * handled once (handlers are idempotent, so a change of the oldest during a removal does no harm).
+     */
+    public boolean isCoordinator() {
+        Cluster cluster = Cluster.get(system);
+        Member oldest = null;
+        for (Member m : cluster.state().getMembers()) {
+            if (m.status() == MemberStatus.up() && (oldest == null || m.isOlderThan(oldest))) {
+                oldest = m;
+            }
+        }
+        return oldest != null && oldest.uniqueAddress().equals(cluster.selfMember().uniqueAddress());
+    }
+
+    private Behavior<Object> watcher(Consumer<NodeLost> onNodeLost) {
+        return Behaviors.setup(ctx -> {
+            Cluster cluster = Cluster.get(ctx.getSystem());
+            ActorRef<ClusterEvent.ClusterDomainEvent> events = ctx.messageAdapter(ClusterEvent.ClusterDomainEvent.class,
+                    e -> e);
+            cluster.subscriptions().tell(Subscribe.create(events, ClusterEvent.ClusterDomainEvent.class));
+            ActorRef<Receptionist.Listing> listings = ctx.messageAdapter(Receptionist.Listing.class, l -> l);
+            ctx.getSystem().receptionist().tell(Receptionist.subscribe(WorkerAgent.SERVICE_KEY, listings));
+            return Behaviors.receive(Object.class)
+                    .onMessage(Receptionist.Listing.class, l -> {
+                        registered = Set.copyOf(l.getServiceInstances(WorkerAgent.SERVICE_KEY));
+                        return Behaviors.same();
+                    })
+                    .onMessage(ClusterEvent.MemberRemoved.class, removed -> {
+                        refreshMembers(cluster);
+                        String address = removed.member().uniqueAddress().toString();
+                        List<WorkerLoad> lost = loads.snapshot().values().stream()
+                                .filter(l -> l.address().equals(address)).toList();
+                        ctx.getLog().info("cluster member {} removed (was {}); it hosted workers {}", address,
+                                removed.previousStatus(), lost.stream().map(WorkerLoad::workerId).toList());
+                        onNodeLost.accept(new NodeLost(address, lost));
+                        if (isCoordinator()) {
+                            lost.forEach(l -> loads.remove(l.workerId()));
+                        }
+                        return Behaviors.same();
+                    })
+                    .onMessage(ClusterEvent.ClusterDomainEvent.class, e -> {
+                        refreshMembers(cluster);
+                        return Behaviors.same();
+                    })
+                    .build();
+        });
+    }
+
+    private void refreshMembers(Cluster cluster) {
+        var state = cluster.state();
+        Set<String> unreachable = new HashSet<>();
+        for (Member m : state.getUnreachable()) {
+            unreachable.add(m.uniqueAddress().toString());
+        }
+        Set<String> all = new HashSet<>();
+        Set<String> up = new HashSet<>();
+        for (Member m : state.getMembers()) {
+            String a = m.uniqueAddress().toString();
+            all.add(a);
+            if (m.status() == MemberStatus.up() && !unreachable.contains(a)) {
+                up.add(a);
+            }
+        }
+        members = Set.copyOf(all);
+        routableMembers = Set.copyOf(up);
+    }
+}

@@ -1,0 +1,61 @@
+package dev.quiver.node.directory;
+
+import dev.quiver.node.cluster.ClusterMessage;
+import dev.quiver.node.worker.WorkerAgent;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.actor.typed.ActorRef;
+
+/**
+ * What one worker publishes about itself to the whole cluster (Distributed Data, key {@code quiver-worker-load}),
+ * a few times a second: enough for any node to route and place without asking it.
+ *
+ * @param workerId      {@code <node-id>/<worker-name>}
+ * @param address       the worker's cluster node ({@code Member.uniqueAddress()} as text): a load whose node is not
+ *                      an Up member is stale
+ * @param agent         where requests and placements go
+ * @param running       sequences in the running batch
+ * @param waiting       requests queued in the engine (its bound is {@code maxWaiting})
+ * @param freeSlots     adapter compute slots free now, of {@code maxSlots}
+ * @param resident      adapter keys ({@code name@vN}) in compute slots
+ * @param pinned        the resident keys that are pinned (preloaded)
+ * @param adapterLoad   adapter key → its requests waiting or running on this worker
+ * @param cache         the worker's adapter cache: host-memory copies and cumulative counters
+ * @param startedAt     when this worker (this incarnation of its node) started, epoch ms: an adapter placed on the
+ *                      worker id before that was held by an earlier incarnation
+ * @param updatedAt     when this load was read, epoch ms
+ */
+public record WorkerLoad(String workerId, String nodeId, String address, ActorRef<WorkerAgent.Command> agent,
+                         boolean healthy, int running, int waiting, int maxWaiting, int freeSlots, int maxSlots,
+                         List<String> resident, List<String> pinned, Map<String, Integer> adapterLoad,
+                         double kvUsage, Cache cache, long startedAt, long updatedAt) implements ClusterMessage {
+    public WorkerLoad {
+        resident = List.copyOf(resident);
+        pinned = List.copyOf(pinned);
+        adapterLoad = Map.copyOf(adapterLoad);
+    }
+
+    /** The worker's tiered adapter cache: which keys are in host memory, and its counters since it started. */
+    public record Cache(List<String> host, long slotHits, long hostHits, long diskMisses, long slotEvictions,
+                        long hostEvictions, double diskToHostMsP50, double hostToSlotMsP50) {
+        public Cache {
+            host = List.copyOf(host);
+        }
+    }
+
+    /** Where {@code key} is on this worker: slot, host or disk. */
+    public String tierOf(String key) {
+        return resident.contains(key) ? "slot" : cache.host().contains(key) ? "host" : "disk";
+    }
+
+    /** Requests of adapter key {@code key} waiting or running here. */
+    public int loadOf(String key) {
+        return adapterLoad.getOrDefault(key, 0);
+    }
+
+    /** The same load with {@code extra} more waiting requests (routed by this node since it was published). */
+    public WorkerLoad plusWaiting(int extra) {
+        return extra == 0 ? this : new WorkerLoad(workerId, nodeId, address, agent, healthy, running, waiting + extra,
+                maxWaiting, freeSlots, maxSlots, resident, pinned, adapterLoad, kvUsage, cache, startedAt, updatedAt);
+    }
+}

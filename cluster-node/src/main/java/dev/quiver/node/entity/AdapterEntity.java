@@ -1,0 +1,475 @@
+package dev.quiver.node.entity;
+
+import dev.quiver.node.catalog.AdapterCatalog;
+import dev.quiver.node.catalog.CatalogEntry;
+import dev.quiver.node.cluster.ClusterMessage;
+import dev.quiver.node.cluster.ClusterMetrics;
+import dev.quiver.node.directory.WorkerDirectory;
+import dev.quiver.node.directory.WorkerLoad;
+import dev.quiver.node.placement.PlacementPolicy;
+import dev.quiver.node.worker.WorkerAgent;
+import dev.quiver.persistence.PersistenceSettings;
+import dev.quiver.persistence.events.AdapterEvent;
+import dev.quiver.persistence.events.EvictionReason;
+import dev.quiver.persistence.lifecycle.AdapterLifecycle;
+import dev.quiver.persistence.lifecycle.LifecycleReply;
+import dev.quiver.persistence.state.AdapterState;
+import dev.quiver.persistence.state.Decision;
+import dev.quiver.persistence.state.LifecycleRequest;
+import dev.quiver.persistence.state.LifecycleRules;
+import dev.quiver.persistence.state.Residency;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.sharding.typed.javadsl.Entity;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityTypeKey;
+import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandlerWithReply;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehaviorWithEnforcedReplies;
+import org.apache.pekko.persistence.typed.javadsl.ReplyEffect;
+import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
+import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
+
+/**
+ * One adapter in the cluster (Cluster Sharding, one entity per adapter name, event-sourced on the persistence
+ * module's {@link AdapterEvent}s and {@link AdapterState}; persistence id {@code Adapter|<name>}, the same as
+ * {@link AdapterLifecycle}, so either reads the other's journal). It owns the adapter's life and decides where its
+ * requests go:
+ *
+ * <ul>
+ *   <li>{@link Execute}: lifecycle requests (register, publish, rollback, preload, retire), validated by
+ *       {@link LifecycleRules}; after a version switch it moves its residents to the new version, after a retire
+ *       it releases them.</li>
+ *   <li>{@link Route}: picks a worker with the {@link PlacementPolicy} over the persisted residents and the live
+ *       workers of the local {@link WorkerDirectory}; a placement it starts becomes {@code PlacedOn} only once the
+ *       worker reports the adapter loaded, a failed one {@code LoadFailed}.</li>
+ *   <li>{@link WorkerEvicted} and {@link NodeLost}: the worker dropped it (LRU, operator) or its node is gone;
+ *       persisted as {@code EvictedFrom}.</li>
+ *   <li>{@link Maintain} (a timer while it has residents or a preload): drops residents of workers that are gone
+ *       or restarted, and keeps {@code preloadReplicas} workers holding the current version pinned.</li>
+ * </ul>
+ *
+ * <p>Placement reads only persisted residents that are live now, plus placements in flight (kept in memory: a
+ * restarted entity forgets them, and the worker's load or eviction reports catch up).
+ */
+public final class AdapterEntity
+        extends EventSourcedBehaviorWithEnforcedReplies<AdapterEntity.Command, AdapterEvent, AdapterState> {
+
+    public static final EntityTypeKey<Command> ENTITY_KEY =
+            EntityTypeKey.create(Command.class, AdapterLifecycle.ENTITY_TYPE);
+
+    public sealed interface Command extends ClusterMessage permits Execute, GetState, Route, PlacementDone,
+            WorkerEvicted, NodeLost, Maintain {
+    }
+
+    /** A lifecycle request from the admin API. */
+    public record Execute(LifecycleRequest request, ActorRef<Outcome> replyTo) implements Command {
+    }
+
+    /** The lifecycle's reply and the adapter's state after it, as the catalog holds it. */
+    public record Outcome(LifecycleReply reply, CatalogEntry entry) implements ClusterMessage {
+    }
+
+    public record GetState(ActorRef<CatalogEntry> replyTo) implements Command {
+    }
+
+    /** Where should request {@code requestId} go? Never to a worker in {@code exclude}. */
+    public record Route(String requestId, List<String> exclude, ActorRef<RouteReply> replyTo) implements Command {
+    }
+
+    public sealed interface RouteReply extends ClusterMessage permits Routed, NotRouted {
+    }
+
+    /** Send it to {@code agent} as adapter {@code version} (content {@code digest}) of {@code tenant}. */
+    public record Routed(String workerId, ActorRef<WorkerAgent.Command> agent, int version, String digest,
+                         String tenant, String outcome) implements RouteReply {
+    }
+
+    /** It cannot be routed now. */
+    public record NotRouted(Reason reason, String message, int retryAfterSeconds) implements RouteReply {
+        public enum Reason { NOT_FOUND, OVERLOADED, UNAVAILABLE }
+    }
+
+    /** A worker agent's report of a placement this entity asked for. */
+    public record PlacementDone(WorkerAgent.PlaceResult result) implements Command {
+    }
+
+    /** {@code worker} dropped {@code version} from its compute slots ({@code reason}: lru | operator). */
+    public record WorkerEvicted(String worker, String node, int version, String reason) implements Command {
+    }
+
+    /** The cluster member that hosted {@code workers} was removed. */
+    public record NodeLost(List<String> workers, String node) implements Command {
+    }
+
+    public record Maintain() implements Command {
+    }
+
+    /** What every entity of a node shares. */
+    public record Deps(WorkerDirectory directory, AdapterCatalog catalog, PlacementPolicy policy,
+                       Duration maintainInterval, Duration placementTimeout, PersistenceSettings.Lifecycle lifecycle,
+                       Clock clock) {
+    }
+
+    /** Starts sharding of adapter entities on this node. */
+    public static void init(ActorSystem<?> system, Deps deps) {
+        ClusterSharding.get(system).init(Entity.of(ENTITY_KEY, ctx -> create(ctx.getEntityId(), deps)));
+    }
+
+    public static Behavior<Command> create(String name, Deps deps) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new AdapterEntity(name, deps, ctx, timers)));
+    }
+
+    /** A placement this entity started and is waiting for. */
+    private record Placing(int version, boolean pin, long startedNanos) {
+    }
+
+    private static final String MAINTAIN_TIMER = "maintain";
+    private static final Duration RESTART_MARGIN = Duration.ofSeconds(2);
+
+    private final String name;
+    private final Deps deps;
+    private final ActorContext<Command> ctx;
+    private final TimerScheduler<Command> timers;
+    private final ActorRef<WorkerAgent.PlaceResult> placeReplies;
+    private final Map<String, Placing> placing = new HashMap<>();
+
+    private AdapterEntity(String name, Deps deps, ActorContext<Command> ctx, TimerScheduler<Command> timers) {
+        super(AdapterLifecycle.persistenceId(name));
+        this.name = name;
+        this.deps = deps;
+        this.ctx = ctx;
+        this.timers = timers;
+        this.placeReplies = ctx.messageAdapter(WorkerAgent.PlaceResult.class, PlacementDone::new);
+    }
+
+    @Override
+    public AdapterState emptyState() {
+        return AdapterState.unregistered(name);
+    }
+
+    @Override
+    public CommandHandlerWithReply<Command, AdapterEvent, AdapterState> commandHandler() {
+        return newCommandHandlerWithReplyBuilder()
+                .forAnyState()
+                .onCommand(Execute.class, this::onExecute)
+                .onCommand(GetState.class, (state, c) -> Effect().reply(c.replyTo(), entry(state)))
+                .onCommand(Route.class, this::onRoute)
+                .onCommand(PlacementDone.class, this::onPlacementDone)
+                .onCommand(WorkerEvicted.class, this::onWorkerEvicted)
+                .onCommand(NodeLost.class, this::onNodeLost)
+                .onCommand(Maintain.class, this::onMaintain)
+                .build();
+    }
+
+    @Override
+    public EventHandler<AdapterState, AdapterEvent> eventHandler() {
+        return (state, event) -> state.apply(event);
+    }
+
+    @Override
+    public SignalHandler<AdapterState> signalHandler() {
+        return newSignalHandlerBuilder()
+                .onSignal(RecoveryCompleted.instance(), state -> {
+                    if (state.isRegistered()) {
+                        deps.catalog().put(entry(state));
+                    }
+                    scheduleMaintenance(state);
+                })
+                .build();
+    }
+
+    @Override
+    public Set<String> tagsFor(AdapterEvent event) {
+        return Set.of(deps.lifecycle().tag());
+    }
+
+    @Override
+    public RetentionCriteria retentionCriteria() {
+        return RetentionCriteria.snapshotEvery(deps.lifecycle().snapshotEvery(), deps.lifecycle().keepSnapshots());
+    }
+
+    // ---- lifecycle ----
+
+    private ReplyEffect<AdapterEvent, AdapterState> onExecute(AdapterState state, Execute cmd) {
+        Decision decision = LifecycleRules.decide(state, cmd.request(), deps.clock().instant());
+        if (decision instanceof Decision.Accept accept) {
+            AdapterEvent event = accept.event();
+            return Effect().persist(event)
+                    .thenRun(next -> afterLifecycleChange(state, next, event))
+                    .thenReply(cmd.replyTo(), next -> new Outcome(new LifecycleReply.Accepted(event, next),
+                            entry(next)));
+        }
+        return Effect().reply(cmd.replyTo(), new Outcome(
+                new LifecycleReply.Rejected(((Decision.Reject) decision).rejection()), entry(state)));
+    }
+
+    /** Side effects of a persisted lifecycle change: the catalog, and the workers holding the adapter. */
+    private void afterLifecycleChange(AdapterState before, AdapterState after, AdapterEvent event) {
+        publish(after);
+        if (event instanceof AdapterEvent.Retired) {
+            for (Residency r : after.residents()) {
+                release(r.worker(), r.version(), false, "retired");
+            }
+            placing.clear();
+        } else if (after.currentVersion() != before.currentVersion()) {
+            // A new current version: holders of the old one drop it once idle; pinned holders load the new one.
+            for (Residency r : after.residents()) {
+                if (r.version() != after.currentVersion()) {
+                    boolean wasPinned = isPinnedOn(r.worker(), WorkerAgent.adapterKey(name, r.version()));
+                    release(r.worker(), r.version(), false, "superseded by v" + after.currentVersion());
+                    if (wasPinned && after.preloadReplicas() > 0) {
+                        startPlacement(after, r.worker(), true);
+                    }
+                }
+            }
+            ensurePins(after);
+        } else if (event instanceof AdapterEvent.PreloadChanged) {
+            ensurePins(after);
+        }
+        scheduleMaintenance(after);
+    }
+
+    // ---- routing ----
+
+    private ReplyEffect<AdapterEvent, AdapterState> onRoute(AdapterState state, Route route) {
+        if (!state.isRegistered() || state.isRetired()) {
+            ClusterMetrics.routed("not_found");
+            return Effect().reply(route.replyTo(), new NotRouted(NotRouted.Reason.NOT_FOUND,
+                    "adapter '" + name + "' does not exist", 0));
+        }
+        int version = state.currentVersion();
+        String key = WorkerAgent.adapterKey(name, version);
+        List<WorkerLoad> live = deps.directory().routable();
+        PlacementPolicy.Decision d = deps.policy().route(key, holders(state), Set.copyOf(route.exclude()), live);
+        if (d instanceof PlacementPolicy.Route r) {
+            r.placeOn().ifPresent(w -> startPlacement(state, w, false));
+            WorkerLoad target = live.stream().filter(w -> w.workerId().equals(r.workerId())).findFirst()
+                    .orElseThrow();
+            deps.directory().noteRouted(r.workerId());
+            ClusterMetrics.routed(r.outcome().wire());
+            return Effect().reply(route.replyTo(), new Routed(r.workerId(), target.agent(), version,
+                    state.current().orElseThrow().digest().hex(), state.tenant(), r.outcome().wire()));
+        }
+        if (d instanceof PlacementPolicy.Overloaded o) {
+            ClusterMetrics.routed("overloaded");
+            return Effect().reply(route.replyTo(), new NotRouted(NotRouted.Reason.OVERLOADED,
+                    "the cluster is saturated: " + o.reason() + "; retry later", o.retryAfterSeconds()));
+        }
+        ClusterMetrics.routed("unavailable");
+        return Effect().reply(route.replyTo(), new NotRouted(NotRouted.Reason.UNAVAILABLE,
+                ((PlacementPolicy.NoWorker) d).reason(), 1));
+    }
+
+    /** Workers that hold, or are loading, the current version. */
+    private Set<String> holders(AdapterState state) {
+        Set<String> out = new LinkedHashSet<>();
+        for (Residency r : state.residents()) {
+            if (r.version() == state.currentVersion()) {
+                out.add(r.worker());
+            }
+        }
+        placing.forEach((w, p) -> {
+            if (p.version() == state.currentVersion()) {
+                out.add(w);
+            }
+        });
+        return out;
+    }
+
+    // ---- placement ----
+
+    private void startPlacement(AdapterState state, String workerId, boolean pin) {
+        int version = state.currentVersion();
+        Placing already = placing.get(workerId);
+        if (already != null && already.version() == version && (already.pin() || !pin)) {
+            return;
+        }
+        Optional<WorkerLoad> load = deps.directory().load(workerId);
+        if (load.isEmpty()) {
+            return;
+        }
+        placing.put(workerId, new Placing(version, pin, System.nanoTime()));
+        timers.startSingleTimer("place-" + workerId, new PlacementDone(new WorkerAgent.PlaceResult(workerId,
+                load.get().nodeId(), name, version, pin, false, "placement timed out after "
+                + deps.placementTimeout().toSeconds() + " s")), deps.placementTimeout());
+        load.get().agent().tell(new WorkerAgent.Place(name, version, state.current().orElseThrow().digest().hex(),
+                pin, placeReplies));
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> onPlacementDone(AdapterState state, PlacementDone done) {
+        WorkerAgent.PlaceResult r = done.result();
+        Placing p = placing.get(r.workerId());
+        if (p == null || p.version() != r.version()) {
+            return Effect().noReply();    // a late report of a placement given up on
+        }
+        placing.remove(r.workerId());
+        timers.cancel("place-" + r.workerId());
+        ClusterMetrics.placed(r.ok(), System.nanoTime() - p.startedNanos());
+        if (r.ok() && (state.isRetired() || r.version() != state.currentVersion())) {
+            release(r.workerId(), r.version(), false, "no longer current");
+            return Effect().noReply();
+        }
+        LifecycleRequest request = r.ok()
+                ? new LifecycleRequest.Place(r.workerId(), r.nodeId(), "system:placement")
+                : new LifecycleRequest.ReportLoadFailure(r.workerId(), r.nodeId(), r.version(),
+                        String.valueOf(r.error()), "system:placement");
+        if (!r.ok()) {
+            ctx.getLog().warn("adapter {} v{} could not be placed on {}: {}", name, r.version(), r.workerId(),
+                    r.error());
+        }
+        return persistDecided(state, List.of(request));
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> onWorkerEvicted(AdapterState state, WorkerEvicted e) {
+        Optional<Residency> r = state.residencyOn(e.worker());
+        if (r.isEmpty() || r.get().version() != e.version()) {
+            return Effect().noReply();
+        }
+        EvictionReason reason = "lru".equals(e.reason()) ? EvictionReason.LRU : EvictionReason.OPERATOR;
+        return persistDecided(state, List.of(new LifecycleRequest.Evict(e.worker(), e.node(), reason,
+                "system:worker")));
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> onNodeLost(AdapterState state, NodeLost lost) {
+        List<LifecycleRequest> requests = new ArrayList<>();
+        for (String worker : lost.workers()) {
+            placing.remove(worker);
+            state.residencyOn(worker).ifPresent(r -> requests.add(new LifecycleRequest.Evict(worker, r.node(),
+                    EvictionReason.NODE_LOST, "system:failover")));
+        }
+        return persistDecided(state, requests);
+    }
+
+    private ReplyEffect<AdapterEvent, AdapterState> onMaintain(AdapterState state, Maintain m) {
+        if (!state.isRegistered()) {
+            return Effect().noReply();
+        }
+        List<LifecycleRequest> requests = new ArrayList<>();
+        for (Residency r : state.residents()) {
+            Optional<WorkerLoad> load = deps.directory().load(r.worker());
+            boolean gone = deps.directory().isGone(r.worker());
+            // NOTE: compares the worker's clock with the entity's; nodes are assumed NTP-synced to well under
+            // RESTART_MARGIN. A worker restarted within the margin of a placement is caught by its own reports
+            // instead (the adapter is simply loaded again on its next request).
+            boolean restarted = load.isPresent()
+                    && load.get().startedAt() > r.since().toEpochMilli() + RESTART_MARGIN.toMillis();
+            if (gone || restarted) {
+                ctx.getLog().info("adapter {}: worker {} {}; its residency is lost", name, r.worker(),
+                        gone ? "left the cluster" : "restarted since the adapter was placed");
+                requests.add(new LifecycleRequest.Evict(r.worker(), r.node(), EvictionReason.NODE_LOST,
+                        "system:failover"));
+            }
+        }
+        if (requests.isEmpty()) {
+            ensurePins(state);
+            scheduleMaintenance(state);
+            return Effect().noReply();
+        }
+        return persistDecided(state, requests);
+    }
+
+    /**
+     * Persists the events these requests decide to, in order, skipping rejected ones (a report that no longer
+     * applies, such as an eviction already recorded); then publishes the state and checks the preload.
+     */
+    private ReplyEffect<AdapterEvent, AdapterState> persistDecided(AdapterState state,
+                                                                    List<LifecycleRequest> requests) {
+        List<AdapterEvent> events = new ArrayList<>();
+        AdapterState s = state;
+        for (LifecycleRequest q : requests) {
+            Decision d = LifecycleRules.decide(s, q, deps.clock().instant());
+            if (d instanceof Decision.Accept a) {
+                events.add(a.event());
+                s = s.apply(a.event());
+            }
+        }
+        if (events.isEmpty()) {
+            return Effect().noReply();
+        }
+        return Effect().persist(events).thenRun(next -> {
+            publish(next);
+            ensurePins(next);
+            scheduleMaintenance(next);
+        }).thenNoReply();
+    }
+
+    /**
+     * Keeps {@code preloadReplicas} live workers holding the current version pinned: pins holders first, then
+     * places it on more workers; with no preload, unpins it where it is pinned.
+     */
+    private void ensurePins(AdapterState state) {
+        if (!state.isRegistered() || state.isRetired()) {
+            return;
+        }
+        String key = WorkerAgent.adapterKey(name, state.currentVersion());
+        Map<String, WorkerLoad> live = new HashMap<>();
+        deps.directory().routable().forEach(w -> live.put(w.workerId(), w));
+        Set<String> holders = holders(state);
+        Set<String> pinned = new HashSet<>();
+        for (String h : holders) {
+            Placing p = placing.get(h);
+            if (live.containsKey(h) && (live.get(h).pinned().contains(key) || (p != null && p.pin()))) {
+                pinned.add(h);
+            }
+        }
+        int wanted = state.preloadReplicas();
+        if (pinned.size() > wanted) {
+            pinned.stream().sorted().skip(wanted).forEach(w -> release(w, state.currentVersion(), true, "unpinned"));
+            return;
+        }
+        int missing = wanted - pinned.size();
+        for (String h : holders.stream().sorted().toList()) {
+            if (missing > 0 && live.containsKey(h) && !pinned.contains(h)) {
+                startPlacement(state, h, true);
+                missing--;
+            }
+        }
+        for (String w : deps.policy().pinTargets(holders, missing, live.values())) {
+            startPlacement(state, w, true);
+        }
+    }
+
+    private boolean isPinnedOn(String workerId, String key) {
+        return deps.directory().load(workerId).map(l -> l.pinned().contains(key)).orElse(false);
+    }
+
+    private void release(String workerId, int version, boolean unpinOnly, String reason) {
+        deps.directory().load(workerId).ifPresent(l -> l.agent().tell(new WorkerAgent.Release(name, version,
+                unpinOnly, reason)));
+    }
+
+    /** Maintenance runs while the adapter has residents, placements in flight or a preload; else it may sleep. */
+    private void scheduleMaintenance(AdapterState state) {
+        boolean needed = state.isRegistered() && (!state.residents().isEmpty() || state.preloadReplicas() > 0
+                || !placing.isEmpty());
+        if (needed && !timers.isTimerActive(MAINTAIN_TIMER)) {
+            timers.startTimerWithFixedDelay(MAINTAIN_TIMER, new Maintain(), deps.maintainInterval());
+        } else if (!needed) {
+            timers.cancel(MAINTAIN_TIMER);
+        }
+    }
+
+    private void publish(AdapterState state) {
+        deps.catalog().put(entry(state));
+    }
+
+    private CatalogEntry entry(AdapterState state) {
+        return new CatalogEntry(state, lastSequenceNumber(ctx));
+    }
+}

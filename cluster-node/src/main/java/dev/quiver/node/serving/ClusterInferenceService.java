@@ -1,0 +1,117 @@
+package dev.quiver.node.serving;
+
+import dev.quiver.edge.api.AdapterView;
+import dev.quiver.edge.api.Caller;
+import dev.quiver.edge.api.Generation;
+import dev.quiver.edge.api.GenerationHandle;
+import dev.quiver.edge.api.GenerationListener;
+import dev.quiver.edge.api.InferenceService;
+import dev.quiver.edge.api.ModelEntry;
+import dev.quiver.edge.api.ModelSpec;
+import dev.quiver.edge.api.Readiness;
+import dev.quiver.edge.openai.OpenAiRequest;
+import dev.quiver.node.adapters.AdapterRegistry;
+import dev.quiver.node.directory.WorkerDirectory;
+import dev.quiver.node.directory.WorkerLoad;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletionStage;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+
+/**
+ * The edge's {@link InferenceService} over the cluster: {@code model} is the base model's name or an adapter the
+ * caller may use (checked against the local catalog, so an unknown or foreign name costs no round trip); each
+ * request gets a {@link RequestRelay} on this node, which finds a worker anywhere in the cluster and survives the
+ * loss of that worker.
+ */
+public final class ClusterInferenceService implements InferenceService {
+    private final ActorSystem<?> system;
+    private final ModelSpec spec;
+    private final AdapterRegistry registry;
+    private final WorkerDirectory directory;
+    private final RequestRelay.Setup relays;
+
+    public ClusterInferenceService(ActorSystem<?> system, ModelSpec spec, AdapterRegistry registry,
+                                   WorkerDirectory directory, RequestRelay.Setup relays) {
+        this.system = system;
+        this.spec = spec;
+        this.registry = registry;
+        this.directory = directory;
+        this.relays = relays;
+    }
+
+    @Override
+    public ModelSpec baseModel() {
+        return spec;
+    }
+
+    @Override
+    public List<ModelEntry> models(Caller caller) {
+        List<ModelEntry> out = new ArrayList<>();
+        out.add(new ModelEntry(spec.id(), spec.created(), spec.ownedBy(), spec.id(), null));
+        for (AdapterView a : registry.visible(caller)) {
+            long created = a.versions().isEmpty() ? spec.created() : a.versions().get(0).createdAt() / 1000;
+            out.add(new ModelEntry(a.name(), created, a.owner(), spec.id(), spec.id()));
+        }
+        return out;
+    }
+
+    @Override
+    public GenerationHandle generate(Caller caller, Generation g, GenerationListener listener) {
+        boolean base = g.model().equals(spec.id());
+        if (!base && registry.usable(caller, g.model()).isEmpty()) {
+            listener.onFailed(OpenAiRequest.unknownModel(g.model()));
+            return () -> { };
+        }
+        ActorRef<Object> relay = system.systemActorOf(RequestRelay.create(g, base, listener, relays),
+                "req-" + g.requestId(), Props.empty());
+        return () -> relay.tell(new RequestRelay.CancelRequest());
+    }
+
+    /**
+     * Ready when this node is Up in the cluster, at least one worker in the cluster is routable, and the
+     * registry's storage (Cassandra, when configured) answers. The checks list every worker this node knows.
+     */
+    @Override
+    public CompletionStage<Readiness> readiness() {
+        return registry.storageCheck().thenApply(storage -> {
+            Map<String, Object> checks = new LinkedHashMap<>();
+            List<WorkerLoad> routable = directory.routable();
+            List<Map<String, Object>> workers = new ArrayList<>();
+            for (WorkerLoad w : directory.loads().values().stream()
+                    .sorted(Comparator.comparing(WorkerLoad::workerId)).toList()) {
+                Map<String, Object> d = new LinkedHashMap<>();
+                d.put("name", w.workerId());
+                d.put("ready", routable.stream().anyMatch(r -> r.workerId().equals(w.workerId())));
+                d.put("healthy", w.healthy());
+                d.put("running", w.running());
+                d.put("waiting", w.waiting());
+                d.put("free_slots", w.freeSlots());
+                d.put("kv_usage", w.kvUsage());
+                d.put("resident_adapters", w.resident());
+                workers.add(d);
+            }
+            checks.put("workers", workers);
+            Cluster cluster = Cluster.get(system);
+            boolean up = cluster.selfMember().status() == MemberStatus.up();
+            Map<String, Object> c = new LinkedHashMap<>();
+            c.put("self", cluster.selfMember().address().toString());
+            c.put("status", cluster.selfMember().status().toString());
+            List<String> members = new ArrayList<>();
+            cluster.state().getMembers().forEach(m -> members.add(m.address() + " " + m.status()));
+            c.put("members", members);
+            c.put("unreachable", cluster.state().getUnreachable().stream().map(m -> m.address().toString())
+                    .toList());
+            checks.put("cluster", c);
+            checks.put("cassandra", storage.detail());
+            return new Readiness(up && !routable.isEmpty() && storage.ok(), checks);
+        });
+    }
+}

@@ -1,0 +1,312 @@
+package dev.quiver.node.serving;
+
+import dev.quiver.edge.api.GenerationListener;
+import dev.quiver.edge.api.ServiceError;
+import dev.quiver.gpu.worker.EngineError;
+import dev.quiver.gpu.worker.GpuWorker;
+import dev.quiver.node.cluster.ClusterMetrics;
+import dev.quiver.node.directory.WorkerDirectory;
+import dev.quiver.node.directory.WorkerLoad;
+import dev.quiver.node.entity.AdapterEntity;
+import dev.quiver.node.placement.PlacementPolicy;
+import dev.quiver.node.worker.WorkerAgent;
+import dev.quiver.edge.api.Generation;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+
+/**
+ * The edge's side of one generation, on the node that holds the client's connection (one actor per request). It
+ * asks the adapter's entity for a worker (the base model needs no entity: the local directory picks one), sends
+ * the request to that worker's agent with itself as {@code replyTo}, and relays the worker's events to the edge's
+ * {@link GenerationListener}.
+ *
+ * <p>Failover: the relay watches the worker's agent. When the agent's node is removed from the cluster (or the
+ * worker fails the request as retriable: stopping, an internal error) the relay asks for another worker, never
+ * the same one, and sends the request again with the tokens the client already has as {@code resumeTokens}; the
+ * engine continues exactly where the first one stopped (counter-based sampling), so the client sees no
+ * duplicated and no lost token. Each attempt has its own engine request id, so late events of an earlier attempt
+ * are dropped. A request that finds no worker before {@code quiver.node.routing.deadline} fails with a retriable
+ * error. A request refused as overloaded before its first token fails at once (backpressure), with the hint.
+ *
+ * <p>When this actor stops early (the client went away), the worker's death watch on the requester cancels the
+ * request and frees its KV blocks; {@link CancelRequest} cancels it explicitly.
+ */
+public final class RequestRelay extends AbstractBehavior<Object> {
+    // NOTE: the message type is Object because the worker's GpuWorker.Event arrives directly (this actor is the
+    // request's replyTo, so the worker's death watch on the requester sees it) beside the relay's own commands.
+
+    /** The client went away: cancel in the engine and wait for its Finished(cancelled). */
+    public record CancelRequest() {
+    }
+
+    private record Routed(AdapterEntity.RouteReply reply, Throwable error) {
+    }
+
+    private record WorkerGone(String workerId, int attempt) {
+    }
+
+    private record Retry() {
+    }
+
+    private record DeadlinePassed() {
+    }
+
+    /** How the relay reaches the cluster. */
+    public record Setup(WorkerDirectory directory, PlacementPolicy policy,
+                        java.util.function.Function<String, EntityRef<AdapterEntity.Command>> entities,
+                        Duration routeTimeout, Duration retryBackoff, Duration deadline) {
+    }
+
+    public static Behavior<Object> create(Generation generation, boolean baseModel, GenerationListener listener,
+                                          Setup setup) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
+                new RequestRelay(ctx, timers, generation, baseModel, listener, setup)));
+    }
+
+    private static final String DEADLINE = "deadline";
+
+    private final TimerScheduler<Object> timers;
+    private final Generation generation;
+    private final boolean baseModel;
+    private final GenerationListener listener;
+    private final Setup setup;
+    private final List<Integer> delivered = new ArrayList<>();
+    private final Set<String> excluded = new LinkedHashSet<>();
+    private int attempt;
+    private String attemptId;
+    private String workerId;
+    private ActorRef<WorkerAgent.Command> agent;
+    private boolean accepted;
+    private boolean cancelled;
+    private int promptTokens;
+    private ServiceError lastError;
+
+    private RequestRelay(ActorContext<Object> ctx, TimerScheduler<Object> timers, Generation generation,
+                         boolean baseModel, GenerationListener listener, Setup setup) {
+        super(ctx);
+        this.timers = timers;
+        this.generation = generation;
+        this.baseModel = baseModel;
+        this.listener = listener;
+        this.setup = setup;
+        this.promptTokens = generation.promptIds().length;
+        route();
+    }
+
+    @Override
+    public Receive<Object> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(GpuWorker.Event.class, this::onEvent)
+                .onMessage(Routed.class, this::onRouted)
+                .onMessage(WorkerGone.class, g -> {
+                    if (g.attempt() == attempt && agent != null) {
+                        getContext().getLog().info("request {}: worker {} is gone after {} tokens; resuming elsewhere",
+                                generation.requestId(), g.workerId(), delivered.size());
+                        return retryElsewhere(new ServiceError(ServiceError.Kind.UNAVAILABLE, "the worker serving "
+                                + "this request stopped", null, 1));
+                    }
+                    return this;
+                })
+                .onMessage(Retry.class, r -> {
+                    route();
+                    return this;
+                })
+                .onMessage(DeadlinePassed.class, d -> {
+                    ClusterMetrics.deadlineExceeded();
+                    ServiceError last = lastError;
+                    if (agent != null) {
+                        agent.tell(new WorkerAgent.Cancel(attemptId));
+                    }
+                    listener.onFailed(new ServiceError(ServiceError.Kind.UNAVAILABLE, "the request could not be "
+                            + "served within " + setup.deadline().toSeconds() + " s"
+                            + (last == null ? "" : " (" + last.message() + ")") + "; retry", null, 1));
+                    return Behaviors.stopped();
+                })
+                .onMessage(CancelRequest.class, c -> {
+                    cancelled = true;
+                    if (agent == null) {
+                        listener.onFinished("cancelled", promptTokens, delivered.size());
+                        return Behaviors.stopped();
+                    }
+                    agent.tell(new WorkerAgent.Cancel(attemptId));
+                    return this;
+                })
+                .build();
+    }
+
+    // ---- routing ----
+
+    private void route() {
+        if (!timers.isTimerActive(DEADLINE)) {
+            // the deadline bounds the time without a worker serving the request, not a long generation
+            timers.startSingleTimer(DEADLINE, new DeadlinePassed(), setup.deadline());
+        }
+        attempt++;
+        attemptId = attempt == 1 ? generation.requestId() : generation.requestId() + "#" + attempt;
+        agent = null;
+        if (baseModel) {
+            PlacementPolicy.Decision d = setup.policy().routeBase(excluded, setup.directory().routable());
+            if (d instanceof PlacementPolicy.Route r) {
+                WorkerLoad w = setup.directory().routable().stream()
+                        .filter(l -> l.workerId().equals(r.workerId())).findFirst().orElse(null);
+                if (w != null) {
+                    setup.directory().noteRouted(w.workerId());
+                    ClusterMetrics.routed("base");
+                    send(w.workerId(), w.agent(), null, 0, null);
+                    return;
+                }
+            }
+            onRouted(new Routed(d instanceof PlacementPolicy.Overloaded o
+                    ? new AdapterEntity.NotRouted(AdapterEntity.NotRouted.Reason.OVERLOADED,
+                            "the cluster is saturated: " + o.reason() + "; retry later", o.retryAfterSeconds())
+                    : new AdapterEntity.NotRouted(AdapterEntity.NotRouted.Reason.UNAVAILABLE,
+                            d instanceof PlacementPolicy.NoWorker n ? n.reason() : "no worker", 1), null));
+            return;
+        }
+        List<String> exclude = List.copyOf(excluded);
+        getContext().pipeToSelf(setup.entities().apply(generation.model()).<AdapterEntity.RouteReply>ask(
+                replyTo -> new AdapterEntity.Route(attemptId, exclude, replyTo), setup.routeTimeout()), Routed::new);
+    }
+
+    private Behavior<Object> onRouted(Routed r) {
+        if (cancelled) {
+            listener.onFinished("cancelled", promptTokens, delivered.size());
+            return Behaviors.stopped();
+        }
+        if (r.error() != null) {
+            // the entity's node may have died; sharding restarts it elsewhere
+            return retryLater(new ServiceError(ServiceError.Kind.UNAVAILABLE, "the adapter's entity did not "
+                    + "answer: " + r.error().getMessage(), null, 1));
+        }
+        if (r.reply() instanceof AdapterEntity.Routed ok) {
+            send(ok.workerId(), ok.agent(), generation.model(), ok.version(), ok.digest());
+            return this;
+        }
+        AdapterEntity.NotRouted no = (AdapterEntity.NotRouted) r.reply();
+        return switch (no.reason()) {
+            case NOT_FOUND -> fail(ServiceError.notFound("model", "The model '" + generation.model()
+                    + "' does not exist or you do not have access to it."));
+            case OVERLOADED -> delivered.isEmpty() && !accepted
+                    ? fail(new ServiceError(ServiceError.Kind.OVERLOADED, no.message(), null,
+                            Math.max(1, no.retryAfterSeconds())))
+                    : retryLater(new ServiceError(ServiceError.Kind.OVERLOADED, no.message(), null,
+                            no.retryAfterSeconds()));
+            case UNAVAILABLE -> allWorkersTried()
+                    ? fail(lastError != null ? lastError : new ServiceError(ServiceError.Kind.UNAVAILABLE,
+                            no.message(), null, 1))
+                    : retryLater(new ServiceError(ServiceError.Kind.UNAVAILABLE, no.message(), null,
+                            Math.max(1, no.retryAfterSeconds())));
+        };
+    }
+
+    private void send(String worker, ActorRef<WorkerAgent.Command> target, String adapter, int version,
+                      String digest) {
+        if (attempt > 1) {
+            ClusterMetrics.resumed();
+        }
+        workerId = worker;
+        agent = target;
+        getContext().watchWith(target, new WorkerGone(worker, attempt));
+        int[] resume = delivered.isEmpty() ? null : delivered.stream().mapToInt(Integer::intValue).toArray();
+        target.tell(new WorkerAgent.Generate(attemptId, adapter, version, digest, generation.promptIds(),
+                generation.params(), resume, getContext().getSelf().narrow()));
+    }
+
+    // ---- events ----
+
+    private Behavior<Object> onEvent(GpuWorker.Event e) {
+        if (!e.requestId().equals(attemptId)) {
+            return this;       // a late event of an earlier attempt
+        }
+        if (e instanceof GpuWorker.Accepted a) {
+            timers.cancel(DEADLINE);
+            if (!accepted) {
+                accepted = true;
+                promptTokens = a.promptTokens();
+                listener.onAccepted(a.promptTokens());
+            }
+        } else if (e instanceof GpuWorker.Tokens t) {
+            for (int id : t.tokenIds()) {
+                delivered.add(id);
+            }
+            listener.onTokens(t.tokenIds(), t.text(), t.logprobs().stream().map(lp ->
+                    new GenerationListener.TokenLogprob(lp.tokenId(), lp.logprob(), lp.topIds(), lp.topLogprobs()))
+                    .toList());
+        } else if (e instanceof GpuWorker.Finished f) {
+            listener.onFinished(f.reason().wire(), f.usage().promptTokens(), f.usage().completionTokens());
+            return Behaviors.stopped();
+        } else if (e instanceof GpuWorker.Failed f) {
+            EngineError err = f.error();
+            if (!cancelled && resumable(err)) {
+                return retryElsewhere(toServiceError(err));
+            }
+            return fail(toServiceError(err));
+        }
+        return this;
+    }
+
+    /**
+     * Failures another worker may not have: the worker is stopping or failed inside. An overloaded worker is
+     * also tried elsewhere once the request has started streaming (the client is already waiting on it).
+     */
+    private boolean resumable(EngineError err) {
+        return err.kind() == EngineError.Kind.SHUTTING_DOWN || err.kind() == EngineError.Kind.INTERNAL
+                || (err.kind() == EngineError.Kind.OVERLOADED && accepted);
+    }
+
+    private Behavior<Object> retryElsewhere(ServiceError why) {
+        if (agent != null) {
+            getContext().unwatch(agent);
+            agent.tell(new WorkerAgent.Cancel(attemptId));
+            excluded.add(workerId);
+        }
+        agent = null;
+        lastError = why;
+        route();
+        return this;
+    }
+
+    /**
+     * Whether this request already failed on every worker the cluster knows of (a single node whose worker is
+     * stopping, say): waiting for the deadline would not help.
+     */
+    private boolean allWorkersTried() {
+        return !excluded.isEmpty() && excluded.containsAll(setup.directory().loads().keySet());
+    }
+
+    private Behavior<Object> retryLater(ServiceError why) {
+        lastError = why;
+        timers.startSingleTimer(new Retry(), setup.retryBackoff());
+        return this;
+    }
+
+    private Behavior<Object> fail(ServiceError e) {
+        listener.onFailed(e);
+        return Behaviors.stopped();
+    }
+
+    /** The engine's typed errors in the edge's terms (one to one). */
+    static ServiceError toServiceError(EngineError e) {
+        ServiceError.Kind kind = switch (e.kind()) {
+            case INVALID_REQUEST -> ServiceError.Kind.INVALID_REQUEST;
+            case CONTEXT_LENGTH_EXCEEDED -> ServiceError.Kind.CONTEXT_LENGTH_EXCEEDED;
+            case UNKNOWN_ADAPTER -> ServiceError.Kind.NOT_FOUND;
+            case ADAPTER_REFUSED -> ServiceError.Kind.ADAPTER_REFUSED;
+            case OVERLOADED -> ServiceError.Kind.OVERLOADED;
+            case SHUTTING_DOWN -> ServiceError.Kind.UNAVAILABLE;
+            case INTERNAL -> ServiceError.Kind.INTERNAL;
+        };
+        return new ServiceError(kind, e.message(), e.param(), e.retryAfterSeconds());
+    }
+}
