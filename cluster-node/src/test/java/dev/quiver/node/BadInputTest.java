@@ -125,7 +125,13 @@ class BadInputTest {
                 new Case("register a non-tar upload", "POST", "/v1/adapters?name=junk", ADMIN_A, "application/x-tar",
                         "this is not a tar archive", 422, null, "cannot be read"),
                 new Case("events since not a number", "GET", "/v1/events?since=abc", ADMIN_A, null, null, 400,
-                        "since", "sequence number")));
+                        "since", "sequence number"),
+                new Case("preload a negative replica count", "POST", "/v1/adapters/adapter-01/preload", ADMIN_A,
+                        "application/json", "{\"replicas\":-1}", 400, "replicas", "[0, 64]"),
+                new Case("preload replicas not an integer", "POST", "/v1/adapters/adapter-01/preload", ADMIN_A,
+                        "application/json", "{\"replicas\":\"two\"}", 400, "replicas", "integer"),
+                new Case("preload an unknown adapter", "POST", "/v1/adapters/nope/preload", ADMIN_A,
+                        "application/json", "{\"replicas\":1}", 404, null, "does not exist")));
         return l.stream();
     }
 

@@ -66,6 +66,9 @@ import org.apache.pekko.util.ByteString;
  * response or the SSE stream. A streaming client that goes away cancels its generations in the engine.
  */
 public final class EdgeRoutes extends AllDirectives {
+    /** The most workers one adapter may be preloaded on (the lifecycle's own limit). */
+    static final int MAX_PRELOAD_REPLICAS = 64;
+
     private final EdgeSettings settings;
     private final InferenceService service;
     private final AdapterAdmin admin;
@@ -182,9 +185,9 @@ public final class EdgeRoutes extends AllDirectives {
                                 JsonNode n = Json.parseObject(e.getData().toArray());
                                 JsonNode r = n.get("replicas");
                                 if (r != null && !r.isNull()) {
-                                    if (!r.isIntegralNumber() || r.asInt() < 1) {
-                                        throw ServiceError.invalid("replicas", "'replicas' must be an integer >= 1, "
-                                                + "got " + r).exception();
+                                    if (!r.isIntegralNumber() || r.asInt() < 0 || r.asInt() > MAX_PRELOAD_REPLICAS) {
+                                        throw ServiceError.invalid("replicas", "'replicas' must be an integer in [0, "
+                                                + MAX_PRELOAD_REPLICAS + "] (0 unpins), got " + r).exception();
                                     }
                                     replicas = r.asInt();
                                 }

@@ -383,6 +383,9 @@ public final class AdapterRegistry implements AdapterAdmin {
                 });
     }
 
+    /** How long an admin call waits for its change to reach every node's catalog (unreachable ones: by gossip). */
+    private static final Duration CATALOG_WRITE_TIMEOUT = Duration.ofSeconds(3);
+
     /** A preload for the count already set: not an error, the registry then waits for the pins as usual. */
     private static final class UnchangedPreload extends RuntimeException {
         UnchangedPreload() {

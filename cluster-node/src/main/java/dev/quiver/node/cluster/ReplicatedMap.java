@@ -1,6 +1,9 @@
 package dev.quiver.node.cluster;
 
+import java.time.Duration;
 import java.util.HashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.ToLongFunction;
@@ -28,10 +31,14 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
  */
 public final class ReplicatedMap<V> {
 
-    private sealed interface Command permits Put, Remove, Replicated, Ignored {
+    private sealed interface Command permits Put, Remove, Replicated, Ignored, Written {
     }
 
-    private record Put(String key, Object value) implements Command {
+    /** {@code writeAll}: replicate to every reachable node before completing {@code done} (null: local write). */
+    private record Put(String key, Object value, Duration writeAll, CompletableFuture<Void> done) implements Command {
+    }
+
+    private record Written(CompletableFuture<Void> done) implements Command {
     }
 
     private record Remove(String key) implements Command {
@@ -72,9 +79,19 @@ public final class ReplicatedMap<V> {
         return snapshot;
     }
 
-    /** Writes {@code value} unless this node already holds a newer version of it. */
+    /** Writes {@code value} unless this node already holds a newer version of it; other nodes learn it by gossip. */
     public void put(String key, V value) {
-        actor.tell(new Put(key, value));
+        actor.tell(new Put(key, value, null, null));
+    }
+
+    /**
+     * Writes {@code value} and replicates it to every reachable node; completes once they all have it, or after
+     * {@code timeout} (then gossip finishes the job). Never completes exceptionally.
+     */
+    public CompletionStage<Void> putEverywhere(String key, V value, Duration timeout) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        actor.tell(new Put(key, value, timeout, done));
+        return done;
     }
 
     public void remove(String key) {
@@ -98,6 +115,9 @@ public final class ReplicatedMap<V> {
                                 V value = (V) p.value();
                                 V held = snapshot.get(p.key());
                                 if (held != null && version.applyAsLong(held) > version.applyAsLong(value)) {
+                                    if (p.done() != null) {
+                                        p.done().complete(null);
+                                    }
                                     return Behaviors.same();
                                 }
                                 Map<String, V> next = new HashMap<>(snapshot);
@@ -105,9 +125,15 @@ public final class ReplicatedMap<V> {
                                 pendingPuts.put(p.key(), value);
                                 pendingRemovals.remove(p.key());
                                 publish(next);
+                                Replicator.WriteConsistency consistency = p.writeAll() == null
+                                        ? Replicator.writeLocal() : new Replicator.WriteAll(p.writeAll());
                                 replicator.askUpdate(replyTo -> new Replicator.Update<>(key, LWWMap.create(),
-                                        Replicator.writeLocal(), replyTo, m -> m.put(self, p.key(), value, clock)),
-                                        rsp -> new Ignored());
+                                        consistency, replyTo, m -> m.put(self, p.key(), value, clock)),
+                                        rsp -> p.done() == null ? new Ignored() : new Written(p.done()));
+                                return Behaviors.same();
+                            })
+                            .onMessage(Written.class, w -> {
+                                w.done().complete(null);
                                 return Behaviors.same();
                             })
                             .onMessage(Remove.class, r -> {

@@ -43,7 +43,24 @@ public final class WorkerDirectory {
 
     private final ActorSystem<?> system;
     private final ReplicatedMap<WorkerLoad> loads;
-    private final Map<String, AtomicInteger> routedSincePublished = new ConcurrentHashMap<>();
+    /** Requests this node routed to a worker since its last published load: in all and per adapter key. */
+    private static final class Routed {
+        final AtomicInteger total = new AtomicInteger();
+        final Map<String, AtomicInteger> byKey = new ConcurrentHashMap<>();
+
+        void reset() {
+            total.set(0);
+            byKey.clear();
+        }
+
+        Map<String, Integer> byKey() {
+            Map<String, Integer> out = new java.util.HashMap<>();
+            byKey.forEach((k, v) -> out.put(k, v.get()));
+            return out;
+        }
+    }
+
+    private final Map<String, Routed> routedSincePublished = new ConcurrentHashMap<>();
     private final Map<String, Long> lastSeen = new ConcurrentHashMap<>();
     private volatile Set<ActorRef<WorkerAgent.Command>> registered = Set.of();
     /** Unique addresses (as text) of members that are Up and reachable: the ones requests may go to. */
@@ -56,10 +73,10 @@ public final class WorkerDirectory {
         this.loads = ReplicatedMap.start(system, "quiver-worker-load", WorkerLoad::updatedAt,
                 snapshot -> routedSincePublished.keySet().forEach(k -> {
                     WorkerLoad l = snapshot.get(k);
-                    AtomicInteger c = routedSincePublished.get(k);
+                    Routed c = routedSincePublished.get(k);
                     if (l != null && c != null && l.updatedAt() > lastSeen.getOrDefault(k, 0L)) {
                         lastSeen.put(k, l.updatedAt());
-                        c.set(0);
+                        c.reset();
                     }
                 }));
         system.systemActorOf(watcher(onNodeLost), "worker-directory", Props.empty());
@@ -82,8 +99,8 @@ public final class WorkerDirectory {
         List<WorkerLoad> out = new ArrayList<>();
         for (WorkerLoad l : loads.snapshot().values()) {
             if (l.healthy() && up.contains(l.address()) && reg.contains(l.agent())) {
-                AtomicInteger extra = routedSincePublished.get(l.workerId());
-                out.add(extra == null ? l : l.plusWaiting(extra.get()));
+                Routed extra = routedSincePublished.get(l.workerId());
+                out.add(extra == null ? l : l.plusWaiting(extra.total.get(), extra.byKey()));
             }
         }
         return out;
@@ -108,9 +125,16 @@ public final class WorkerDirectory {
         return l != null && !members.contains(l.address());
     }
 
-    /** Counts a request this node routed to {@code workerId} until the worker publishes its next load. */
-    public void noteRouted(String workerId) {
-        routedSincePublished.computeIfAbsent(workerId, k -> new AtomicInteger()).incrementAndGet();
+    /**
+     * Counts a request for adapter key {@code key} (null: the base model) that this node routed to {@code workerId},
+     * until the worker publishes its next load.
+     */
+    public void noteRouted(String workerId, String key) {
+        Routed r = routedSincePublished.computeIfAbsent(workerId, k -> new Routed());
+        r.total.incrementAndGet();
+        if (key != null) {
+            r.byKey.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+        }
     }
 
     /** Whether this node is Up in the cluster. */

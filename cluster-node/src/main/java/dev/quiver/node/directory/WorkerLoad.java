@@ -53,9 +53,17 @@ public record WorkerLoad(String workerId, String nodeId, String address, ActorRe
         return adapterLoad.getOrDefault(key, 0);
     }
 
-    /** The same load with {@code extra} more waiting requests (routed by this node since it was published). */
-    public WorkerLoad plusWaiting(int extra) {
-        return extra == 0 ? this : new WorkerLoad(workerId, nodeId, address, agent, healthy, running, waiting + extra,
-                maxWaiting, freeSlots, maxSlots, resident, pinned, adapterLoad, kvUsage, cache, startedAt, updatedAt);
+    /**
+     * The same load with {@code extra} more waiting requests, {@code extraByKey} of them per adapter key (routed by
+     * this node since the load was published).
+     */
+    public WorkerLoad plusWaiting(int extra, Map<String, Integer> extraByKey) {
+        if (extra == 0) {
+            return this;
+        }
+        Map<String, Integer> load = new java.util.HashMap<>(adapterLoad);
+        extraByKey.forEach((k, n) -> load.merge(k, n, Integer::sum));
+        return new WorkerLoad(workerId, nodeId, address, agent, healthy, running, waiting + extra, maxWaiting,
+                freeSlots, maxSlots, resident, pinned, load, kvUsage, cache, startedAt, updatedAt);
     }
 }

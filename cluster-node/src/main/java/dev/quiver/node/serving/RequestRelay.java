@@ -161,7 +161,7 @@ public final class RequestRelay extends AbstractBehavior<Object> {
                 WorkerLoad w = setup.directory().routable().stream()
                         .filter(l -> l.workerId().equals(r.workerId())).findFirst().orElse(null);
                 if (w != null) {
-                    setup.directory().noteRouted(w.workerId());
+                    setup.directory().noteRouted(w.workerId(), null);
                     ClusterMetrics.routed("base");
                     send(w.workerId(), w.agent(), null, 0, null);
                     return;

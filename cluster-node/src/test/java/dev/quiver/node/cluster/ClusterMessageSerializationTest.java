@@ -1,0 +1,107 @@
+package dev.quiver.node.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import com.typesafe.config.ConfigFactory;
+import dev.quiver.gpu.sampling.SamplingParams;
+import dev.quiver.gpu.worker.GpuWorker;
+import dev.quiver.node.catalog.CatalogEntry;
+import dev.quiver.node.directory.WorkerLoad;
+import dev.quiver.node.entity.AdapterEntity;
+import dev.quiver.node.worker.WorkerAgent;
+import dev.quiver.persistence.ContentDigest;
+import dev.quiver.persistence.events.AdapterEvent;
+import dev.quiver.persistence.lifecycle.LifecycleReply;
+import dev.quiver.persistence.state.AdapterState;
+import dev.quiver.persistence.state.LifecycleRequest;
+import dev.quiver.persistence.state.Rejection;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializer;
+import org.apache.pekko.serialization.Serializers;
+import org.apache.pekko.serialization.jackson.JacksonCborSerializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Every message of the node application that may cross the network round-trips through its CBOR binding. */
+class ClusterMessageSerializationTest {
+    static final ActorTestKit kit = ActorTestKit.create("serialization", ConfigFactory.parseString(
+            "pekko.actor.provider = local").withFallback(ConfigFactory.load()));
+    static final Serialization serialization = SerializationExtension.get(kit.system().classicSystem());
+    static final Instant AT = Instant.parse("2026-12-01T10:00:00Z");
+    static final ContentDigest DIGEST = ContentDigest.of(new byte[32]);
+
+    @AfterAll
+    static void shutdown() {
+        kit.shutdownTestKit();
+    }
+
+    static Object roundTrip(Object msg) {
+        Serializer s = serialization.findSerializerFor(msg);
+        assertEquals(JacksonCborSerializer.class, s.getClass(), "bound to jackson-cbor: " + msg.getClass());
+        byte[] bytes = serialization.serialize(msg).get();
+        return serialization.deserialize(bytes, s.identifier(), Serializers.manifestFor(s, msg)).get();
+    }
+
+    static AdapterState state() {
+        return AdapterState.unregistered("bot")
+                .apply(new AdapterEvent.AdapterRegistered("bot", "shared:acme", "base", 8, List.of("q_proj"),
+                        DIGEST, 1000, "upload", AT, "alice"))
+                .apply(new AdapterEvent.PlacedOn("bot", "n1/worker-0", "n1", 1, AT, "system:placement"))
+                .apply(new AdapterEvent.PreloadChanged("bot", 2, AT, "alice"));
+    }
+
+    static Stream<Object> messages() {
+        TestProbe<Object> probe = kit.createTestProbe();
+        return Stream.of(
+                new AdapterEntity.Execute(new LifecycleRequest.SetPreload(2, "alice"), probe.getRef().narrow()),
+                new AdapterEntity.GetState(probe.getRef().narrow()),
+                new AdapterEntity.Route("req-1", List.of("n2/worker-0"), probe.getRef().narrow()),
+                new AdapterEntity.Outcome(new LifecycleReply.Rejected(new Rejection.PreloadUnchanged("bot", 2)),
+                        new CatalogEntry(state(), 3)),
+                new AdapterEntity.Routed("n1/worker-0", probe.getRef().narrow(), 1, DIGEST.hex(), "acme", "placed"),
+                new AdapterEntity.NotRouted(AdapterEntity.NotRouted.Reason.OVERLOADED, "busy", 1),
+                new AdapterEntity.PlacementDone(new WorkerAgent.PlaceResult("n1/worker-0", "n1", "bot", 1, true,
+                        false, "no free adapter slot")),
+                new AdapterEntity.WorkerEvicted("n1/worker-0", "n1", 1, "lru"),
+                new AdapterEntity.NodeLost(List.of("n1/worker-0"), "n1"),
+                new AdapterEntity.Maintain(),
+                new WorkerAgent.Cancel("req-1#2"),
+                new WorkerAgent.Place("bot", 1, DIGEST.hex(), true, probe.getRef().narrow()),
+                new WorkerAgent.Release("bot", 1, true, "unpinned"),
+                new CatalogEntry(state(), 3),
+                new WorkerLoad("n1/worker-0", "n1", "pekko://quiver@127.0.0.1:25521#42", probe.getRef().narrow(),
+                        true, 3, 1, 64, 2, 4, List.of("bot@v1"), List.of("bot@v1"), Map.of("bot@v1", 4), 0.25,
+                        new WorkerLoad.Cache(List.of("old@v2"), 10, 5, 2, 1, 0, 3.5, 0.8), 1000, 2000));
+    }
+
+    @ParameterizedTest
+    @MethodSource("messages")
+    void round_trips_through_cbor(Object message) {
+        assertEquals(message, roundTrip(message));
+    }
+
+    @Test
+    void generate_round_trips_with_prompt_resume_tokens_and_sampling() {
+        TestProbe<GpuWorker.Event> probe = kit.createTestProbe();
+        var g = new WorkerAgent.Generate("req-1#2", "bot", 3, DIGEST.hex(), new int[] {1, 2, 3},
+                new SamplingParams(32, 0.8f, 0.95f, -1, 7L, List.of("###"), 1, true), new int[] {9, 8},
+                probe.getRef());
+        var back = (WorkerAgent.Generate) roundTrip(g);
+        assertEquals(List.of(g.requestId(), g.adapter(), g.version(), g.digest(), g.params(), g.replyTo()),
+                List.of(back.requestId(), back.adapter(), back.version(), back.digest(), back.params(),
+                        back.replyTo()));
+        assertArrayEquals(g.promptIds(), back.promptIds());
+        assertArrayEquals(g.resumeTokens(), back.resumeTokens());
+        assertEquals("bot@v3", back.key());
+    }
+}
