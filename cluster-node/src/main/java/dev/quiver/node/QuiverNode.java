@@ -98,6 +98,7 @@ public final class QuiverNode {
     private final NodeSettings settings;
     private final EdgeServer server;
     private final AdapterRegistry registry;
+    private final ClusterInferenceService service;
     private final WorkerDirectory directory;
     private final LocalWorker worker;
     private final ModelSpec spec;
@@ -105,12 +106,13 @@ public final class QuiverNode {
     private final ExecutorService io;
 
     private QuiverNode(ActorSystem<Void> system, NodeSettings settings, EdgeServer server, AdapterRegistry registry,
-                       WorkerDirectory directory, LocalWorker worker, ModelSpec spec, String bootstrapKey,
-                       ExecutorService io) {
+                       ClusterInferenceService service, WorkerDirectory directory, LocalWorker worker, ModelSpec spec,
+                       String bootstrapKey, ExecutorService io) {
         this.system = system;
         this.settings = settings;
         this.server = server;
         this.registry = registry;
+        this.service = service;
         this.directory = directory;
         this.worker = worker;
         this.spec = spec;
@@ -220,23 +222,32 @@ public final class QuiverNode {
                     throw new IllegalStateException("cannot recover the adapters from the journal: " + e, e);
                 }
             }
-            RequestRelay.Setup relays = new RequestRelay.Setup(directory, policy,
+            RequestRelay.Setup relays = new RequestRelay.Setup(directory, catalog, policy,
                     name -> sharding.entityRefFor(AdapterEntity.ENTITY_KEY, name), ns.routing().routeTimeout(),
                     ns.routing().retryBackoff(), ns.routing().deadline());
             ClusterInferenceService service = new ClusterInferenceService(system, spec, registry, directory, relays);
             EdgeServer server = EdgeServer.start(system, es, service, registry).toCompletableFuture().join();
             EngineMetrics metrics = local == null ? null : new EngineMetrics(local.id());
             Engine metered = engine;
-            system.scheduler().scheduleAtFixedRate(ns.metricsInterval(), ns.metricsInterval(), () -> {
-                if (metrics != null) {
-                    metered.status().thenAccept(metrics::update);
+            var metering = system.scheduler().scheduleAtFixedRate(ns.metricsInterval(), ns.metricsInterval(), () -> {
+                if (metrics != null && metered.isHealthy()) {
+                    try {
+                        metered.status().thenAccept(metrics::update);
+                    } catch (IllegalStateException stopped) {
+                        return; // the engine is stopping with the node
+                    }
                 }
                 ClusterMetrics.adaptersPerWorker(directory.loads().values());
             }, system.executionContext());
+            CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "stop-metering",
+                    () -> {
+                        metering.cancel();
+                        return CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
+                    });
             CoordinatedShutdown.get(system).addJvmShutdownHook(io::shutdownNow);
             log.info("node {} is up at {} ({}), edge on {}", ns.nodeId(), cluster.selfMember().address(),
                     workerRole ? "worker " + ns.workerId() : "no worker", server.address());
-            return new QuiverNode(system, ns, server, registry, directory, local, spec, bootstrap, io);
+            return new QuiverNode(system, ns, server, registry, service, directory, local, spec, bootstrap, io);
         } catch (RuntimeException e) {
             system.terminate();
             if (engine != null) {
@@ -295,13 +306,20 @@ public final class QuiverNode {
             e.state().residents().stream().filter(r -> workers.contains(r.worker())).findAny()
                     .ifPresent(r -> adapters.add(e.name()));
         }
-        for (String worker : workers) {
-            List<String> one = List.of(worker);
-            for (String adapter : adapters) {
-                sharding.entityRefFor(AdapterEntity.ENTITY_KEY, adapter)
-                        .tell(new AdapterEntity.NodeLost(one, nodeOf.get(worker)));
+        // NOTE: sent now and again a few seconds later: a message sent the moment the member is removed can go to
+        // the shard region of the dead node before this node's region has noticed, and be lost. NodeLost is
+        // idempotent (an eviction already journaled is rejected), and entity maintenance is the last safety net.
+        Runnable tell = () -> {
+            for (String worker : workers) {
+                List<String> one = List.of(worker);
+                for (String adapter : adapters) {
+                    sharding.entityRefFor(AdapterEntity.ENTITY_KEY, adapter)
+                            .tell(new AdapterEntity.NodeLost(one, nodeOf.get(worker)));
+                }
             }
-        }
+        };
+        tell.run();
+        CompletableFuture.delayedExecutor(5, TimeUnit.SECONDS).execute(tell);
         log.info("node lost ({}): told {} adapters that workers {} are gone", lost.address(), adapters.size(),
                 workers);
     }
@@ -377,6 +395,11 @@ public final class QuiverNode {
 
     public AdapterRegistry registry() {
         return registry;
+    }
+
+    /** What the edge calls to generate (the same path as HTTP requests, without the HTTP). */
+    public ClusterInferenceService service() {
+        return service;
     }
 
     public WorkerDirectory directory() {

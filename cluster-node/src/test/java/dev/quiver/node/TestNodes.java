@@ -4,19 +4,11 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.quiver.edge.auth.ApiKeys;
 import dev.quiver.gpu.model.DType;
-import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelMaker;
-import dev.quiver.gpu.model.SafeTensorsWriter;
-import dev.quiver.gpu.tokenizer.Tokenizer;
-import dev.quiver.gpu.tokenizer.TokenizerMaker;
-import dev.quiver.gpu.tokenizer.Tokenizers;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
 
 /**
  * Test fixtures: the tiny demo model (written once per JVM, as {@code bin/quiver model make} does, with four
@@ -44,21 +36,7 @@ public final class TestNodes {
             try {
                 scratch = Files.createTempDirectory("quiver-node-test-");
                 Path dir = scratch.resolve("demo-model");
-                int tokVocab = TokenizerMaker.writeByteLevel(dir, 512);
-                int vocab = Math.max(tokVocab, 512);
-                Tokenizer tok = Tokenizers.load(dir);
-                int bos = tok.bosId().orElseThrow();
-                int eos = tok.eosIds().iterator().next();
-                ModelConfig cfg = ModelMaker.writeModel(dir, ModelMaker.Shape.tiny(vocab), DType.F32, 1, bos, eos);
-                Map<String, Object> gen = new LinkedHashMap<>();
-                gen.put("bos_token_id", bos);
-                gen.put("eos_token_id", List.copyOf(tok.eosIds()));
-                SafeTensorsWriter.writeJson(dir.resolve("generation_config.json"), gen);
-                List<ModelMaker.AdapterSpec> specs = ModelMaker.demoAdapters(4);
-                for (int i = 0; i < specs.size(); i++) {
-                    ModelMaker.writeAdapter(dir.resolve("adapters").resolve(specs.get(i).name()), cfg, specs.get(i),
-                            DType.F32, 1000 + i);
-                }
+                ModelMaker.writeDemo(dir, 512, ModelMaker.Shape::tiny, DType.F32, 1, 4);
                 model = dir;
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -76,10 +54,8 @@ public final class TestNodes {
     public static synchronized Path slowModel() {
         if (slowModel == null) {
             Path dir = scratch().resolve("slow-model");
-            int vocab = Math.max(TokenizerMaker.writeByteLevel(dir, 512), 512);
-            Tokenizer tok = Tokenizers.load(dir);
-            ModelMaker.writeModel(dir, new ModelMaker.Shape(256, 688, 6, 8, 4, vocab, 4096, false, false), DType.F32,
-                    3, tok.bosId().orElseThrow(), tok.eosIds().iterator().next());
+            ModelMaker.writeDemo(dir, 512, vocab -> new ModelMaker.Shape(256, 688, 6, 8, 4, vocab, 4096, false, false),
+                    DType.F32, 3, 0);
             slowModel = dir;
         }
         return slowModel;

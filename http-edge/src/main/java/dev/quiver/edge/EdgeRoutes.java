@@ -385,19 +385,16 @@ public final class EdgeRoutes extends AllDirectives {
         for (GenerationRun.ChoiceInput in : inputs) {
             capacity += in.params().maxTokens() + 4;
         }
-        Pair<BoundedSourceQueue<ByteString>, Source<ByteString, NotUsed>> q =
-                Source.<ByteString>queue(capacity).preMaterialize(materializer);
-        BoundedSourceQueue<ByteString> queue = q.first();
+        SseLines lines = new SseLines(capacity);
         GenerationRun[] holder = new GenerationRun[1];
         GenerationRun run = new GenerationRun(r, id, spec.tokenizer(), inputs, line -> {
-            QueueOfferResult res = queue.offer(ByteString.fromString(line));
-            if (res != QueueOfferResult.enqueued() && holder[0] != null) {
+            if (!lines.offer(ByteString.fromString(line)) && holder[0] != null) {
                 holder[0].cancel(); // client gone or not reading: stop generating
             }
         });
         holder[0] = run;
         run.done().whenComplete((v, err) -> {
-            queue.complete();
+            lines.complete();
             permit.release(run.promptTokensTotal() + run.completionTokensTotal());
         });
         run.start(service, caller);
@@ -408,7 +405,7 @@ public final class EdgeRoutes extends AllDirectives {
                 inFlight.decrementAndGet();
                 return Errors.toResponse(err);
             }
-            Source<ByteString, NotUsed> events = q.second().watchTermination((mat, finished) -> {
+            Source<ByteString, NotUsed> events = lines.source(materializer).watchTermination((mat, finished) -> {
                 finished.whenComplete((d, e) -> {
                     if (!run.done().isDone()) {
                         run.cancel();
@@ -421,6 +418,55 @@ public final class EdgeRoutes extends AllDirectives {
             return HttpResponse.create().withEntity(HttpEntities.createChunked(
                     MediaTypes.TEXT_EVENT_STREAM.toContentType(), events));
         });
+    }
+
+    /**
+     * The lines of one SSE response. Lines are held here until the response is built (a request may wait for a
+     * worker for a while, e.g. during a failover, before it is accepted), and only then does the stream start, so
+     * the HTTP layer subscribes to it at once: a stream materialized early would be torn down by the materializer's
+     * subscription timeout (5 s) before the response is sent.
+     */
+    private static final class SseLines {
+        private final int capacity;
+        private final List<ByteString> early = new ArrayList<>();
+        private BoundedSourceQueue<ByteString> queue;
+        private boolean completed;
+
+        SseLines(int capacity) {
+            this.capacity = capacity;
+        }
+
+        /** False when the client is gone or not reading (the queue is full or closed). */
+        synchronized boolean offer(ByteString line) {
+            if (queue == null) {
+                if (early.size() >= capacity) {
+                    return false;
+                }
+                early.add(line);
+                return true;
+            }
+            return queue.offer(line) == QueueOfferResult.enqueued();
+        }
+
+        synchronized void complete() {
+            completed = true;
+            if (queue != null) {
+                queue.complete();
+            }
+        }
+
+        /** The response's source: the lines so far, then the rest as they come. */
+        synchronized Source<ByteString, NotUsed> source(Materializer materializer) {
+            Pair<BoundedSourceQueue<ByteString>, Source<ByteString, NotUsed>> q =
+                    Source.<ByteString>queue(capacity).preMaterialize(materializer);
+            queue = q.first();
+            early.forEach(queue::offer);
+            early.clear();
+            if (completed) {
+                queue.complete();
+            }
+            return q.second();
+        }
     }
 
     /** Tokenizes the prompt(s), resolves max_tokens and checks the context; one input per choice. */

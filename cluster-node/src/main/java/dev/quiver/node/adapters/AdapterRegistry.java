@@ -63,7 +63,7 @@ import org.slf4j.LoggerFactory;
 public final class AdapterRegistry implements AdapterAdmin {
     private static final Logger log = LoggerFactory.getLogger(AdapterRegistry.class);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
-    private static final Duration ASK_TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration ASK_TIMEOUT = Duration.ofSeconds(15);
     private static final int AUDIT_LIMIT = 10_000;
     /** 100-ns intervals between the UUID epoch (1582-10-15) and the Unix epoch. */
     private static final long UUID_EPOCH_OFFSET = 0x01b21dd213814000L;
@@ -105,6 +105,11 @@ public final class AdapterRegistry implements AdapterAdmin {
     /** The adapter {@code name} if the caller may use it now (registered, not retired, theirs or shared). */
     public Optional<CatalogEntry> usable(Caller caller, String name) {
         return catalog.get(name).filter(e -> e.active() && e.visibleTo(caller.tenant()));
+    }
+
+    /** Like {@link #usable}, also seeing a change that reached this node's catalog replica a moment ago. */
+    public CompletionStage<Optional<CatalogEntry>> usableFresh(Caller caller, String name) {
+        return catalog.getFresh(name).thenApply(e -> e.filter(x -> x.active() && x.visibleTo(caller.tenant())));
     }
 
     /** The active adapters the caller may use, by name (without cache details). */
@@ -345,9 +350,18 @@ public final class AdapterRegistry implements AdapterAdmin {
         });
     }
 
+    /**
+     * For reads: the adapter as this node's catalog holds it (no round trip, and answers while the entity's shard
+     * is moving after a node loss); the entity itself only for a name the catalog does not know.
+     */
     private CompletionStage<CatalogEntry> visibleState(Caller caller, String name) {
         if (name == null || !NAME.matcher(name).matches()) {
             return failed(notFound(name));
+        }
+        Optional<CatalogEntry> known = catalog.get(name);
+        if (known.isPresent()) {
+            return known.get().visibleTo(caller.tenant()) ? CompletableFuture.completedFuture(known.get())
+                    : failed(notFound(name));
         }
         return state(name).thenApply(e -> {
             if (!e.visibleTo(caller.tenant())) {
@@ -357,9 +371,18 @@ public final class AdapterRegistry implements AdapterAdmin {
         });
     }
 
-    /** The adapter if the caller's tenant owns it (a shared adapter of another tenant is not theirs to change). */
+    /**
+     * For changes: the adapter as its entity holds it (authoritative), if the caller's tenant owns it (a shared
+     * adapter of another tenant is not theirs to change).
+     */
     private CompletionStage<CatalogEntry> owned(Caller caller, String name) {
-        return visibleState(caller, name).thenApply(e -> {
+        if (name == null || !NAME.matcher(name).matches()) {
+            return failed(notFound(name));
+        }
+        return state(name).thenApply(e -> {
+            if (!e.visibleTo(caller.tenant())) {
+                throw notFound(name).exception();
+            }
             if (!e.owner().equals(caller.tenant())) {
                 throw notFound(name).exception();
             }
@@ -370,10 +393,12 @@ public final class AdapterRegistry implements AdapterAdmin {
     /** Sends a request to the adapter's entity; the new state, or the rejection as a {@link ServiceException}. */
     private CompletionStage<CatalogEntry> execute(String name, LifecycleRequest request) {
         return entity(name).<AdapterEntity.Outcome>ask(replyTo -> new AdapterEntity.Execute(request, replyTo),
-                ASK_TIMEOUT).thenApply(o -> {
+                ASK_TIMEOUT).thenCompose(o -> {
+                    if (o.unavailable() != null) {
+                        throw new ServiceError(ServiceError.Kind.UNAVAILABLE, o.unavailable(), null, 2).exception();
+                    }
                     if (o.reply() instanceof LifecycleReply.Accepted) {
-                        catalog.put(o.entry());
-                        return o.entry();
+                        return catalog.putEverywhere(o.entry(), CATALOG_WRITE_TIMEOUT).thenApply(x -> o.entry());
                     }
                     Rejection r = ((LifecycleReply.Rejected) o.reply()).rejection();
                     if (r instanceof Rejection.PreloadUnchanged) {

@@ -42,6 +42,13 @@ public final class AdapterCatalog {
         return Optional.ofNullable(entries.snapshot().get(name));
     }
 
+    /** Like {@link #get}, but also sees what reached this node's replica since the last change notification. */
+    public CompletionStage<Optional<CatalogEntry>> getFresh(String name) {
+        Optional<CatalogEntry> known = get(name);
+        return known.isPresent() ? java.util.concurrent.CompletableFuture.completedFuture(known)
+                : entries.readFresh(name);
+    }
+
     public Collection<CatalogEntry> all() {
         return entries.snapshot().values();
     }

@@ -31,7 +31,14 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
  */
 public final class ReplicatedMap<V> {
 
-    private sealed interface Command permits Put, Remove, Replicated, Ignored, Written {
+    private sealed interface Command permits Put, Remove, Replicated, Ignored, Written, ReadFresh, FreshRead {
+    }
+
+    private record ReadFresh(String key, CompletableFuture<Object> result) implements Command {
+    }
+
+    private record FreshRead(String key, Map<String, ?> entries, CompletableFuture<Object> result)
+            implements Command {
     }
 
     /** {@code writeAll}: replicate to every reachable node before completing {@code done} (null: local write). */
@@ -94,6 +101,18 @@ public final class ReplicatedMap<V> {
         return done;
     }
 
+    /**
+     * The value of {@code key} as this node's replicator holds it right now: it may be newer than
+     * {@link #snapshot()}, which follows the replicator's change notifications (every
+     * {@code notify-subscribers-interval}). A local read, no round trip; for a miss in the snapshot.
+     */
+    @SuppressWarnings("unchecked")
+    public CompletionStage<java.util.Optional<V>> readFresh(String key) {
+        CompletableFuture<Object> result = new CompletableFuture<>();
+        actor.tell(new ReadFresh(key, result));
+        return result.thenApply(v -> java.util.Optional.ofNullable((V) v));
+    }
+
     public void remove(String key) {
         actor.tell(new Remove(key));
     }
@@ -130,6 +149,18 @@ public final class ReplicatedMap<V> {
                                 replicator.askUpdate(replyTo -> new Replicator.Update<>(key, LWWMap.create(),
                                         consistency, replyTo, m -> m.put(self, p.key(), value, clock)),
                                         rsp -> p.done() == null ? new Ignored() : new Written(p.done()));
+                                return Behaviors.same();
+                            })
+                            .onMessage(ReadFresh.class, r -> {
+                                replicator.askGet(replyTo -> new Replicator.Get<>(key, Replicator.readLocal(), replyTo),
+                                        rsp -> new FreshRead(r.key(), rsp instanceof Replicator.GetSuccess<LWWMap<String, V>> ok
+                                                ? ok.get(key).getEntries() : Map.of(), r.result()));
+                                return Behaviors.same();
+                            })
+                            .onMessage(FreshRead.class, f -> {
+                                Object v = f.entries().get(f.key());
+                                Object held = snapshot.get(f.key());
+                                f.result().complete(v != null ? v : held);
                                 return Behaviors.same();
                             })
                             .onMessage(Written.class, w -> {

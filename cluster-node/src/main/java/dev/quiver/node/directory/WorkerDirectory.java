@@ -33,7 +33,8 @@ import org.apache.pekko.cluster.typed.Subscribe;
  * it routed to a worker itself, so a burst does not all go to the worker that looked least loaded.
  *
  * <p>When a member is removed (downed or left), the directory reports the workers it hosted to the node-lost
- * handler (the cluster node sends their adapters' entities a {@code NodeLost}) and drops their loads.
+ * handler (the cluster node sends their adapters' entities a {@code NodeLost}); their last loads are kept for a
+ * few minutes, so {@link #isGone} still knows them, then dropped.
  */
 public final class WorkerDirectory {
 
@@ -41,15 +42,23 @@ public final class WorkerDirectory {
     public record NodeLost(String address, List<WorkerLoad> workers) {
     }
 
+    private record Prune(List<WorkerLoad> lost) {
+    }
+
+    /** How long the last load of a worker whose node was removed is kept. */
+    private static final java.time.Duration STALE_LOAD_RETENTION = java.time.Duration.ofMinutes(5);
+
     private final ActorSystem<?> system;
     private final ReplicatedMap<WorkerLoad> loads;
     /** Requests this node routed to a worker since its last published load: in all and per adapter key. */
     private static final class Routed {
         final AtomicInteger total = new AtomicInteger();
+        final AtomicInteger placements = new AtomicInteger();
         final Map<String, AtomicInteger> byKey = new ConcurrentHashMap<>();
 
         void reset() {
             total.set(0);
+            placements.set(0);
             byKey.clear();
         }
 
@@ -100,7 +109,7 @@ public final class WorkerDirectory {
         for (WorkerLoad l : loads.snapshot().values()) {
             if (l.healthy() && up.contains(l.address()) && reg.contains(l.agent())) {
                 Routed extra = routedSincePublished.get(l.workerId());
-                out.add(extra == null ? l : l.plusWaiting(extra.total.get(), extra.byKey()));
+                out.add(extra == null ? l : l.withLocal(extra.total.get(), extra.byKey(), extra.placements.get()));
             }
         }
         return out;
@@ -135,6 +144,26 @@ public final class WorkerDirectory {
         if (key != null) {
             r.byKey.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
         }
+    }
+
+    /** Counts a placement this node started on {@code workerId} (it takes a slot) until the worker's next load. */
+    public void notePlacing(String workerId) {
+        routedSincePublished.computeIfAbsent(workerId, k -> new Routed()).placements.incrementAndGet();
+    }
+
+    /**
+     * Whether this node can reach a majority of the cluster's members (itself included). A node on the minority
+     * side of a partition, or one resuming from a long pause before it learns it was downed, cannot: its adapter
+     * entities then write nothing, because the majority side has (or will have) moved them and writes to the same
+     * journal.
+     */
+    public boolean hasQuorum() {
+        var state = Cluster.get(system).state();
+        int members = 0;
+        for (Member m : state.getMembers()) {
+            members++;
+        }
+        return members - state.getUnreachable().size() > members / 2;
     }
 
     /** Whether this node is Up in the cluster. */
@@ -178,8 +207,20 @@ public final class WorkerDirectory {
                         ctx.getLog().info("cluster member {} removed (was {}); it hosted workers {}", address,
                                 removed.previousStatus(), lost.stream().map(WorkerLoad::workerId).toList());
                         onNodeLost.accept(new NodeLost(address, lost));
+                        // The lost workers' last loads stay for a while: they are how entities that wake up later
+                        // (their shard moved) tell that a resident worker is gone. Then the coordinator prunes them,
+                        // unless the worker came back (a newer load from a new incarnation replaced it).
+                        ctx.scheduleOnce(STALE_LOAD_RETENTION, ctx.getSelf(), new Prune(lost));
+                        return Behaviors.same();
+                    })
+                    .onMessage(Prune.class, p -> {
                         if (isCoordinator()) {
-                            lost.forEach(l -> loads.remove(l.workerId()));
+                            for (WorkerLoad l : p.lost()) {
+                                WorkerLoad now = loads.snapshot().get(l.workerId());
+                                if (now != null && now.address().equals(l.address())) {
+                                    loads.remove(l.workerId());
+                                }
+                            }
                         }
                         return Behaviors.same();
                     })

@@ -54,16 +54,18 @@ public record WorkerLoad(String workerId, String nodeId, String address, ActorRe
     }
 
     /**
-     * The same load with {@code extra} more waiting requests, {@code extraByKey} of them per adapter key (routed by
-     * this node since the load was published).
+     * The same load with what this node did since it was published: {@code extra} more waiting requests,
+     * {@code extraByKey} of them per adapter key, and {@code placements} adapters it started placing there (each
+     * takes a slot).
      */
-    public WorkerLoad plusWaiting(int extra, Map<String, Integer> extraByKey) {
-        if (extra == 0) {
+    public WorkerLoad withLocal(int extra, Map<String, Integer> extraByKey, int placements) {
+        if (extra == 0 && placements == 0) {
             return this;
         }
         Map<String, Integer> load = new java.util.HashMap<>(adapterLoad);
         extraByKey.forEach((k, n) -> load.merge(k, n, Integer::sum));
         return new WorkerLoad(workerId, nodeId, address, agent, healthy, running, waiting + extra, maxWaiting,
-                freeSlots, maxSlots, resident, pinned, load, kvUsage, cache, startedAt, updatedAt);
+                Math.max(0, freeSlots - placements), maxSlots, resident, pinned, load, kvUsage, cache, startedAt,
+                updatedAt);
     }
 }

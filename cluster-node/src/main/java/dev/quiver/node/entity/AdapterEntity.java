@@ -60,8 +60,10 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  *       worker reports the adapter loaded, a failed one {@code LoadFailed}.</li>
  *   <li>{@link WorkerEvicted} and {@link NodeLost}: the worker dropped it (LRU, operator) or its node is gone;
  *       persisted as {@code EvictedFrom}.</li>
- *   <li>{@link Maintain} (a timer while it has residents or a preload): drops residents of workers that are gone
- *       or restarted, and keeps {@code preloadReplicas} workers holding the current version pinned.</li>
+ *   <li>{@link Maintain} (a timer while it has residents or a preload, and once after recovery): drops residents
+ *       of workers that are gone or restarted, journals a live worker that holds the current version without a
+ *       journaled placement (placed by a relay while the entity was out of reach, or loaded again after an LRU
+ *       eviction), and keeps {@code preloadReplicas} workers holding the current version pinned.</li>
  * </ul>
  *
  * <p>Placement reads only persisted residents that are live now, plus placements in flight (kept in memory: a
@@ -81,8 +83,11 @@ public final class AdapterEntity
     public record Execute(LifecycleRequest request, ActorRef<Outcome> replyTo) implements Command {
     }
 
-    /** The lifecycle's reply and the adapter's state after it, as the catalog holds it. */
-    public record Outcome(LifecycleReply reply, CatalogEntry entry) implements ClusterMessage {
+    /**
+     * The lifecycle's reply and the adapter's state after it, as the catalog holds it; or, when {@code unavailable}
+     * is set, nothing was decided because this entity's node cannot reach the cluster's majority (retry).
+     */
+    public record Outcome(LifecycleReply reply, CatalogEntry entry, String unavailable) implements ClusterMessage {
     }
 
     public record GetState(ActorRef<CatalogEntry> replyTo) implements Command {
@@ -188,6 +193,8 @@ public final class AdapterEntity
                 .onSignal(RecoveryCompleted.instance(), state -> {
                     if (state.isRegistered()) {
                         deps.catalog().put(entry(state));
+                        // once soon after (re)start: the workers may hold more or less than the journal says
+                        timers.startSingleTimer("after-recovery", new Maintain(), deps.maintainInterval());
                     }
                     scheduleMaintenance(state);
                 })
@@ -207,16 +214,20 @@ public final class AdapterEntity
     // ---- lifecycle ----
 
     private ReplyEffect<AdapterEvent, AdapterState> onExecute(AdapterState state, Execute cmd) {
+        if (!deps.directory().hasQuorum()) {
+            return Effect().reply(cmd.replyTo(), new Outcome(null, entry(state), "the node holding adapter '" + name
+                    + "' cannot reach the majority of the cluster; retry"));
+        }
         Decision decision = LifecycleRules.decide(state, cmd.request(), deps.clock().instant());
         if (decision instanceof Decision.Accept accept) {
             AdapterEvent event = accept.event();
             return Effect().persist(event)
                     .thenRun(next -> afterLifecycleChange(state, next, event))
                     .thenReply(cmd.replyTo(), next -> new Outcome(new LifecycleReply.Accepted(event, next),
-                            entry(next)));
+                            entry(next), null));
         }
         return Effect().reply(cmd.replyTo(), new Outcome(
-                new LifecycleReply.Rejected(((Decision.Reject) decision).rejection()), entry(state)));
+                new LifecycleReply.Rejected(((Decision.Reject) decision).rejection()), entry(state), null));
     }
 
     /** Side effects of a persisted lifecycle change: the catalog, and the workers holding the adapter. */
@@ -305,6 +316,9 @@ public final class AdapterEntity
             return;
         }
         placing.put(workerId, new Placing(version, pin, System.nanoTime()));
+        if (!load.get().resident().contains(WorkerAgent.adapterKey(name, version))) {
+            deps.directory().notePlacing(workerId);
+        }
         timers.startSingleTimer("place-" + workerId, new PlacementDone(new WorkerAgent.PlaceResult(workerId,
                 load.get().nodeId(), name, version, pin, false, "placement timed out after "
                 + deps.placementTimeout().toSeconds() + " s")), deps.placementTimeout());
@@ -376,6 +390,18 @@ public final class AdapterEntity
                         "system:failover"));
             }
         }
+        // A live worker that holds the current version without a journaled placement (a request placed it while
+        // this entity was out of reach, or the worker loaded it again after an eviction): journal it.
+        if (!state.isRetired()) {
+            String key = WorkerAgent.adapterKey(name, state.currentVersion());
+            for (WorkerLoad w : deps.directory().routable()) {
+                Optional<Residency> r = state.residencyOn(w.workerId());
+                if (w.resident().contains(key) && !placing.containsKey(w.workerId())
+                        && (r.isEmpty() || r.get().version() != state.currentVersion())) {
+                    requests.add(new LifecycleRequest.Place(w.workerId(), w.nodeId(), "system:reconcile"));
+                }
+            }
+        }
         if (requests.isEmpty()) {
             ensurePins(state);
             scheduleMaintenance(state);
@@ -400,6 +426,13 @@ public final class AdapterEntity
             }
         }
         if (events.isEmpty()) {
+            return Effect().noReply();
+        }
+        if (!deps.directory().hasQuorum()) {
+            // NOTE: reports and maintenance of a node cut off from the majority are dropped, not journaled: the
+            // entity's new home on the majority side learns the same from the workers and its own maintenance.
+            ctx.getLog().info("adapter {}: not journaling {} event(s) while this node cannot reach the cluster's "
+                    + "majority", name, events.size());
             return Effect().noReply();
         }
         return Effect().persist(events).thenRun(next -> {
@@ -440,7 +473,7 @@ public final class AdapterEntity
                 missing--;
             }
         }
-        for (String w : deps.policy().pinTargets(holders, missing, live.values())) {
+        for (String w : deps.policy().pinTargets(key, holders, missing, live.values())) {
             startPlacement(state, w, true);
         }
     }

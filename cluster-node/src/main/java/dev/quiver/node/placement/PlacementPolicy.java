@@ -87,7 +87,8 @@ public final class PlacementPolicy {
                     .sorted(leastLoaded(key)).toList();
             boolean mayReplicate = holding.size() < settings.maxReplicas();
             if (withRoom.isEmpty()) {
-                Optional<WorkerLoad> target = mayReplicate ? placementTarget(candidates, holders) : Optional.empty();
+                Optional<WorkerLoad> target = mayReplicate ? placementTarget(key, candidates, holders)
+                        : Optional.empty();
                 return target.<Decision>map(t -> new Route(t.workerId(), Outcome.REPLICATED,
                         Optional.of(t.workerId()))).orElseGet(() -> new Overloaded(1,
                         "every worker serving this adapter has a full queue"));
@@ -96,7 +97,7 @@ public final class PlacementPolicy {
             boolean backlogged = withRoom.stream().allMatch(w -> w.waiting() >= settings.replicateQueueThreshold()
                     && w.loadOf(key) > 0);
             if (backlogged && mayReplicate) {
-                Optional<WorkerLoad> target = placementTarget(candidates, holders)
+                Optional<WorkerLoad> target = placementTarget(key, candidates, holders)
                         .filter(t -> load(t) < load(best));
                 if (target.isPresent()) {
                     return new Route(target.get().workerId(), Outcome.REPLICATED,
@@ -105,7 +106,7 @@ public final class PlacementPolicy {
             }
             return new Route(best.workerId(), Outcome.RESIDENT, Optional.empty());
         }
-        Optional<WorkerLoad> target = placementTarget(candidates, holders);
+        Optional<WorkerLoad> target = placementTarget(key, candidates, holders);
         if (target.isPresent()) {
             return new Route(target.get().workerId(), Outcome.PLACED, Optional.of(target.get().workerId()));
         }
@@ -124,28 +125,45 @@ public final class PlacementPolicy {
     }
 
     /**
-     * Up to {@code wanted} more workers to hold a pinned (preloaded) adapter, best first: ones with a free slot,
-     * then ones with an unpinned slot to evict, least loaded first; never one in {@code holders}.
+     * Up to {@code wanted} more workers to hold adapter version {@code key} pinned (preloaded), best first: ones
+     * with a free slot, then ones with an unpinned slot to evict, least loaded first; never one in
+     * {@code holders}.
      */
-    public List<String> pinTargets(Collection<String> holders, int wanted, Collection<WorkerLoad> live) {
+    public List<String> pinTargets(String key, Collection<String> holders, int wanted, Collection<WorkerLoad> live) {
         if (wanted <= 0) {
             return List.of();
         }
         return live.stream().filter(w -> !holders.contains(w.workerId()) && canPlace(w))
-                .sorted(placementOrder()).limit(wanted).map(WorkerLoad::workerId).toList();
+                .sorted(placementOrder(key)).limit(wanted).map(WorkerLoad::workerId).toList();
     }
 
-    private Optional<WorkerLoad> placementTarget(List<WorkerLoad> candidates, Collection<String> holders) {
+    private Optional<WorkerLoad> placementTarget(String key, List<WorkerLoad> candidates,
+                                                 Collection<String> holders) {
         return candidates.stream().filter(w -> !holders.contains(w.workerId()) && hasRoom(w) && canPlace(w))
-                .min(placementOrder());
+                .min(placementOrder(key));
     }
 
-    /** Free slot first, then least loaded, then most free slots, then by id (deterministic). */
-    private static Comparator<WorkerLoad> placementOrder() {
+    /**
+     * Free slot first, then least loaded, then most free slots; between equals, a hash of adapter and worker
+     * (rendezvous hashing), so adapters placed at the same moment from stale loads spread over the workers
+     * instead of all picking the first by name.
+     */
+    private static Comparator<WorkerLoad> placementOrder(String key) {
         return Comparator.<WorkerLoad>comparingInt(w -> w.freeSlots() > 0 ? 0 : 1)
                 .thenComparingInt(PlacementPolicy::load)
                 .thenComparing(Comparator.comparingInt(WorkerLoad::freeSlots).reversed())
+                .thenComparingLong(w -> rendezvous(key, w.workerId()))
                 .thenComparing(WorkerLoad::workerId);
+    }
+
+    /** A well-mixed 64-bit hash of (adapter key, worker id). */
+    static long rendezvous(String key, String workerId) {
+        long h = 0x9E3779B97F4A7C15L;
+        for (char c : (key + '\u0000' + workerId).toCharArray()) {
+            h = (h ^ c) * 0xBF58476D1CE4E5B9L;
+            h ^= h >>> 31;
+        }
+        return h;
     }
 
     private static Comparator<WorkerLoad> leastLoaded(String key) {

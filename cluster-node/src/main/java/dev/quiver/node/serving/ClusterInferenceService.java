@@ -18,6 +18,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -66,10 +67,23 @@ public final class ClusterInferenceService implements InferenceService {
     @Override
     public GenerationHandle generate(Caller caller, Generation g, GenerationListener listener) {
         boolean base = g.model().equals(spec.id());
-        if (!base && registry.usable(caller, g.model()).isEmpty()) {
-            listener.onFailed(OpenAiRequest.unknownModel(g.model()));
-            return () -> { };
+        if (base || registry.usable(caller, g.model()).isPresent()) {
+            return start(g, base, listener);
         }
+        // Not in this node's catalog view: an adapter registered a moment ago may be in the replica already.
+        CompletableFuture<GenerationHandle> started = new CompletableFuture<>();
+        registry.usableFresh(caller, g.model()).whenComplete((entry, err) -> {
+            if (entry != null && entry.isPresent()) {
+                started.complete(start(g, false, listener));
+            } else {
+                listener.onFailed(OpenAiRequest.unknownModel(g.model()));
+                started.complete(() -> { });
+            }
+        });
+        return () -> started.thenAccept(GenerationHandle::cancel);
+    }
+
+    private GenerationHandle start(Generation g, boolean base, GenerationListener listener) {
         ActorRef<Object> relay = system.systemActorOf(RequestRelay.create(g, base, listener, relays),
                 "req-" + g.requestId(), Props.empty());
         return () -> relay.tell(new RequestRelay.CancelRequest());

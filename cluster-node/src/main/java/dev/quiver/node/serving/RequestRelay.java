@@ -4,6 +4,8 @@ import dev.quiver.edge.api.GenerationListener;
 import dev.quiver.edge.api.ServiceError;
 import dev.quiver.gpu.worker.EngineError;
 import dev.quiver.gpu.worker.GpuWorker;
+import dev.quiver.node.catalog.AdapterCatalog;
+import dev.quiver.node.catalog.CatalogEntry;
 import dev.quiver.node.cluster.ClusterMetrics;
 import dev.quiver.node.directory.WorkerDirectory;
 import dev.quiver.node.directory.WorkerLoad;
@@ -15,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -30,6 +33,11 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
  * asks the adapter's entity for a worker (the base model needs no entity: the local directory picks one), sends
  * the request to that worker's agent with itself as {@code replyTo}, and relays the worker's events to the edge's
  * {@link GenerationListener}.
+ *
+ * <p>A request for an adapter that a live worker already holds is routed from this node's replicated catalog and
+ * worker directory, with no round trip; only a request that needs a placement (or a replica) asks the entity,
+ * and if the entity cannot be reached in time (its node died and its shard has not moved yet) the relay places the
+ * request from its own view rather than wait.
  *
  * <p>Failover: the relay watches the worker's agent. When the agent's node is removed from the cluster (or the
  * worker fails the request as retriable: stopping, an internal error) the relay asks for another worker, never
@@ -63,7 +71,7 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     }
 
     /** How the relay reaches the cluster. */
-    public record Setup(WorkerDirectory directory, PlacementPolicy policy,
+    public record Setup(WorkerDirectory directory, AdapterCatalog catalog, PlacementPolicy policy,
                         java.util.function.Function<String, EntityRef<AdapterEntity.Command>> entities,
                         Duration routeTimeout, Duration retryBackoff, Duration deadline) {
     }
@@ -174,9 +182,41 @@ public final class RequestRelay extends AbstractBehavior<Object> {
                             d instanceof PlacementPolicy.NoWorker n ? n.reason() : "no worker", 1), null));
             return;
         }
+        // A worker that holds the adapter's current version (persisted, live, with room): routed from this node's
+        // catalog and directory, with no round trip. Anything that changes placement asks the adapter's entity.
+        Optional<PlacementPolicy.Route> local = localRoute(false);
+        if (local.isPresent()) {
+            ClusterMetrics.routed("resident");
+            sendLocal(local.get());
+            return;
+        }
         List<String> exclude = List.copyOf(excluded);
         getContext().pipeToSelf(setup.entities().apply(generation.model()).<AdapterEntity.RouteReply>ask(
                 replyTo -> new AdapterEntity.Route(attemptId, exclude, replyTo), setup.routeTimeout()), Routed::new);
+    }
+
+    /**
+     * The policy's answer from local state: only a resident hit, or (with {@code anyPlacement}, when the entity
+     * cannot be reached) also a placement, which the worker then loads on demand.
+     */
+    private Optional<PlacementPolicy.Route> localRoute(boolean anyPlacement) {
+        Optional<CatalogEntry> entry = setup.catalog().get(generation.model()).filter(CatalogEntry::active);
+        if (entry.isEmpty()) {
+            return Optional.empty();
+        }
+        String key = WorkerAgent.adapterKey(generation.model(), entry.get().state().currentVersion());
+        PlacementPolicy.Decision d = setup.policy().route(key, entry.get().holders(), excluded,
+                setup.directory().routable());
+        return d instanceof PlacementPolicy.Route r && (anyPlacement || r.outcome() == PlacementPolicy.Outcome.RESIDENT)
+                ? Optional.of(r) : Optional.empty();
+    }
+
+    private void sendLocal(PlacementPolicy.Route r) {
+        CatalogEntry e = setup.catalog().get(generation.model()).orElseThrow();
+        WorkerLoad w = setup.directory().load(r.workerId()).orElseThrow();
+        int version = e.state().currentVersion();
+        setup.directory().noteRouted(w.workerId(), WorkerAgent.adapterKey(generation.model(), version));
+        send(w.workerId(), w.agent(), generation.model(), version, e.current().digest().hex());
     }
 
     private Behavior<Object> onRouted(Routed r) {
@@ -185,7 +225,18 @@ public final class RequestRelay extends AbstractBehavior<Object> {
             return Behaviors.stopped();
         }
         if (r.error() != null) {
-            // the entity's node may have died; sharding restarts it elsewhere
+            // The entity's node may have died (sharding restarts it elsewhere once the node is downed). Meanwhile
+            // the request need not wait: place it from local state; the entity journals the placement later, when
+            // its maintenance finds the adapter on the worker.
+            Optional<PlacementPolicy.Route> fallback = localRoute(true);
+            if (fallback.isPresent()) {
+                getContext().getLog().info("request {}: the entity of adapter {} did not answer in {}; placing it on "
+                        + "{} from this node's view", generation.requestId(), generation.model(),
+                        setup.routeTimeout(), fallback.get().workerId());
+                ClusterMetrics.routed("fallback");
+                sendLocal(fallback.get());
+                return this;
+            }
             return retryLater(new ServiceError(ServiceError.Kind.UNAVAILABLE, "the adapter's entity did not "
                     + "answer: " + r.error().getMessage(), null, 1));
         }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.quiver.node.directory.WorkerLoad;
 import dev.quiver.node.placement.PlacementPolicy.Outcome;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -158,12 +159,24 @@ class PlacementPolicyTest {
 
     @Test
     void pins_go_to_workers_with_free_slots_first_and_never_twice_to_a_holder() {
-        List<String> targets = policy.pinTargets(Set.of("n1/w"), 2, live(
+        List<String> targets = policy.pinTargets(KEY, Set.of("n1/w"), 2, live(
                 new W("n1/w"),
                 new W("n2/w").slots(0),
                 new W("n3/w").load(5, 0).slots(1),
                 new W("n4/w").slots(0).pinning("a@v1", "b@v1", "c@v1", "d@v1")));
         assertEquals(List.of("n3/w", "n2/w"), targets);
-        assertEquals(List.of(), policy.pinTargets(Set.of(), 0, live(new W("n1/w"))));
+        assertEquals(List.of(), policy.pinTargets(KEY, Set.of(), 0, live(new W("n1/w"))));
+    }
+
+    @Test
+    void adapters_placed_on_equally_loaded_workers_spread_over_them_deterministically() {
+        List<WorkerLoad> idle = live(new W("n1/w"), new W("n2/w"), new W("n3/w"));
+        Map<String, Integer> chosen = new HashMap<>();
+        for (int i = 0; i < 30; i++) {
+            var d = (PlacementPolicy.Route) policy.route("adapter-" + i + "@v1", Set.of(), Set.of(), idle);
+            assertEquals(d, policy.route("adapter-" + i + "@v1", Set.of(), Set.of(), idle), "same input, same answer");
+            chosen.merge(d.workerId(), 1, Integer::sum);
+        }
+        assertEquals(Set.of("n1/w", "n2/w", "n3/w"), chosen.keySet(), "every worker gets some: " + chosen);
     }
 }

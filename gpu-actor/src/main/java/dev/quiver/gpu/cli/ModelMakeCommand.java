@@ -3,15 +3,9 @@ package dev.quiver.gpu.cli;
 import dev.quiver.gpu.model.DType;
 import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelMaker;
-import dev.quiver.gpu.model.SafeTensorsWriter;
-import dev.quiver.gpu.tokenizer.Tokenizer;
-import dev.quiver.gpu.tokenizer.TokenizerMaker;
-import dev.quiver.gpu.tokenizer.Tokenizers;
 import java.io.PrintStream;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * {@code quiver model make DIR [--size tiny|small] [--adapters N] [--dtype f32|bf16] [--seed S]}: writes a random
@@ -41,24 +35,9 @@ final class ModelMakeCommand {
             default -> throw new CliException("--size must be tiny or small");
         };
         long t0 = System.nanoTime();
-        int tokenizerVocab = TokenizerMaker.writeByteLevel(dir, targetVocab);
-        // NOTE: like many released models (Qwen2, padded Llama ports), the embedding table may be larger than
-        // the tokenizer; ids past the tokenizer decode to nothing.
-        int vocab = Math.max(tokenizerVocab, targetVocab);
-        Tokenizer tok = Tokenizers.load(dir);
-        int bos = tok.bosId().orElseThrow();
-        int eos = tok.eosIds().iterator().next();
-        ModelMaker.Shape shape = size.equals("tiny") ? ModelMaker.Shape.tiny(vocab) : ModelMaker.Shape.small(vocab);
-        ModelConfig cfg = ModelMaker.writeModel(dir, shape, dtype, seed, bos, eos);
-        Map<String, Object> gen = new LinkedHashMap<>();
-        gen.put("bos_token_id", bos);
-        gen.put("eos_token_id", List.copyOf(tok.eosIds()));
-        SafeTensorsWriter.writeJson(dir.resolve("generation_config.json"), gen);
+        ModelConfig cfg = ModelMaker.writeDemo(dir, targetVocab, vocab -> size.equals("tiny")
+                ? ModelMaker.Shape.tiny(vocab) : ModelMaker.Shape.small(vocab), dtype, seed, adapters);
         List<ModelMaker.AdapterSpec> specs = ModelMaker.demoAdapters(adapters);
-        for (int i = 0; i < specs.size(); i++) {
-            ModelMaker.writeAdapter(dir.resolve("adapters").resolve(specs.get(i).name()), cfg, specs.get(i), dtype,
-                    seed * 1000 + i);
-        }
         out.printf("wrote %s model to %s: %,d parameters, %d layers, hidden %d, vocab %d, %s; %d adapters in %.1f s%n",
                 size, dir, cfg.parameterCount(), cfg.numLayers(), cfg.hiddenSize(), cfg.vocabSize(), dtype,
                 specs.size(), (System.nanoTime() - t0) / 1e9);

@@ -10,8 +10,8 @@ import java.util.SplittableRandom;
 
 /**
  * Writes random Llama-architecture models and PEFT LoRA adapters in Hugging Face layout, so the demo and the
- * tests never download weights. Deterministic for a given seed. The tokenizer is written separately (see
- * {@code bin/quiver model make}), and its vocabulary size is passed in.
+ * tests never download weights. Deterministic for a given seed. {@link #writeDemo} writes a whole model
+ * directory with its tokenizer; the other methods write one part each.
  */
 public final class ModelMaker {
     private ModelMaker() {
@@ -99,6 +99,35 @@ public final class ModelMaker {
         }
         w.write(dir.resolve("model.safetensors"));
         return ModelConfig.load(dir);
+    }
+
+    /**
+     * A complete demo model directory, as {@code bin/quiver model make} writes it: a byte-level BPE tokenizer of
+     * about {@code targetVocab} tokens (tokenizer.json, tokenizer_config.json), the model with the shape
+     * {@code shape} gives for the final vocabulary (config.json, model.safetensors), generation_config.json with
+     * BOS/EOS, and {@code adapters} of {@link #demoAdapters} under {@code adapters/} (adapter {@code i} seeded
+     * {@code seed * 1000 + i}). Returns the model's config.
+     */
+    public static ModelConfig writeDemo(Path dir, int targetVocab, java.util.function.IntFunction<Shape> shape,
+                                        DType dtype, long seed, int adapters) {
+        int tokenizerVocab = dev.quiver.gpu.tokenizer.TokenizerMaker.writeByteLevel(dir, targetVocab);
+        // NOTE: like many released models (Qwen2, padded Llama ports), the embedding table may be larger than
+        // the tokenizer; ids past the tokenizer decode to nothing.
+        int vocab = Math.max(tokenizerVocab, targetVocab);
+        dev.quiver.gpu.tokenizer.Tokenizer tok = dev.quiver.gpu.tokenizer.Tokenizers.load(dir);
+        int bos = tok.bosId().orElseThrow();
+        int eos = tok.eosIds().iterator().next();
+        ModelConfig cfg = writeModel(dir, shape.apply(vocab), dtype, seed, bos, eos);
+        Map<String, Object> gen = new LinkedHashMap<>();
+        gen.put("bos_token_id", bos);
+        gen.put("eos_token_id", List.copyOf(tok.eosIds()));
+        SafeTensorsWriter.writeJson(dir.resolve("generation_config.json"), gen);
+        List<AdapterSpec> specs = demoAdapters(adapters);
+        for (int i = 0; i < specs.size(); i++) {
+            writeAdapter(dir.resolve("adapters").resolve(specs.get(i).name()), cfg, specs.get(i), dtype,
+                    seed * 1000 + i);
+        }
+        return cfg;
     }
 
     /** An adapter to generate: rank, alpha, which modules, rsLoRA or not. */

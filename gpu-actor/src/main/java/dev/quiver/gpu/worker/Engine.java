@@ -2,6 +2,7 @@ package dev.quiver.gpu.worker;
 
 import dev.quiver.gpu.backend.Backend;
 import dev.quiver.gpu.backend.ForwardBatch;
+import dev.quiver.gpu.backend.NoopBackend;
 import dev.quiver.gpu.backend.cpu.CpuBackend;
 import dev.quiver.gpu.cache.AdapterCache;
 import dev.quiver.gpu.kv.BlockAllocator;
@@ -124,7 +125,7 @@ public final class Engine implements AutoCloseable {
         try {
             ModelWeights weights = ModelWeights.load(modelDir);
             config = weights.config;
-            if (!settings.backend().equals("cpu")) {
+            if (!settings.backend().equals("cpu") && !settings.backend().equals("noop")) {
                 throw new UnsupportedOperationException("backend '" + settings.backend() + "' is not available: only "
                         + "the cpu backend is built so far (the CUDA backend is tracked as its own issue)");
             }
@@ -133,8 +134,10 @@ public final class Engine implements AutoCloseable {
             int kvDim = config.kvDim();
             int blocks = KvBlockManager.blocksForBudget(settings.kvCacheBytes(), config.numLayers(),
                     settings.blockSize(), kvDim, 4);
-            backend = new CpuBackend(weights, new CpuBackend.Settings(settings.threads(), blocks,
-                    settings.blockSize(), settings.maxLoras()));
+            backend = settings.backend().equals("noop")
+                    ? new NoopBackend(config, blocks, settings.blockSize(), settings.maxLoras())
+                    : new CpuBackend(weights, new CpuBackend.Settings(settings.threads(), blocks,
+                            settings.blockSize(), settings.maxLoras()));
             kv = new KvBlockManager(new BlockAllocator(blocks, settings.blockSize()));
             cache = new AdapterCache(new AdapterCache.Settings(settings.maxLoras(), settings.maxCpuLoras(),
                     settings.maxLoraRank()), backend, config,

@@ -327,4 +327,19 @@ class EngineTest {
                 UnsupportedOperationException.class, () -> Engine.start(model, cuda, "cuda"));
         assertTrue(e.getMessage().contains("cuda"), e.getMessage());
     }
+
+    @Test
+    void the_noop_backend_runs_requests_through_the_engine_without_computing() {
+        EngineSettings s = settings();
+        EngineSettings noop = new EngineSettings("noop", s.threads(), s.kvCacheBytes(), s.blockSize(), s.maxNumSeqs(),
+                s.maxBatchedTokens(), s.maxModelLen(), s.maxLoras(), s.maxCpuLoras(), s.maxLoraRank(), s.maxWaiting());
+        try (Engine e = Engine.start(model, noop, "noop")) {
+            e.registerAdapter("adapter-01", model.resolve("adapters").resolve("adapter-01"));
+            Collector c = run(e, "n", "adapter-01", prompt(2, 9),
+                    new SamplingParams(5, 0f, 1f, -1, 0L, List.of(), -1, true)).await();
+            assertNull(c.error);
+            assertEquals(List.of(0, 0, 0, 0, 0), c.tokens, "all logits are 0: greedy picks token 0");
+            assertEquals("noop", e.status().join().backend());
+        }
+    }
 }
