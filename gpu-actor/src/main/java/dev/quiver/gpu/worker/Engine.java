@@ -4,6 +4,9 @@ import dev.quiver.gpu.backend.Backend;
 import dev.quiver.gpu.backend.ForwardBatch;
 import dev.quiver.gpu.backend.NoopBackend;
 import dev.quiver.gpu.backend.cpu.CpuBackend;
+import dev.quiver.gpu.backend.cuda.CudaAvailability;
+import dev.quiver.gpu.backend.cuda.CudaBackend;
+import dev.quiver.gpu.backend.cuda.DeviceBackend;
 import dev.quiver.gpu.cache.AdapterCache;
 import dev.quiver.gpu.kv.BlockAllocator;
 import dev.quiver.gpu.kv.KvBlockManager;
@@ -125,19 +128,29 @@ public final class Engine implements AutoCloseable {
         try {
             ModelWeights weights = ModelWeights.load(modelDir);
             config = weights.config;
-            if (!settings.backend().equals("cpu") && !settings.backend().equals("noop")) {
-                throw new UnsupportedOperationException("backend '" + settings.backend() + "' is not available: only "
-                        + "the cpu backend is built so far (the CUDA backend is tracked as its own issue)");
+            String kind = settings.backend();
+            if (kind.equals("cuda")) {
+                String why = CudaAvailability.unavailableReason();
+                if (why != null) {
+                    throw new UnsupportedOperationException("backend 'cuda' is not available: " + why);
+                }
+            } else if (!kind.equals("cpu") && !kind.equals("noop")) {
+                throw new UnsupportedOperationException("backend '" + kind + "' is not available: the backends are "
+                        + "cpu, cuda and noop");
             }
             maxModelLen = settings.maxModelLen() > 0 ? Math.min(settings.maxModelLen(), config.maxContext())
                     : config.maxContext();
             int kvDim = config.kvDim();
             int blocks = KvBlockManager.blocksForBudget(settings.kvCacheBytes(), config.numLayers(),
                     settings.blockSize(), kvDim, 4);
-            backend = settings.backend().equals("noop")
-                    ? new NoopBackend(config, blocks, settings.blockSize(), settings.maxLoras())
-                    : new CpuBackend(weights, new CpuBackend.Settings(settings.threads(), blocks,
-                            settings.blockSize(), settings.maxLoras()));
+            // NOTE: the CUDA backend keeps its KV cache in float32 too, so the budget above (4 bytes) holds for it.
+            backend = switch (kind) {
+                case "noop" -> new NoopBackend(config, blocks, settings.blockSize(), settings.maxLoras());
+                case "cuda" -> new CudaBackend(weights, DeviceBackend.Settings.of(blocks, settings.blockSize(),
+                        settings.maxLoras(), settings.maxBatchedTokens(), settings.maxLoraRank()));
+                default -> new CpuBackend(weights, new CpuBackend.Settings(settings.threads(), blocks,
+                        settings.blockSize(), settings.maxLoras()));
+            };
             kv = new KvBlockManager(new BlockAllocator(blocks, settings.blockSize()));
             cache = new AdapterCache(new AdapterCache.Settings(settings.maxLoras(), settings.maxCpuLoras(),
                     settings.maxLoraRank()), backend, config,

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.quiver.gpu.backend.ForwardBatch;
 import dev.quiver.gpu.backend.cpu.CpuBackend;
+import dev.quiver.gpu.backend.cuda.CudaAvailability;
 import dev.quiver.gpu.lora.AdapterLoader;
 import dev.quiver.gpu.model.DType;
 import dev.quiver.gpu.model.ModelWeights;
@@ -319,13 +320,28 @@ class EngineTest {
     }
 
     @Test
-    void the_cuda_backend_is_refused_with_a_clear_message_until_it_is_built() {
+    void the_cuda_backend_is_refused_on_a_machine_without_a_gpu_with_a_message_naming_why() {
+        String why = CudaAvailability.unavailableReason();
+        org.junit.jupiter.api.Assumptions.assumeTrue(why != null, "this machine can run CUDA; the GPU tests cover it");
         EngineSettings s = settings();
         EngineSettings cuda = new EngineSettings("cuda", s.threads(), s.kvCacheBytes(), s.blockSize(), s.maxNumSeqs(),
                 s.maxBatchedTokens(), s.maxModelLen(), s.maxLoras(), s.maxCpuLoras(), s.maxLoraRank(), s.maxWaiting());
         UnsupportedOperationException e = org.junit.jupiter.api.Assertions.assertThrows(
                 UnsupportedOperationException.class, () -> Engine.start(model, cuda, "cuda"));
-        assertTrue(e.getMessage().contains("cuda"), e.getMessage());
+        assertEquals("backend 'cuda' is not available: " + why, e.getMessage());
+        // built without nvcc the jar has no PTX; built with it, this machine has no driver (libcuda.so.1)
+        assertTrue(e.getMessage().contains("the jar has no PTX (built without nvcc")
+                || e.getMessage().contains("CUDA driver libcuda.so.1 not found: no GPU on this machine"), e.getMessage());
+    }
+
+    @Test
+    void an_unknown_backend_is_refused_with_the_list_of_backends() {
+        EngineSettings s = settings();
+        EngineSettings tpu = new EngineSettings("tpu", s.threads(), s.kvCacheBytes(), s.blockSize(), s.maxNumSeqs(),
+                s.maxBatchedTokens(), s.maxModelLen(), s.maxLoras(), s.maxCpuLoras(), s.maxLoraRank(), s.maxWaiting());
+        UnsupportedOperationException e = org.junit.jupiter.api.Assertions.assertThrows(
+                UnsupportedOperationException.class, () -> Engine.start(model, tpu, "tpu"));
+        assertEquals("backend 'tpu' is not available: the backends are cpu, cuda and noop", e.getMessage());
     }
 
     @Test

@@ -1,0 +1,84 @@
+package dev.quiver.gpu.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The PTX that nvcc put into the jar (class path): every kernel the host launches is an entry point of its
+ * module with exactly the parameter types {@link Kernel} declares, and the modules target sm_80 (compute_80).
+ * Skipped, saying so, when the build had no nvcc.
+ */
+class PtxResourceTest {
+    static final Pattern ENTRY = Pattern.compile("\\.visible\\s+\\.entry\\s+(\\w+)\\s*\\(([^)]*)\\)");
+    static final Pattern PARAM = Pattern.compile("\\.param\\s+\\.(\\w+)\\s+\\w+");
+
+    @BeforeEach
+    void requirePtx() {
+        String problem = CudaAvailability.ptxProblem();
+        assumeTrue(problem == null, "no PTX to check: " + problem);
+    }
+
+    /** Entry name → parameter types of one module. */
+    static Map<String, List<String>> entries(String module) {
+        String ptx = new String(CudaAvailability.ptx(module), StandardCharsets.US_ASCII);
+        Map<String, List<String>> out = new LinkedHashMap<>();
+        Matcher m = ENTRY.matcher(ptx);
+        while (m.find()) {
+            List<String> types = new ArrayList<>();
+            Matcher p = PARAM.matcher(m.group(2));
+            while (p.find()) {
+                types.add(p.group(1));
+            }
+            out.put(m.group(1), types);
+        }
+        return out;
+    }
+
+    @Test
+    void every_kernel_is_an_entry_point_of_its_module_with_the_declared_parameter_types() {
+        for (Kernel k : Kernel.values()) {
+            Map<String, List<String>> e = entries(k.module);
+            assertTrue(e.containsKey(k.entry), k.entry + " missing from " + k.module + ".ptx: " + e.keySet());
+            assertEquals(k.params().stream().map(t -> t.ptx).toList(), e.get(k.entry), k.entry + " parameters");
+        }
+    }
+
+    @Test
+    void every_entry_point_in_the_ptx_is_a_kernel_the_host_knows() {
+        EnumSet<Kernel> all = EnumSet.allOf(Kernel.class);
+        for (String module : Kernel.MODULES) {
+            for (String entry : entries(module).keySet()) {
+                assertTrue(all.stream().anyMatch(k -> k.entry.equals(entry) && k.module.equals(module)),
+                        module + ".ptx has an entry " + entry + " that Kernel does not list");
+            }
+        }
+    }
+
+    @Test
+    void the_modules_target_compute_80_so_ampere_ada_and_hopper_load_them() {
+        for (String module : Kernel.MODULES) {
+            String ptx = new String(CudaAvailability.ptx(module), StandardCharsets.US_ASCII);
+            assertTrue(ptx.contains(".target sm_80"), module + ".ptx does not target sm_80");
+            assertEquals(0, CudaAvailability.ptx(module)[CudaAvailability.ptx(module).length - 1],
+                    "NUL-terminated for cuModuleLoadData");
+        }
+    }
+
+    @Test
+    void the_tensor_core_kernels_use_mma_instructions() {
+        String ptx = new String(CudaAvailability.ptx("matmul"), StandardCharsets.US_ASCII);
+        assertTrue(ptx.contains("mma.sync"), "no mma.sync in matmul.ptx");
+    }
+}
