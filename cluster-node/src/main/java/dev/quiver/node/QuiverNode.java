@@ -203,7 +203,8 @@ public final class QuiverNode {
                                 .tell(new AdapterEntity.WorkerEvicted(workerId, nodeId, version, reason));
                 ActorRef<WorkerAgent.Command> agent = system.systemActorOf(WorkerAgent.create(new WorkerAgent.Setup(
                         ns.workerId(), ns.nodeId(), cluster.selfMember().uniqueAddress().toString(), gpu, files, io,
-                        directory, events, ns.placement().loadPublishInterval(), ns.placement().placementTimeout())),
+                        directory, events, ns.placement().loadPublishInterval(), ns.placement().placementTimeout(),
+                        engineSettings.maxNumSeqs())),
                         "agent-" + ns.workerName(), Props.empty());
                 local = new LocalWorker(ns.workerId(), gpu, agent, engine);
             }
@@ -239,6 +240,13 @@ public final class QuiverNode {
                 }
                 ClusterMetrics.adaptersPerWorker(directory.loads().values());
             }, system.executionContext());
+            var keepAlive = system.scheduler().scheduleAtFixedRate(KEEP_ALIVE, KEEP_ALIVE,
+                    () -> keepAlive(directory, catalog, sharding), system.executionContext());
+            CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "stop-keep-alive",
+                    () -> {
+                        keepAlive.cancel();
+                        return CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
+                    });
             CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "stop-metering",
                     () -> {
                         metering.cancel();
@@ -322,6 +330,28 @@ public final class QuiverNode {
         CompletableFuture.delayedExecutor(5, TimeUnit.SECONDS).execute(tell);
         log.info("node lost ({}): told {} adapters that workers {} are gone", lost.address(), adapters.size(),
                 workers);
+    }
+
+    /** How often the coordinator wakes the entities that must act without traffic. */
+    private static final Duration KEEP_ALIVE = Duration.ofSeconds(5);
+
+    /**
+     * Entities are started by messages, and one whose shard moved (a node joined or left) stays stopped until the
+     * next: so every {@link #KEEP_ALIVE} the oldest Up member sends {@code Maintain} to each adapter that must act
+     * without traffic, one with a preload (its replicas must be placed again on new or surviving workers) or with a
+     * resident on a worker that is gone (its {@code node-lost} must be journaled).
+     */
+    private static void keepAlive(WorkerDirectory directory, AdapterCatalog catalog, ClusterSharding sharding) {
+        if (!directory.isCoordinator()) {
+            return;
+        }
+        for (CatalogEntry e : catalog.all()) {
+            boolean preload = e.active() && e.state().preloadReplicas() > 0;
+            boolean lost = e.state().residents().stream().anyMatch(r -> directory.isGone(r.worker()));
+            if (preload || lost) {
+                sharding.entityRefFor(AdapterEntity.ENTITY_KEY, e.name()).tell(new AdapterEntity.Maintain());
+            }
+        }
     }
 
     private static CqlSession connect(ActorSystem<?> system, Config config) {

@@ -6,12 +6,11 @@ import com.typesafe.config.ConfigFactory;
 import dev.quiver.edge.auth.ApiKeys;
 import dev.quiver.gpu.model.DType;
 import dev.quiver.gpu.model.ModelMaker;
+import dev.quiver.persistence.LocalResources;
 import dev.quiver.persistence.PersistenceSettings;
 import dev.quiver.persistence.cassandra.EmbeddedCassandra;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -23,10 +22,8 @@ import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * A real Quiver cluster on loopback for tests and benchmarks: one Apache Cassandra started by the persistence
@@ -77,14 +74,14 @@ public final class LocalCluster implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         for (int i = 1; i <= settings.nodes(); i++) {
-            artery[i] = freePort();
-            http[i] = freePort();
+            artery[i] = LocalResources.freePort();
+            http[i] = LocalResources.freePort();
         }
         Runtime.getRuntime().addShutdownHook(hook);
         Path data = settings.workDir().resolve("cassandra");
-        deleteTree(data);
+        LocalResources.deleteTree(data);
         PersistenceSettings.Embedded embedded = PersistenceSettings.fromConfig(ConfigFactory.defaultReference())
-                .cassandra().embedded().at(data, freePort(), freePort());
+                .cassandra().embedded().at(data, LocalResources.freePort(), LocalResources.freePort());
         cassandra = EmbeddedCassandra.start(embedded, EmbeddedCassandra.Mode.ATTACHED);
     }
 
@@ -358,13 +355,6 @@ public final class LocalCluster implements AutoCloseable {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
-    public static int freePort() {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
 
     static void sleep(long ms) {
         try {
@@ -372,19 +362,6 @@ public final class LocalCluster implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
-        }
-    }
-
-    static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 }

@@ -175,6 +175,27 @@ class FailoverIT {
         return -1;
     }
 
+    /** Requests resumed after their worker died, summed over nodes 1 and 2 (Prometheus text of /metrics). */
+    double resumed() {
+        double sum = 0;
+        for (int node = 1; node <= 2; node++) {
+            try {
+                HttpResponse<String> r = cluster.client().send(HttpRequest.newBuilder(URI.create(cluster.url(node)
+                        + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
+                for (String line : r.body().split("\n")) {
+                    if (line.startsWith("quiver_requests_resumed_total")) {
+                        sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+                    }
+                }
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return sum;
+    }
+
     List<String> residentOn(String worker) {
         List<String> out = new ArrayList<>();
         for (int a = 1; a <= ADAPTERS; a++) {
@@ -232,11 +253,11 @@ class FailoverIT {
         long[] killedAt = new long[1];
         int[] inFlightOnVictim = new int[1];
         List<Streamed> disturbed = runAll(() -> {
-            await(Duration.ofSeconds(60), () -> running(VICTIM_WORKER) > 0, "node 3's worker is serving requests");
-            inFlightOnVictim[0] = running(VICTIM_WORKER);
             onVictim.addAll(residentOn(VICTIM_WORKER));
             assertFalse(onVictim.isEmpty(), "node 3's worker holds adapters (journaled) when it is killed: "
                     + cluster.get(1, "/ready").at("/checks/workers"));
+            await(Duration.ofSeconds(60), () -> (inFlightOnVictim[0] = running(VICTIM_WORKER)) > 0,
+                    "node 3's worker is serving requests");
             killedAt[0] = System.nanoTime();
             cluster.kill(3);
             // every adapter node 3 held is served again: how long after the kill?
@@ -261,6 +282,8 @@ class FailoverIT {
         }
         assertTrue(problems.isEmpty(), problems.size() + " of " + REQUESTS + " requests: " + problems);
 
+        await(Duration.ofSeconds(30), () -> resumed() > 0, "the relays report requests resumed on another worker "
+                + "(quiver_requests_resumed_total on nodes 1 and 2)");
         for (String adapter : onVictim) {
             await(Duration.ofSeconds(60), () -> nodeLostJournaled(adapter, VICTIM_WORKER),
                     "EvictedFrom(" + VICTIM_WORKER + ", node-lost) for " + adapter + " in the journal");

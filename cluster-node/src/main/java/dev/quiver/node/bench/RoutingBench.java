@@ -17,11 +17,9 @@ import dev.quiver.node.catalog.CatalogEntry;
 import dev.quiver.node.directory.WorkerLoad;
 import dev.quiver.node.entity.AdapterEntity;
 import dev.quiver.node.worker.WorkerAgent;
+import dev.quiver.persistence.LocalResources;
 import dev.quiver.persistence.PersistenceSettings;
 import dev.quiver.persistence.cassandra.EmbeddedCassandra;
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -45,13 +43,14 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
  * through the cluster adds to a request, measured with the {@code noop} engine backend (the worker answers at
  * once, so only routing and messaging are timed). It starts an embedded Cassandra and {@code --nodes} nodes in
  * this JVM on loopback (each its own actor system, talking over Artery TCP like separate hosts would), registers
- * one adapter, places it, and then, from node 1, times one-token requests:
+ * one adapter, places it, and then, from every node in turn, times one-token requests:
  * <ol>
- *   <li>direct: a {@code Generate} to the worker's agent, reply to an actor on node 1 (the floor);</li>
+ *   <li>direct: a {@code Generate} to the worker's agent, reply to an actor on the same node (the floor);</li>
  *   <li>routed: the edge's service call (relay → route from the local catalog → worker → relay → listener);</li>
- *   <li>entity route: the ask of the adapter's entity for a route (what a request that needs a placement adds),
- *       from every node, so one of them is the entity's own node;</li>
- *   <li>throughput: routed requests with {@code --concurrency} in flight for {@code --duration} seconds.</li>
+ *   <li>entity route: the ask of the adapter's entity for a route (what a request that needs a placement adds);
+ *       one of the nodes is the entity's own;</li>
+ *   <li>throughput: routed requests through node 1 with {@code --concurrency} in flight for {@code --duration}
+ *       seconds.</li>
  * </ol>
  * HTTP parsing and SSE are not included (see {@code bench load} for the whole path).
  */
@@ -90,12 +89,12 @@ public final class RoutingBench {
         ModelMaker.writeDemo(model, 512, ModelMaker.Shape::tiny, DType.F32, 1, 1);
         System.out.println("quiver bench routing: starting Cassandra and " + nodes + " nodes (noop backend)...");
         PersistenceSettings.Embedded embedded = PersistenceSettings.fromConfig(ConfigFactory.defaultReference())
-                .cassandra().embedded().at(work.resolve("cassandra"), freePort(), freePort());
+                .cassandra().embedded().at(work.resolve("cassandra"), LocalResources.freePort(), LocalResources.freePort());
         List<QuiverNode> cluster = new ArrayList<>();
         try (EmbeddedCassandra cassandra = EmbeddedCassandra.start(embedded, EmbeddedCassandra.Mode.ATTACHED)) {
-            int seed = freePort();
+            int seed = LocalResources.freePort();
             for (int i = 1; i <= nodes; i++) {
-                cluster.add(QuiverNode.start(config(i, i == 1 ? seed : freePort(), seed, work, model,
+                cluster.add(QuiverNode.start(config(i, i == 1 ? seed : LocalResources.freePort(), seed, work, model,
                         cassandra.endpoint().toString())));
             }
             run(cluster, model, requests, concurrency, duration);
@@ -132,58 +131,66 @@ public final class RoutingBench {
             entry = first.registry().usable(CALLER, "bench").orElseThrow();
         }
         String holder = entry.holders().get(0);
-        WorkerLoad load = first.directory().load(holder).orElseThrow();
-        Map<String, CompletableFuture<GpuWorker.Event>> pending = new ConcurrentHashMap<>();
-        ActorRef<GpuWorker.Event> replies = first.system().systemActorOf(Behaviors.receive(GpuWorker.Event.class)
-                .onMessage(GpuWorker.Event.class, e -> {
-                    if (e instanceof GpuWorker.Finished || e instanceof GpuWorker.Failed) {
-                        CompletableFuture<GpuWorker.Event> f = pending.remove(e.requestId());
-                        if (f != null) {
-                            f.complete(e);
-                        }
-                    }
-                    return Behaviors.same();
-                }).build(), "bench-replies", Props.empty());
         int version = entry.state().currentVersion();
         String digest = entry.current().digest().hex();
-        ClusterSharding[] shardings = cluster.stream().map(n -> ClusterSharding.get(n.system()))
+        int n = cluster.size();
+        List<Map<String, CompletableFuture<GpuWorker.Event>>> pending = new ArrayList<>();
+        List<ActorRef<GpuWorker.Event>> replies = new ArrayList<>();
+        List<WorkerLoad> loads = new ArrayList<>();
+        for (QuiverNode node : cluster) {
+            Map<String, CompletableFuture<GpuWorker.Event>> p = new ConcurrentHashMap<>();
+            pending.add(p);
+            replies.add(node.system().systemActorOf(Behaviors.receive(GpuWorker.Event.class)
+                    .onMessage(GpuWorker.Event.class, e -> {
+                        if (e instanceof GpuWorker.Finished || e instanceof GpuWorker.Failed) {
+                            CompletableFuture<GpuWorker.Event> f = p.remove(e.requestId());
+                            if (f != null) {
+                                f.complete(e);
+                            }
+                        }
+                        return Behaviors.same();
+                    }).build(), "bench-replies", Props.empty()));
+            loads.add(node.directory().load(holder).orElseThrow());
+        }
+        ClusterSharding[] shardings = cluster.stream().map(x -> ClusterSharding.get(x.system()))
                 .toArray(ClusterSharding[]::new);
 
         // warm the JIT on every path before timing
         for (int i = 0; i < requests / 2; i++) {
-            direct(load, pending, replies, version, digest, "wd-" + i).get(30, TimeUnit.SECONDS);
-            routed(first, "wr-" + i).get(30, TimeUnit.SECONDS);
-            for (ClusterSharding s : shardings) {
-                entityRoute(s, "we-" + i).get(30, TimeUnit.SECONDS);
+            for (int k = 0; k < n; k++) {
+                direct(loads.get(k), pending.get(k), replies.get(k), version, digest, "wd-" + k + "-" + i)
+                        .get(30, TimeUnit.SECONDS);
+                routed(cluster.get(k), "wr-" + k + "-" + i).get(30, TimeUnit.SECONDS);
+                entityRoute(shardings[k], "we-" + k + "-" + i).get(30, TimeUnit.SECONDS);
             }
         }
-        long[] direct = new long[requests];
-        long[] routed = new long[requests];
-        long[][] entity = new long[cluster.size()][requests];
+        long[][] direct = new long[n][requests];
+        long[][] routed = new long[n][requests];
+        long[][] entity = new long[n][requests];
         for (int i = 0; i < requests; i++) {
-            long t0 = System.nanoTime();
-            direct(load, pending, replies, version, digest, "d-" + i).get(30, TimeUnit.SECONDS);
-            long t1 = System.nanoTime();
-            routed(first, "r-" + i).get(30, TimeUnit.SECONDS);
-            long t2 = System.nanoTime();
-            direct[i] = t1 - t0;
-            routed[i] = t2 - t1;
-            for (int n = 0; n < shardings.length; n++) {
-                long t3 = System.nanoTime();
-                entityRoute(shardings[n], "e-" + i).get(30, TimeUnit.SECONDS);
-                entity[n][i] = System.nanoTime() - t3;
+            for (int k = 0; k < n; k++) {
+                long t0 = System.nanoTime();
+                direct(loads.get(k), pending.get(k), replies.get(k), version, digest, "d-" + k + "-" + i)
+                        .get(30, TimeUnit.SECONDS);
+                long t1 = System.nanoTime();
+                routed(cluster.get(k), "r-" + k + "-" + i).get(30, TimeUnit.SECONDS);
+                long t2 = System.nanoTime();
+                entityRoute(shardings[k], "e-" + k + "-" + i).get(30, TimeUnit.SECONDS);
+                direct[k][i] = t1 - t0;
+                routed[k][i] = t2 - t1;
+                entity[k][i] = System.nanoTime() - t2;
             }
         }
-        // throughput: routed requests, `concurrency` in flight
+        // throughput: routed requests through node 1, `concurrency` in flight
         Semaphore slots = new Semaphore(concurrency);
         AtomicLong done = new AtomicLong();
         AtomicLong failed = new AtomicLong();
         long start = System.nanoTime();
         long end = start + TimeUnit.SECONDS.toNanos(duration);
-        int n = 0;
+        int c = 0;
         while (System.nanoTime() < end) {
             slots.acquire();
-            routed(first, "t-" + n++).whenComplete((ok, err) -> {
+            routed(first, "t-" + c++).whenComplete((ok, err) -> {
                 if (err == null) {
                     done.incrementAndGet();
                 } else {
@@ -197,24 +204,25 @@ public final class RoutingBench {
 
         System.out.println();
         System.out.printf("quiver bench routing, %s: %d nodes in one JVM on loopback, noop backend, adapter on %s; "
-                + "%d sequential one-token requests per path (after %d warm-up)%n", Instant.now(), cluster.size(),
+                + "%d sequential one-token requests per path and node (after %d warm-up)%n", Instant.now(), n,
                 holder, requests, requests / 2);
         System.out.println();
-        System.out.println("| path (from node 1) | p50 ms | p90 ms | p99 ms |");
-        System.out.println("|---|---|---|---|");
-        row("direct: Generate to the worker's agent", direct);
-        row("routed: service call, relay, local route, worker", routed);
-        long[] added = new long[requests];
-        for (int i = 0; i < requests; i++) {
-            added[i] = routed[i] - direct[i];
-        }
-        row("added by routing (routed - direct, paired)", added);
-        for (int i = 0; i < entity.length; i++) {
-            row("entity route ask from node " + (i + 1), entity[i]);
+        System.out.println("| from | path | p50 ms | p90 ms | p99 ms |");
+        System.out.println("|---|---|---|---|---|");
+        for (int k = 0; k < n; k++) {
+            String from = "node " + (k + 1) + (holder.startsWith("n" + (k + 1) + "/") ? " (holds the worker)" : "");
+            row(from, "direct: Generate to the worker's agent", direct[k]);
+            row(from, "routed: service call, relay, local route, worker", routed[k]);
+            long[] added = new long[requests];
+            for (int i = 0; i < requests; i++) {
+                added[i] = routed[k][i] - direct[k][i];
+            }
+            row(from, "added by routing (routed - direct, paired)", added);
+            row(from, "entity route ask (a request that needs a placement)", entity[k]);
         }
         System.out.println();
-        System.out.printf("throughput: %d routed requests completed in %.1f s = %.0f requests/s, %d failed "
-                + "(%d in flight)%n", done.get(), seconds, done.get() / seconds, failed.get(), concurrency);
+        System.out.printf("throughput: %d routed requests through node 1 completed in %.1f s = %.0f requests/s, "
+                + "%d failed (%d in flight)%n", done.get(), seconds, done.get() / seconds, failed.get(), concurrency);
     }
 
     private static CompletableFuture<GpuWorker.Event> direct(WorkerLoad load,
@@ -255,10 +263,10 @@ public final class RoutingBench {
                 r -> new AdapterEntity.Route(id, List.of(), r), Duration.ofSeconds(10)).toCompletableFuture();
     }
 
-    private static void row(String name, long[] nanos) {
+    private static void row(String from, String name, long[] nanos) {
         long[] s = nanos.clone();
         Arrays.sort(s);
-        System.out.printf("| %s | %.3f | %.3f | %.3f |%n", name, pct(s, 0.5), pct(s, 0.9), pct(s, 0.99));
+        System.out.printf("| %s | %s | %.3f | %.3f | %.3f |%n", from, name, pct(s, 0.5), pct(s, 0.9), pct(s, 0.99));
     }
 
     private static double pct(long[] sorted, double q) {
@@ -283,11 +291,5 @@ public final class RoutingBench {
                 pekko.loglevel = WARNING
                 """.formatted(model, i, work.resolve("n" + i), work, cassandra, port, seedPort))
                 .withFallback(ConfigFactory.defaultReference()).resolve();
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-            return s.getLocalPort();
-        }
     }
 }

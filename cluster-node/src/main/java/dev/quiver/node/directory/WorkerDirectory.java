@@ -30,7 +30,8 @@ import org.apache.pekko.cluster.typed.Subscribe;
  * all three agree and it reports itself healthy.
  *
  * <p>Loads are published every {@code load-publish-interval}; between two publications this node adds the requests
- * it routed to a worker itself, so a burst does not all go to the worker that looked least loaded.
+ * its relays sent to a worker and that are still running, so a burst does not all go to the worker that looked
+ * least loaded.
  *
  * <p>When a member is removed (downed or left), the directory reports the workers it hosted to the node-lost
  * handler (the cluster node sends their adapters' entities a {@code NodeLost}); their last loads are kept for a
@@ -135,14 +136,29 @@ public final class WorkerDirectory {
     }
 
     /**
-     * Counts a request for adapter key {@code key} (null: the base model) that this node routed to {@code workerId},
-     * until the worker publishes its next load.
+     * Counts a request for adapter key {@code key} (null: the base model) that a relay of this node sent to
+     * {@code workerId}, until the worker publishes its next load or the request ends ({@link #noteDone}).
      */
     public void noteRouted(String workerId, String key) {
         Routed r = routedSincePublished.computeIfAbsent(workerId, k -> new Routed());
         r.total.incrementAndGet();
         if (key != null) {
             r.byKey.computeIfAbsent(key, k -> new AtomicInteger()).incrementAndGet();
+        }
+    }
+
+    /** A request counted by {@link #noteRouted} ended (or left the worker). */
+    public void noteDone(String workerId, String key) {
+        Routed r = routedSincePublished.get(workerId);
+        if (r == null) {
+            return;
+        }
+        r.total.getAndUpdate(n -> Math.max(0, n - 1));
+        if (key != null) {
+            AtomicInteger k = r.byKey.get(key);
+            if (k != null) {
+                k.getAndUpdate(n -> Math.max(0, n - 1));
+            }
         }
     }
 

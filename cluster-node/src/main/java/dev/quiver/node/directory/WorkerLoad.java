@@ -14,7 +14,7 @@ import org.apache.pekko.actor.typed.ActorRef;
  * @param address       the worker's cluster node ({@code Member.uniqueAddress()} as text): a load whose node is not
  *                      an Up member is stale
  * @param agent         where requests and placements go
- * @param running       sequences in the running batch
+ * @param running       sequences in the running batch (at most {@code maxRunning}, the engine's max-num-seqs)
  * @param waiting       requests queued in the engine (its bound is {@code maxWaiting})
  * @param freeSlots     adapter compute slots free now, of {@code maxSlots}
  * @param resident      adapter keys ({@code name@vN}) in compute slots
@@ -26,7 +26,8 @@ import org.apache.pekko.actor.typed.ActorRef;
  * @param updatedAt     when this load was read, epoch ms
  */
 public record WorkerLoad(String workerId, String nodeId, String address, ActorRef<WorkerAgent.Command> agent,
-                         boolean healthy, int running, int waiting, int maxWaiting, int freeSlots, int maxSlots,
+                         boolean healthy, int running, int maxRunning, int waiting, int maxWaiting, int freeSlots,
+                         int maxSlots,
                          List<String> resident, List<String> pinned, Map<String, Integer> adapterLoad,
                          double kvUsage, Cache cache, long startedAt, long updatedAt) implements ClusterMessage {
     public WorkerLoad {
@@ -54,9 +55,9 @@ public record WorkerLoad(String workerId, String nodeId, String address, ActorRe
     }
 
     /**
-     * The same load with what this node did since it was published: {@code extra} more waiting requests,
-     * {@code extraByKey} of them per adapter key, and {@code placements} adapters it started placing there (each
-     * takes a slot).
+     * The same load with what this node did since it was published: {@code extra} more requests in flight (they
+     * join the running batch while it has room, then the queue), {@code extraByKey} of them per adapter key, and
+     * {@code placements} adapters it started placing there (each takes a slot).
      */
     public WorkerLoad withLocal(int extra, Map<String, Integer> extraByKey, int placements) {
         if (extra == 0 && placements == 0) {
@@ -64,7 +65,9 @@ public record WorkerLoad(String workerId, String nodeId, String address, ActorRe
         }
         Map<String, Integer> load = new java.util.HashMap<>(adapterLoad);
         extraByKey.forEach((k, n) -> load.merge(k, n, Integer::sum));
-        return new WorkerLoad(workerId, nodeId, address, agent, healthy, running, waiting + extra, maxWaiting,
+        int run = Math.min(maxRunning, running + extra);
+        int queued = waiting + (running + extra - run);
+        return new WorkerLoad(workerId, nodeId, address, agent, healthy, run, maxRunning, queued, maxWaiting,
                 Math.max(0, freeSlots - placements), maxSlots, resident, pinned, load, kvUsage, cache, startedAt,
                 updatedAt);
     }

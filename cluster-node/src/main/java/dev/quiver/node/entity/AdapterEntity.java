@@ -272,7 +272,6 @@ public final class AdapterEntity
             r.placeOn().ifPresent(w -> startPlacement(state, w, false));
             WorkerLoad target = live.stream().filter(w -> w.workerId().equals(r.workerId())).findFirst()
                     .orElseThrow();
-            deps.directory().noteRouted(r.workerId(), key);
             ClusterMetrics.routed(r.outcome().wire());
             return Effect().reply(route.replyTo(), new Routed(r.workerId(), target.agent(), version,
                     state.current().orElseThrow().digest().hex(), state.tenant(), r.outcome().wire()));

@@ -99,6 +99,10 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     private boolean cancelled;
     private int promptTokens;
     private ServiceError lastError;
+    /** Whether an earlier attempt already went to a worker (so this one resumes the request). */
+    private boolean sentBefore;
+    /** The adapter key of the current attempt, counted in the directory until the attempt ends. */
+    private String routedKey;
 
     private RequestRelay(ActorContext<Object> ctx, TimerScheduler<Object> timers, Generation generation,
                          boolean baseModel, GenerationListener listener, Setup setup) {
@@ -112,9 +116,21 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         route();
     }
 
+    /** The current attempt no longer occupies its worker (as far as this node's directory counts it). */
+    private void releaseAttempt() {
+        if (workerId != null) {
+            setup.directory().noteDone(workerId, routedKey);
+            workerId = null;
+        }
+    }
+
     @Override
     public Receive<Object> createReceive() {
         return newReceiveBuilder()
+                .onSignal(org.apache.pekko.actor.typed.PostStop.class, s -> {
+                    releaseAttempt();
+                    return this;
+                })
                 .onMessage(GpuWorker.Event.class, this::onEvent)
                 .onMessage(Routed.class, this::onRouted)
                 .onMessage(WorkerGone.class, g -> {
@@ -164,16 +180,13 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         attemptId = attempt == 1 ? generation.requestId() : generation.requestId() + "#" + attempt;
         agent = null;
         if (baseModel) {
-            PlacementPolicy.Decision d = setup.policy().routeBase(excluded, setup.directory().routable());
+            List<WorkerLoad> live = setup.directory().routable();
+            PlacementPolicy.Decision d = setup.policy().routeBase(excluded, live);
             if (d instanceof PlacementPolicy.Route r) {
-                WorkerLoad w = setup.directory().routable().stream()
-                        .filter(l -> l.workerId().equals(r.workerId())).findFirst().orElse(null);
-                if (w != null) {
-                    setup.directory().noteRouted(w.workerId(), null);
-                    ClusterMetrics.routed("base");
-                    send(w.workerId(), w.agent(), null, 0, null);
-                    return;
-                }
+                WorkerLoad w = live.stream().filter(l -> l.workerId().equals(r.workerId())).findFirst().orElseThrow();
+                ClusterMetrics.routed("base");
+                send(w.workerId(), w.agent(), null, 0, null);
+                return;
             }
             onRouted(new Routed(d instanceof PlacementPolicy.Overloaded o
                     ? new AdapterEntity.NotRouted(AdapterEntity.NotRouted.Reason.OVERLOADED,
@@ -215,7 +228,6 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         CatalogEntry e = setup.catalog().get(generation.model()).orElseThrow();
         WorkerLoad w = setup.directory().load(r.workerId()).orElseThrow();
         int version = e.state().currentVersion();
-        setup.directory().noteRouted(w.workerId(), WorkerAgent.adapterKey(generation.model(), version));
         send(w.workerId(), w.agent(), generation.model(), version, e.current().digest().hex());
     }
 
@@ -263,11 +275,14 @@ public final class RequestRelay extends AbstractBehavior<Object> {
 
     private void send(String worker, ActorRef<WorkerAgent.Command> target, String adapter, int version,
                       String digest) {
-        if (attempt > 1) {
+        if (sentBefore) {
             ClusterMetrics.resumed();
         }
+        sentBefore = true;
         workerId = worker;
         agent = target;
+        routedKey = adapter == null ? null : WorkerAgent.adapterKey(adapter, version);
+        setup.directory().noteRouted(worker, routedKey);
         getContext().watchWith(target, new WorkerGone(worker, attempt));
         int[] resume = delivered.isEmpty() ? null : delivered.stream().mapToInt(Integer::intValue).toArray();
         target.tell(new WorkerAgent.Generate(attemptId, adapter, version, digest, generation.promptIds(),
@@ -322,6 +337,7 @@ public final class RequestRelay extends AbstractBehavior<Object> {
             agent.tell(new WorkerAgent.Cancel(attemptId));
             excluded.add(workerId);
         }
+        releaseAttempt();
         agent = null;
         lastError = why;
         route();

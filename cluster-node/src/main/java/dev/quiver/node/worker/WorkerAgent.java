@@ -113,7 +113,7 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
     /** What the agent is, where it runs and what it talks to. */
     public record Setup(String workerId, String nodeId, String address, ActorRef<GpuWorker.Command> worker,
                         AdapterDirectories files, Executor io, WorkerDirectory directory, AdapterEvents events,
-                        Duration publishInterval, Duration placementTimeout) {
+                        Duration publishInterval, Duration placementTimeout, int maxRunning) {
     }
 
     /** The engine's key of adapter {@code name} version {@code version}. */
@@ -333,7 +333,8 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
         GpuWorker.WorkerStatus s = r.status();
         var a = s.adapters();
         WorkerLoad load = new WorkerLoad(setup.workerId(), setup.nodeId(), setup.address(), getContext().getSelf(),
-                s.healthy(), s.running(), s.waiting(), s.maxWaiting(), s.freeSlots(), s.maxLoras(), s.resident(),
+                s.healthy(), s.running(), setup.maxRunning(), s.waiting(), s.maxWaiting(), s.freeSlots(),
+                s.maxLoras(), s.resident(),
                 s.pinned(), s.adapterLoad(), s.kvUsage(), new WorkerLoad.Cache(a.host(), a.slotHits(), a.hostHits(),
                 a.diskMisses(), a.slotEvictions(), a.hostEvictions(), a.diskToHost().p50Ms(), a.hostToSlot().p50Ms()),
                 startedAt, System.currentTimeMillis());

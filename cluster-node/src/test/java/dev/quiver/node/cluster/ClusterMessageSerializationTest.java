@@ -81,7 +81,7 @@ class ClusterMessageSerializationTest {
                 new WorkerAgent.Release("bot", 1, true, "unpinned"),
                 new CatalogEntry(state(), 3),
                 new WorkerLoad("n1/worker-0", "n1", "pekko://quiver@127.0.0.1:25521#42", probe.getRef().narrow(),
-                        true, 3, 1, 64, 2, 4, List.of("bot@v1"), List.of("bot@v1"), Map.of("bot@v1", 4), 0.25,
+                        true, 3, 16, 1, 64, 2, 4, List.of("bot@v1"), List.of("bot@v1"), Map.of("bot@v1", 4), 0.25,
                         new WorkerLoad.Cache(List.of("old@v2"), 10, 5, 2, 1, 0, 3.5, 0.8), 1000, 2000));
     }
 

@@ -56,8 +56,8 @@ class PlacementPolicyTest {
         }
 
         WorkerLoad build() {
-            return new WorkerLoad(id, id.split("/")[0], "pekko://quiver@127.0.0.1:1#1", null, true, running, waiting,
-                    8, freeSlots, 4, resident, pinned, adapterLoad == 0 ? Map.of() : Map.of(KEY, adapterLoad), 0.1,
+            return new WorkerLoad(id, id.split("/")[0], "pekko://quiver@127.0.0.1:1#1", null, true, running, 8,
+                    waiting, 8, freeSlots, 4, resident, pinned, adapterLoad == 0 ? Map.of() : Map.of(KEY, adapterLoad), 0.1,
                     new WorkerLoad.Cache(List.of(), 0, 0, 0, 0, 0, 0, 0), 0, 0);
         }
     }
@@ -178,5 +178,18 @@ class PlacementPolicyTest {
             chosen.merge(d.workerId(), 1, Integer::sum);
         }
         assertEquals(Set.of("n1/w", "n2/w", "n3/w"), chosen.keySet(), "every worker gets some: " + chosen);
+    }
+
+    @Test
+    void requests_routed_since_the_last_published_load_fill_the_batch_before_the_queue() {
+        WorkerLoad w = new W("n1/w").load(6, 0).build();
+        WorkerLoad two = w.withLocal(2, Map.of(KEY, 2), 0);
+        assertEquals(List.of(8, 0, 2), List.of(two.running(), two.waiting(), two.loadOf(KEY)),
+                "a batch of 8 has room for both");
+        WorkerLoad five = w.withLocal(5, Map.of(KEY, 5), 1);
+        assertEquals(List.of(8, 3, 3), List.of(five.running(), five.waiting(), five.freeSlots()),
+                "three queue; a placement in flight takes a slot");
+        assertEquals(Outcome.RESIDENT, ((PlacementPolicy.Route) policy.route(KEY, Set.of("n1/w"), Set.of(),
+                List.of(two, new W("n2/w").build()))).outcome(), "a full batch is not a backlog");
     }
 }
