@@ -219,7 +219,7 @@ class OpenAiApiTest {
         complete("{\"model\":\"adapter-01\",\"prompt\":\"metrics\",\"max_tokens\":2}");
         String text = "";
         for (int i = 0; i < 50 && !(text.contains("quiver_http_requests_total")
-                && text.contains("quiver_engine_kv_usage")); i++) {
+                && text.contains("quiver_engine_kv_usage") && text.contains("quiver_worker_adapters")); i++) {
             Thread.sleep(100);
             text = client.get("/metrics", null).body();
         }
@@ -227,6 +227,8 @@ class OpenAiApiTest {
         assertTrue(text.contains("quiver_time_to_first_token_seconds"), text);
         assertTrue(text.contains("quiver_engine_kv_usage"), text);
         assertTrue(text.contains("quiver_adapter_cache_"), text);
+        assertTrue(text.contains("quiver_routing_decisions_total{"), text);
+        assertTrue(text.contains("quiver_worker_adapters{worker=\"local/worker-0\"}"), text);
     }
 
     @Test
