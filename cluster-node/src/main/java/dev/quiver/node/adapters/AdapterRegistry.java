@@ -114,8 +114,9 @@ public final class AdapterRegistry implements AdapterAdmin {
 
     /** The active adapters the caller may use, by name (without cache details). */
     public List<AdapterView> visible(Caller caller) {
+        List<WorkerLoad> live = directory.routable();
         return catalog.all().stream().filter(e -> e.active() && e.visibleTo(caller.tenant()))
-                .map(e -> view(e, false)).sorted(Comparator.comparing(AdapterView::name)).toList();
+                .map(e -> view(e, false, live)).sorted(Comparator.comparing(AdapterView::name)).toList();
     }
 
     /** Whether the lifecycle and its audit trail survive a restart. */
@@ -193,8 +194,9 @@ public final class AdapterRegistry implements AdapterAdmin {
 
     @Override
     public CompletionStage<List<AdapterView>> list(Caller caller) {
+        List<WorkerLoad> live = directory.routable();
         return CompletableFuture.completedFuture(catalog.all().stream().filter(e -> e.visibleTo(caller.tenant()))
-                .map(e -> view(e, true)).sorted(Comparator.comparing(AdapterView::name)).toList());
+                .map(e -> view(e, true, live)).sorted(Comparator.comparing(AdapterView::name)).toList());
     }
 
     @Override
@@ -434,11 +436,15 @@ public final class AdapterRegistry implements AdapterAdmin {
      * where it is in each live worker's tiered cache plus the worker's cache counters.
      */
     private AdapterView view(CatalogEntry e, boolean cache) {
+        return view(e, cache, directory.routable());
+    }
+
+    /** The view over {@code live}, the routable workers (read once for a whole list). */
+    private AdapterView view(CatalogEntry e, boolean cache, List<WorkerLoad> live) {
         AdapterState st = e.state();
         List<AdapterView.Version> versions = st.versions().stream().map(v -> new AdapterView.Version(v.version(),
                 v.digest().hex(), v.sizeBytes(), v.publishedAt().toEpochMilli(), v.source(), v.rank(),
                 v.targetModules())).toList();
-        List<WorkerLoad> live = directory.routable();
         Set<String> liveIds = live.stream().map(WorkerLoad::workerId).collect(Collectors.toSet());
         List<String> residentOn = e.holders().stream().filter(liveIds::contains).sorted().toList();
         Map<String, Object> details = new LinkedHashMap<>();
