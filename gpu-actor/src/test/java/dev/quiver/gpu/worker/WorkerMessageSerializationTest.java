@@ -47,6 +47,19 @@ class WorkerMessageSerializationTest {
     }
 
     @Test
+    void generate_round_trips_with_penalties_bias_stop_ids_and_a_constraint() {
+        TestProbe<GpuWorker.Event> probe = kit.createTestProbe();
+        var params = new SamplingParams(16, 0.7f, 0.9f, 40, 42L, List.of(), 2, false, 0.5f, -1.25f, 1.1f,
+                Map.of(7, -100f, 300, 2.5f), 3, List.of(11, 12), false, 1,
+                new dev.quiver.gpu.constraint.ConstraintSpec(dev.quiver.gpu.constraint.ConstraintSpec.Kind.JSON_SCHEMA,
+                        "{\"type\":\"object\"}"));
+        var g = new GpuWorker.Generate("r3", null, null, new int[] {1, 2}, params, probe.getRef());
+        var back = (GpuWorker.Generate) roundTrip(g);
+        assertGenerateEquals(g, back);
+        assertEquals(Map.of(7, -100f, 300, 2.5f), back.params().logitBias());
+    }
+
+    @Test
     void generate_round_trips_with_its_resume_tokens() {
         TestProbe<GpuWorker.Event> probe = kit.createTestProbe();
         var g = new GpuWorker.Generate("r2", null, null, new int[] {1, 2, 3},
