@@ -96,6 +96,40 @@ public final class Sampler {
     }
 
     /**
+     * The log-probability of {@code tokenId} under the distribution of {@code logits[offset, offset + vocabSize)}
+     * (log-softmax, no temperature) and the top {@code topN} alternatives, best first with ties by id. The engine
+     * uses it for a token it did not draw from these logits: the raw logits of a row whose draw saw penalised
+     * ones, and the teacher-forced prompt tokens of {@code echo}.
+     *
+     * @param topN how many alternatives, {@code >= 0}
+     */
+    public Sample score(float[] logits, int offset, int tokenId, int topN) {
+        Objects.requireNonNull(logits, "logits");
+        Objects.checkFromIndexSize(offset, vocabSize, logits.length);
+        Objects.checkIndex(tokenId, vocabSize);
+        if (topN < 0) {
+            throw new IllegalArgumentException("topN must be >= 0, got " + topN);
+        }
+        float max = checkedMax(logits, offset);
+        double logZ = logSumExp(logits, offset, max);
+        float chosen = (float) (logits[offset + tokenId] - logZ);
+        int n = Math.min(topN, vocabSize);
+        if (n == 0) {
+            return new Sample(tokenId, chosen, NO_IDS, NO_LOGPROBS);
+        }
+        long[] keys = scratch.get().keys;
+        rankTop(logits, offset, n, keys);
+        int[] topIds = new int[n];
+        float[] topLogprobs = new float[n];
+        for (int i = 0; i < n; i++) {
+            int id = idOf(keys[i]);
+            topIds[i] = id;
+            topLogprobs[i] = (float) (logits[offset + id] - logZ);
+        }
+        return new Sample(tokenId, chosen, topIds, topLogprobs);
+    }
+
+    /**
      * One sampled token. Arrays are owned by the caller and not copied.
      *
      * @param tokenId     the chosen token
