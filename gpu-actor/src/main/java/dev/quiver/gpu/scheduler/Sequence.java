@@ -54,6 +54,10 @@ public final class Sequence {
         return tokens[i];
     }
 
+    public int[] promptTokens() {
+        return Arrays.copyOf(tokens, promptLength);
+    }
+
     public int[] outputTokens() {
         return Arrays.copyOfRange(tokens, promptLength, length);
     }

@@ -12,6 +12,7 @@ import dev.quiver.gpu.kv.BlockAllocator;
 import dev.quiver.gpu.kv.KvBlockManager;
 import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelWeights;
+import dev.quiver.gpu.sampling.LogitProcessor;
 import dev.quiver.gpu.sampling.Sampler;
 import dev.quiver.gpu.sampling.StopMatcher;
 import dev.quiver.gpu.scheduler.Scheduler;
@@ -23,6 +24,7 @@ import dev.quiver.gpu.tokenizer.Tokenizers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -73,6 +75,7 @@ public final class Engine implements AutoCloseable {
     private KvBlockManager kv;
     private AdapterCache cache;
     private Sampler sampler;
+    private LogitProcessor processor;
     private int maxModelLen;
     private final Map<String, Active> active = new HashMap<>();
     private long arrivals;
@@ -90,12 +93,15 @@ public final class Engine implements AutoCloseable {
         final EngineListener listener;
         final IncrementalDecoder decoder;
         final StopMatcher stops;
+        /** Teacher-forced logprobs of prompt tokens 1..P-1 gathered so far; null when not asked for or sent. */
+        List<EngineListener.TokenLogprob> promptLogprobs;
 
         Active(Sequence seq, EngineListener listener, IncrementalDecoder decoder, StopMatcher stops) {
             this.seq = seq;
             this.listener = listener;
             this.decoder = decoder;
             this.stops = stops;
+            this.promptLogprobs = seq.params.promptLogprobs() >= 0 ? new ArrayList<>() : null;
         }
     }
 
@@ -170,6 +176,7 @@ public final class Engine implements AutoCloseable {
                 eosIds.addAll(tokenizer.eosIds());
             }
             sampler = new Sampler(config.vocabSize());
+            processor = new LogitProcessor(config.vocabSize());
             log.info("engine {} ready: {} layers, hidden {}, vocab {}, {} KV blocks of {} tokens, {} adapter slots",
                     thread.getName(), config.numLayers(), config.hiddenSize(), config.vocabSize(), blocks,
                     settings.blockSize(), settings.maxLoras());
@@ -322,7 +329,7 @@ public final class Engine implements AutoCloseable {
         for (int t : resume) {
             s.append(t);
         }
-        IncrementalDecoder dec = tokenizer == null ? null : tokenizer.newDecoder(true);
+        IncrementalDecoder dec = tokenizer == null ? null : tokenizer.newDecoder(r.params().skipSpecialTokens());
         Active a = new Active(s, l, dec, new StopMatcher(r.params().stop()));
         Ended ended = prime(a, resume);
         if (ended != null && ended.at() < resume.length - 1) {
@@ -402,6 +409,18 @@ public final class Engine implements AutoCloseable {
             if (r.resumeLength() > r.params().maxTokens()) {
                 return new EngineError(EngineError.Kind.INVALID_REQUEST, "the request resumes after "
                         + r.resumeLength() + " tokens but max_tokens is " + r.params().maxTokens(), "max_tokens", 0);
+            }
+        }
+        for (int t : r.params().logitBias().keySet()) {
+            if (t >= config.vocabSize()) {
+                return new EngineError(EngineError.Kind.INVALID_REQUEST, "logit_bias token id " + t
+                        + " is outside the vocabulary [0, " + config.vocabSize() + ")", "logit_bias", 0);
+            }
+        }
+        for (int t : r.params().stopTokenIds()) {
+            if (t >= config.vocabSize()) {
+                return new EngineError(EngineError.Kind.INVALID_REQUEST, "stop_token_ids id " + t
+                        + " is outside the vocabulary [0, " + config.vocabSize() + ")", "stop_token_ids", 0);
             }
         }
         int total = p.length + r.params().maxTokens();
@@ -490,17 +509,31 @@ public final class Engine implements AutoCloseable {
         int[][] tables = new int[plan.entries().size()][];
         List<Integer> logitRows = new ArrayList<>();
         List<StepPlan.Entry> sampling = new ArrayList<>();
+        // prompt rows whose logits score the next prompt token (echo with logprobs): their sequence, position
+        List<Sequence> scoredSeqs = new ArrayList<>();
+        List<Integer> scoredRows = new ArrayList<>();
+        List<Integer> scoredPositions = new ArrayList<>();
         int row = 0;
         for (int i = 0; i < plan.entries().size(); i++) {
             StepPlan.Entry e = plan.entries().get(i);
             Sequence s = e.seq();
             tables[i] = s.blocks().blocks();
+            Active owner = active.get(s.id);
+            // the next prompt position to score: rows recomputed after a preemption are scored once only
+            int nextScored = owner != null && owner.promptLogprobs != null ? owner.promptLogprobs.size()
+                    : Integer.MAX_VALUE;
             for (int j = 0; j < e.tokens(); j++) {
                 int p = s.computed() + j;
                 tokens[row] = s.token(p);
                 positions[row] = p;
                 slots[row] = s.slot();
                 seqOf[row] = i;
+                if (p == nextScored && p < s.promptLength() - 1) {
+                    scoredSeqs.add(s);
+                    scoredRows.add(row);
+                    scoredPositions.add(p);
+                    nextScored++;
+                }
                 row++;
             }
             if (e.samples()) {
@@ -509,6 +542,7 @@ public final class Engine implements AutoCloseable {
             }
         }
         int vocab = config.vocabSize();
+        logitRows.addAll(scoredRows); // NOTE: after the sampled rows, so row i of the logits is sampling.get(i)
         float[] logits = new float[logitRows.size() * vocab];
         try {
             backend.forward(new ForwardBatch(tokens, positions, slots, seqOf, tables,
@@ -532,14 +566,55 @@ public final class Engine implements AutoCloseable {
         for (StepPlan.Entry e : plan.entries()) {
             e.seq().advance(e.tokens());
         }
+        scorePrompts(logits, sampling.size(), scoredSeqs, scoredPositions);
         for (int i = 0; i < sampling.size(); i++) {
             Sequence s = sampling.get(i).seq();
             Active a = active.get(s.id);
             int position = s.length();
-            Sampler.Sample pick = sampler.sample(logits, i * vocab, s.params, position);
+            Sampler.Sample pick = sample(logits, i * vocab, s, position);
             s.append(pick.tokenId());
             generatedTokens++;
             emit(a, pick);
+        }
+    }
+
+    /**
+     * Draws the next token of {@code s} from its logits row: plain rows go straight to the sampler; rows whose
+     * params adjust logits are adjusted on a copy ({@link LogitProcessor}) and the chosen token is then scored on
+     * the raw row, so reported logprobs stay the model's.
+     */
+    private Sampler.Sample sample(float[] logits, int offset, Sequence s, int position) {
+        if (!LogitProcessor.needed(s.params, s.outputLength())) {
+            return sampler.sample(logits, offset, s.params, position);
+        }
+        int vocab = config.vocabSize();
+        float[] row = Arrays.copyOfRange(logits, offset, offset + vocab);
+        processor.apply(row, 0, s.params, s.promptTokens(), s.outputTokens(), eosIds);
+        Sampler.Sample pick = sampler.sample(row, 0, s.params, position);
+        return s.params.logprobs() < 0 ? pick : sampler.score(logits, offset, pick.tokenId(), s.params.logprobs());
+    }
+
+    /**
+     * Records the teacher-forced logprob of prompt token p + 1 for each scored row at position p (rows start at
+     * {@code firstRow} of the logits), and sends a request's list once its whole prompt is computed.
+     */
+    private void scorePrompts(float[] logits, int firstRow, List<Sequence> seqs, List<Integer> positions) {
+        int vocab = config.vocabSize();
+        for (int k = 0; k < seqs.size(); k++) {
+            Sequence s = seqs.get(k);
+            Active a = active.get(s.id);
+            int p = positions.get(k);
+            Sampler.Sample sc = sampler.score(logits, (firstRow + k) * vocab, s.token(p + 1),
+                    s.params.promptLogprobs());
+            a.promptLogprobs.add(new EngineListener.TokenLogprob(sc.tokenId(), sc.logprob(), sc.topIds(),
+                    sc.topLogprobs()));
+        }
+        for (Active a : active.values()) {
+            if (a.promptLogprobs != null && a.seq.computed() >= a.seq.promptLength()) {
+                List<EngineListener.TokenLogprob> lps = List.copyOf(a.promptLogprobs);
+                a.promptLogprobs = null;
+                safe(() -> a.listener.onPromptLogprobs(a.seq.id, lps));
+            }
         }
     }
 
@@ -565,8 +640,9 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /** Whether {@code tok} ends the request: EOS (unless ignore_eos) or one of its stop_token_ids (always). */
     private boolean isEos(Sequence s, int tok) {
-        return !s.params.ignoreEos() && eosIds.contains(tok);
+        return (!s.params.ignoreEos() && eosIds.contains(tok)) || s.params.stopTokenIds().contains(tok);
     }
 
     /** The text a new token makes safe to show, after the stop matcher. */

@@ -12,6 +12,14 @@ public interface EngineListener {
     /** New tokens (usually one) and the text that is now safe to show; text may be empty, ids may be empty at the end. */
     void onTokens(String requestId, int[] tokenIds, String text, List<TokenLogprob> logprobs);
 
+    /**
+     * The teacher-forced log-probabilities of prompt tokens 1..P-1 (token 0 has none), each with the top
+     * {@code promptLogprobs} alternatives; sent once, before the first {@link #onTokens}, to requests whose
+     * params ask for them ({@code SamplingParams.promptLogprobs() >= 0}).
+     */
+    default void onPromptLogprobs(String requestId, List<TokenLogprob> logprobs) {
+    }
+
     void onFinished(String requestId, FinishReason reason, Usage usage);
 
     void onFailed(String requestId, EngineError error);

@@ -88,7 +88,8 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     }
 
     /** Events of one request, sent to its {@code replyTo}. */
-    public sealed interface Event extends WorkerMessage permits Accepted, Tokens, Finished, Failed {
+    public sealed interface Event extends WorkerMessage permits Accepted, Tokens, PromptLogprobs, Finished,
+            Failed {
         String requestId();
     }
 
@@ -97,6 +98,10 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     public record Tokens(String requestId, int[] tokenIds, String text, List<EngineListener.TokenLogprob> logprobs)
             implements Event {
+    }
+
+    /** The prompt's teacher-forced logprobs (tokens 1..P-1), once, before the first {@link Tokens}. */
+    public record PromptLogprobs(String requestId, List<EngineListener.TokenLogprob> logprobs) implements Event {
     }
 
     public record Finished(String requestId, EngineListener.FinishReason reason, EngineListener.Usage usage)
@@ -208,6 +213,11 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
                     @Override
                     public void onTokens(String id, int[] tokenIds, String text, List<TokenLogprob> logprobs) {
                         to.tell(new Tokens(id, tokenIds, text, logprobs));
+                    }
+
+                    @Override
+                    public void onPromptLogprobs(String id, List<TokenLogprob> logprobs) {
+                        to.tell(new PromptLogprobs(id, logprobs));
                     }
 
                     @Override

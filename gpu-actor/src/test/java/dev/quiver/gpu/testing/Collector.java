@@ -12,6 +12,11 @@ public final class Collector implements EngineListener {
     public final List<Integer> tokens = new ArrayList<>();
     public final List<Float> logprobs = new ArrayList<>();
     public final StringBuilder text = new StringBuilder();
+    /** The prompt logprobs event, or null when none came; {@link #promptEvents} counts them. */
+    public volatile List<TokenLogprob> promptLogprobs;
+    public volatile int promptEvents;
+    /** Every generated token's logprob event, top alternatives included. */
+    public final List<TokenLogprob> tokenLogprobs = new ArrayList<>();
     public final CompletableFuture<Void> done = new CompletableFuture<>();
     public volatile boolean accepted;
     public volatile FinishReason finish;
@@ -29,7 +34,17 @@ public final class Collector implements EngineListener {
             tokens.add(x);
         }
         lp.forEach(l -> logprobs.add(l.logprob()));
+        tokenLogprobs.addAll(lp);
         text.append(t);
+    }
+
+    @Override
+    public synchronized void onPromptLogprobs(String id, List<TokenLogprob> lp) {
+        if (!tokens.isEmpty()) {
+            throw new AssertionError("prompt logprobs came after generated tokens");
+        }
+        promptLogprobs = lp;
+        promptEvents++;
     }
 
     @Override

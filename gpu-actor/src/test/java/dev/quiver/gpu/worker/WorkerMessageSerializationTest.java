@@ -89,6 +89,10 @@ class WorkerMessageSerializationTest {
         assertEquals("hé", tokens.text());
         assertArrayEquals(lp.topIds(), tokens.logprobs().get(0).topIds());
         assertArrayEquals(lp.topLogprobs(), tokens.logprobs().get(0).topLogprobs());
+        var prompt = (GpuWorker.PromptLogprobs) roundTrip(new GpuWorker.PromptLogprobs("r", List.of(lp, lp)));
+        assertEquals(2, prompt.logprobs().size());
+        assertEquals(lp.logprob(), prompt.logprobs().get(1).logprob());
+        assertArrayEquals(lp.topIds(), prompt.logprobs().get(1).topIds());
         assertEquals(new GpuWorker.Accepted("r", 7), roundTrip(new GpuWorker.Accepted("r", 7)));
         var fin = new GpuWorker.Finished("r", EngineListener.FinishReason.LENGTH, new EngineListener.Usage(3, 4));
         assertEquals(fin, roundTrip(fin));
