@@ -56,7 +56,7 @@ import org.apache.pekko.util.ByteString;
 
 /**
  * The HTTP routes of Quiver: the OpenAI API ({@code /v1/completions}, {@code /v1/chat/completions},
- * {@code /v1/models}), the adapter admin and audit API ({@code /v1/adapters...}, {@code /v1/events}, vLLM's
+ * {@code /v1/models}), vLLM's {@code /tokenize} and {@code /detokenize} (also under {@code /v1/}), the adapter admin and audit API ({@code /v1/adapters...}, {@code /v1/events}, vLLM's
  * {@code /v1/load_lora_adapter} and {@code /v1/unload_lora_adapter}), {@code /health}, {@code /ready} and
  * {@code /metrics}. Every failure, thrown or rejected, leaves through {@link Errors#toResponse}.
  *
@@ -130,7 +130,9 @@ public final class EdgeRoutes extends AllDirectives {
                 path("ready", () -> get(this::ready)),
                 path("metrics", () -> get(() -> complete(HttpResponse.create().withEntity(
                         ContentTypes.TEXT_PLAIN_UTF8, EdgeMetrics.scrape())))),
+                tokenizeRoutes(),
                 pathPrefix("v1", () -> concat(
+                        tokenizeRoutes(),
                         path("completions", () -> post(() -> authed(c -> body(settings.maxRequestBytes(),
                                 e -> generate(c, e.getData().toArray(), false))))),
                         path(PathMatchers.segment("chat").slash("completions"), () -> post(() -> authed(c ->
@@ -145,6 +147,16 @@ public final class EdgeRoutes extends AllDirectives {
                                         l -> json(StatusCodes.OK, list(l)))))))),
                         pathPrefix("adapters", () -> adminKey(this::adapters))
                 )))));
+    }
+
+    /** vLLM's {@code POST /tokenize} and {@code POST /detokenize}. */
+    private Route tokenizeRoutes() {
+        return concat(
+                path("tokenize", () -> post(() -> authed(c -> body(settings.maxRequestBytes(),
+                        e -> CompletableFuture.completedFuture(tokenize(c, Json.parseObject(e.getData().toArray()))))))),
+                path("detokenize", () -> post(() -> authed(c -> body(settings.maxRequestBytes(),
+                        e -> CompletableFuture.completedFuture(detokenize(c,
+                                Json.parseObject(e.getData().toArray()))))))));
     }
 
     // ---- admin ----
@@ -330,6 +342,81 @@ public final class EdgeRoutes extends AllDirectives {
         return Map.of("object", "list", "data", data);
     }
 
+    /**
+     * {@code {"model", "prompt", "add_special_tokens"?}} or {@code {"model", "messages", "add_generation_prompt"?}}
+     * → {@code {"count", "max_model_len", "tokens"}}: the ids completions or chat completions would send to the
+     * engine for the same body (the chat body is parsed and rendered by the chat completions code).
+     */
+    private HttpResponse tokenize(Caller caller, JsonNode n) {
+        ModelSpec spec = service.baseModel();
+        Tokenizer tok = spec.tokenizer();
+        boolean chat = n.hasNonNull("messages");
+        if (chat == n.hasNonNull("prompt")) {
+            throw ServiceError.invalid("prompt", "send either 'prompt' or 'messages'").exception();
+        }
+        int[] ids;
+        if (chat) {
+            JsonNode agp = n.get("add_generation_prompt");
+            if (agp != null && !agp.isNull() && (!agp.isBoolean() || !agp.asBoolean())) {
+                throw ServiceError.invalid("add_generation_prompt", "add_generation_prompt must be true (the chat "
+                        + "completions prompt always ends with the generation prompt), got " + agp).exception();
+            }
+            if (n.hasNonNull("add_special_tokens")) {
+                throw ServiceError.invalid("add_special_tokens", "add_special_tokens applies to 'prompt'; "
+                        + "'messages' are encoded as chat completions encodes them").exception();
+            }
+            OpenAiRequest r = OpenAiRequest.parseChat(n, settings.limits());
+            requireModel(caller, r.model());
+            ids = chatPromptIds(r, tok);
+        } else {
+            String model = text(n, "model", true);
+            String prompt = text(n, "prompt", true);
+            JsonNode add = n.get("add_special_tokens");
+            if (add != null && !add.isNull() && !add.isBoolean()) {
+                throw ServiceError.invalid("add_special_tokens", "'add_special_tokens' must be a boolean").exception();
+            }
+            requireModel(caller, model);
+            requireTokenizer(tok, "prompt");
+            ids = tok.encode(prompt, (add == null || add.isNull() || add.asBoolean()) && tok.addsBosByDefault());
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("count", ids.length);
+        out.put("max_model_len", spec.maxModelLen());
+        out.put("tokens", ids);
+        return json(StatusCodes.OK, out);
+    }
+
+    /** {@code {"model", "tokens"}} → {@code {"prompt"}}: the text of the ids, special tokens included. */
+    private HttpResponse detokenize(Caller caller, JsonNode n) {
+        String model = text(n, "model", true);
+        JsonNode t = n.get("tokens");
+        if (t == null || t.isNull()) {
+            throw ServiceError.invalid("tokens", "'tokens' is required").exception();
+        }
+        if (!t.isArray()) {
+            throw ServiceError.invalid("tokens", "'tokens' must be an array of token ids").exception();
+        }
+        int[] ids = new int[t.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode x = t.get(i);
+            if (!x.isIntegralNumber() || !x.canConvertToInt() || x.intValue() < 0) {
+                throw ServiceError.invalid("tokens", "'tokens' must hold token ids >= 0, got " + x).exception();
+            }
+            ids[i] = x.intValue();
+        }
+        requireModel(caller, model);
+        Tokenizer tok = service.baseModel().tokenizer();
+        requireTokenizer(tok, "tokens");
+        return json(StatusCodes.OK, Map.of("prompt", tok.decode(ids, false)));
+    }
+
+    /** The same 404 as completions for a model the caller may not use (or that does not exist). */
+    private void requireModel(Caller caller, String model) {
+        if (service.models(caller).stream().noneMatch(m -> m.id().equals(model))) {
+            throw OpenAiRequest.unknownModel(model).exception();
+        }
+    }
+
     private CompletionStage<HttpResponse> generate(Caller caller, byte[] body, boolean chat) {
         String endpoint = chat ? "chat.completions" : "completions";
         long t0 = System.nanoTime();
@@ -358,7 +445,7 @@ public final class EdgeRoutes extends AllDirectives {
         List<GenerationRun.ChoiceInput> inputs = inputs(r, spec);
         long reserve = 0;
         for (GenerationRun.ChoiceInput in : inputs) {
-            reserve += in.params().maxTokens() + (in.index() % r.n() == 0 ? in.promptIds().length : 0);
+            reserve += in.params().maxTokens() + (in.index() % r.candidates() == 0 ? in.promptIds().length : 0);
         }
         TenantLimits.Permit permit = limits.acquire(caller.tenant(), reserve);
         String id = (r.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
@@ -475,10 +562,7 @@ public final class EdgeRoutes extends AllDirectives {
         List<int[]> prompts = new ArrayList<>();
         List<String> echoes = new ArrayList<>();
         if (r.chat()) {
-            requireTokenizer(tok, "messages");
-            String text = templates.render(r.messages());
-            boolean hasBos = !templates.bosToken().isEmpty() && text.startsWith(templates.bosToken());
-            prompts.add(tok.encode(text, !hasBos && tok.addsBosByDefault()));
+            prompts.add(chatPromptIds(r, tok));
             echoes.add(null);
         } else {
             for (OpenAiRequest.Prompt p : r.prompts()) {
@@ -509,12 +593,20 @@ public final class EdgeRoutes extends AllDirectives {
                         + "max_tokens " + maxTokens + " (" + (len + maxTokens) + " in all)", "max_tokens", 0)
                         .exception();
             }
-            for (int j = 0; j < r.n(); j++) {
-                out.add(new GenerationRun.ChoiceInput(i * r.n() + j, i, prompts.get(i), echoes.get(i),
+            for (int j = 0; j < r.candidates(); j++) {
+                out.add(new GenerationRun.ChoiceInput(i * r.candidates() + j, i, prompts.get(i), echoes.get(i),
                         r.params(maxTokens, j)));
             }
         }
         return out;
+    }
+
+    /** A chat request's prompt: its messages rendered by the chat template, then encoded. */
+    private int[] chatPromptIds(OpenAiRequest r, Tokenizer tok) {
+        requireTokenizer(tok, "messages");
+        String text = templates.render(r.messages());
+        boolean hasBos = !templates.bosToken().isEmpty() && text.startsWith(templates.bosToken());
+        return tok.encode(text, !hasBos && tok.addsBosByDefault());
     }
 
     private static void requireTokenizer(Tokenizer tok, String param) {

@@ -97,6 +97,7 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     private ActorRef<WorkerAgent.Command> agent;
     private boolean accepted;
     private boolean cancelled;
+    private boolean promptLogprobsSent;
     private int promptTokens;
     private ServiceError lastError;
     /** Whether an earlier attempt already went to a worker (so this one resumes the request). */
@@ -309,6 +310,13 @@ public final class RequestRelay extends AbstractBehavior<Object> {
             listener.onTokens(t.tokenIds(), t.text(), t.logprobs().stream().map(lp ->
                     new GenerationListener.TokenLogprob(lp.tokenId(), lp.logprob(), lp.topIds(), lp.topLogprobs()))
                     .toList());
+        } else if (e instanceof GpuWorker.PromptLogprobs pl) {
+            if (!promptLogprobsSent) { // a worker that takes over after a failover scores the prompt again
+                promptLogprobsSent = true;
+                listener.onPromptLogprobs(pl.logprobs().stream().map(lp ->
+                        new GenerationListener.TokenLogprob(lp.tokenId(), lp.logprob(), lp.topIds(), lp.topLogprobs()))
+                        .toList());
+            }
         } else if (e instanceof GpuWorker.Finished f) {
             listener.onFinished(f.reason().wire(), f.usage().promptTokens(), f.usage().completionTokens());
             return Behaviors.stopped();

@@ -12,6 +12,13 @@ public interface GenerationListener {
     /** New token ids (often one, empty at the end) and the text that is now safe to show (may be empty). */
     void onTokens(int[] tokenIds, String text, List<TokenLogprob> logprobs);
 
+    /**
+     * The teacher-forced logprobs of prompt tokens 1..P-1, each with the asked-for top alternatives; once, before
+     * the first {@link #onTokens}, when the generation's params ask for prompt logprobs (completions' echo).
+     */
+    default void onPromptLogprobs(List<TokenLogprob> logprobs) {
+    }
+
     /** {@code reason} is {@code stop}, {@code length} or {@code cancelled}. */
     void onFinished(String reason, int promptTokens, int completionTokens);
 

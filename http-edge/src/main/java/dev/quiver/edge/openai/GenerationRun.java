@@ -31,6 +31,11 @@ import java.util.function.Consumer;
  * can still answer with a proper status); {@link #done()} when every choice ended. The first failure cancels the
  * other choices; {@link #cancel()} (client gone, timeout) cancels all. Events of different choices arrive on
  * different threads; each choice's own events arrive in order.
+ *
+ * <p>With {@code echo} and {@code logprobs} the prompt's logprobs lead the completions {@code logprobs} object
+ * (position 0 has none: null, as OpenAI's legacy API has it). With {@code best_of > n} every candidate runs to
+ * its end and the response holds, per prompt, the {@code n} with the highest cumulative logprob (ties: the lower
+ * candidate index); usage counts every candidate's tokens.
  */
 public final class GenerationRun {
     /** One choice to generate: its index in the response, its prompt and echo text, its sampling parameters. */
@@ -62,6 +67,10 @@ public final class GenerationRun {
         String finish;
         long lastTokenNanos;
         int textOffset;
+        /** Sum of the generated tokens' logprobs: a best_of candidate's rank. */
+        double cumulativeLogprob;
+        /** The prompt's logprobs (tokens 1..P-1) when echo asked for them, else null. */
+        List<GenerationListener.TokenLogprob> promptLogprobs;
 
         Choice(ChoiceInput in) {
             this.in = in;
@@ -103,7 +112,8 @@ public final class GenerationRun {
             for (Choice c : choices) {
                 if (req.chat()) {
                     sink.accept(sse(chunk(c.in.index(), Map.of("role", "assistant", "content", ""), null, null)));
-                } else if (c.in.echoText() != null) {
+                } else if (c.in.echoText() != null && req.promptLogprobs() < 0) {
+                    // NOTE: with prompt logprobs the echo goes out with them, in onPromptLogprobs
                     sink.accept(sse(chunk(c.in.index(), c.in.echoText(), null, null)));
                 }
             }
@@ -145,6 +155,9 @@ public final class GenerationRun {
                         c.lastTokenNanos = now;
                         c.completionTokens += tokenIds.length;
                     }
+                    for (TokenLogprob lp : logprobs) {
+                        c.cumulativeLogprob += lp.logprob();
+                    }
                     List<TokenLogprob> lps = req.logprobs() >= 0 ? logprobs : List.of();
                     List<Integer> offsets = new ArrayList<>();
                     for (TokenLogprob lp : lps) {
@@ -156,9 +169,20 @@ public final class GenerationRun {
                         c.logprobs.addAll(lps);
                         c.offsets.addAll(offsets);
                     } else if (!text.isEmpty() || !lps.isEmpty()) {
-                        Object lpJson = req.logprobs() >= 0 ? logprobsJson(lps, offsets) : null;
+                        Object lpJson = req.logprobs() >= 0 ? logprobsJson(null, lps, offsets) : null;
                         sink.accept(sse(chunk(c.in.index(), req.chat() ? Map.of("content", text) : text, lpJson,
                                 null)));
+                    }
+                }
+            }
+
+            @Override
+            public void onPromptLogprobs(List<TokenLogprob> logprobs) {
+                synchronized (c) {
+                    c.promptLogprobs = logprobs;
+                    if (sink != null) {
+                        sink.accept(sse(chunk(c.in.index(), c.in.echoText() == null ? "" : c.in.echoText(),
+                                logprobsJson(c, List.of(), List.of()), null)));
                     }
                 }
             }
@@ -214,22 +238,42 @@ public final class GenerationRun {
     public Map<String, Object> response() {
         Map<String, Object> r = base(req.chat() ? "chat.completion" : "text_completion");
         List<Object> out = new ArrayList<>();
-        for (Choice c : choices) {
+        List<Choice> returned = returned();
+        for (int i = 0; i < returned.size(); i++) {
+            Choice c = returned.get(i);
             Map<String, Object> ch = new LinkedHashMap<>();
-            ch.put("index", c.in.index());
+            ch.put("index", i);
             String text = (c.in.echoText() == null ? "" : c.in.echoText()) + c.text;
             if (req.chat()) {
                 ch.put("message", Map.of("role", "assistant", "content", text));
             } else {
                 ch.put("text", text);
             }
-            ch.put("logprobs", req.logprobs() >= 0 ? logprobsJson(c.logprobs, c.offsets) : null);
+            ch.put("logprobs", req.logprobs() >= 0 ? logprobsJson(c, c.logprobs, c.offsets) : null);
             ch.put("finish_reason", c.finish);
             out.add(ch);
         }
         r.put("choices", out);
         r.put("usage", usage());
         return r;
+    }
+
+    /**
+     * The choices the response holds, in index order: all of them, or with {@code best_of > n} the {@code n}
+     * candidates of each prompt with the highest cumulative logprob.
+     */
+    private List<Choice> returned() {
+        if (req.candidates() == req.n()) {
+            return List.of(choices);
+        }
+        List<Choice> out = new ArrayList<>();
+        for (int start = 0; start < choices.length; start += req.candidates()) {
+            List<Choice> group = new ArrayList<>(List.of(choices).subList(start, start + req.candidates()));
+            group.sort(java.util.Comparator.comparingDouble((Choice c) -> -c.cumulativeLogprob)
+                    .thenComparingInt(c -> c.in.index()));
+            out.addAll(group.subList(0, req.n()));
+        }
+        return out;
     }
 
     public int promptTokensTotal() {
@@ -294,8 +338,11 @@ public final class GenerationRun {
         return tokenizer == null ? "" : tokenizer.decode(new int[] {tokenId}, false);
     }
 
-    /** OpenAI's logprobs object: the legacy completions layout, or chat's {@code content} list. */
-    private Object logprobsJson(List<GenerationListener.TokenLogprob> lps, List<Integer> offsets) {
+    /**
+     * OpenAI's logprobs object: the legacy completions layout, or chat's {@code content} list. {@code c} (may be
+     * null) brings the prompt's logprobs when echo asked for them: they lead, position 0 with null values.
+     */
+    private Object logprobsJson(Choice c, List<GenerationListener.TokenLogprob> lps, List<Integer> offsets) {
         if (req.chat()) {
             List<Object> content = new ArrayList<>();
             for (GenerationListener.TokenLogprob lp : lps) {
@@ -312,21 +359,45 @@ public final class GenerationRun {
         List<String> tokens = new ArrayList<>();
         List<Float> values = new ArrayList<>();
         List<Map<String, Float>> tops = new ArrayList<>();
+        List<Integer> textOffsets = new ArrayList<>();
+        if (c != null && c.promptLogprobs != null) {
+            int[] ids = c.in.promptIds();
+            int at = 0;
+            for (int i = 0; i < ids.length; i++) {
+                String t = tokenText(ids[i]);
+                tokens.add(t);
+                textOffsets.add(at);
+                at += t.length();
+                if (i == 0) {
+                    values.add(null);
+                    tops.add(null);
+                    continue;
+                }
+                GenerationListener.TokenLogprob lp = c.promptLogprobs.get(i - 1);
+                values.add(lp.logprob());
+                tops.add(topMap(lp));
+            }
+        }
+        textOffsets.addAll(offsets);
         for (GenerationListener.TokenLogprob lp : lps) {
             tokens.add(tokenText(lp.tokenId()));
             values.add(lp.logprob());
-            Map<String, Float> top = new LinkedHashMap<>();
-            for (int i = 0; lp.topIds() != null && i < lp.topIds().length; i++) {
-                top.putIfAbsent(tokenText(lp.topIds()[i]), lp.topLogprobs()[i]);
-            }
-            tops.add(top);
+            tops.add(topMap(lp));
         }
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("tokens", tokens);
         m.put("token_logprobs", values);
         m.put("top_logprobs", tops);
-        m.put("text_offset", offsets);
+        m.put("text_offset", textOffsets);
         return m;
+    }
+
+    private Map<String, Float> topMap(GenerationListener.TokenLogprob lp) {
+        Map<String, Float> top = new LinkedHashMap<>();
+        for (int i = 0; lp.topIds() != null && i < lp.topIds().length; i++) {
+            top.putIfAbsent(tokenText(lp.topIds()[i]), lp.topLogprobs()[i]);
+        }
+        return top;
     }
 
     private Map<String, Object> tokenEntry(int tokenId, float logprob) {

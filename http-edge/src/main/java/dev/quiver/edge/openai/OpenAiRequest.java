@@ -12,11 +12,27 @@ import java.util.concurrent.ThreadLocalRandom;
  * A validated {@code /v1/completions} or {@code /v1/chat/completions} request, before tokenization: the fields
  * both share, plus the prompt(s) or messages. Parsing checks types and ranges and names the field of every
  * problem; {@code ignore_eos} is vLLM's extension (keep generating past EOS up to max_tokens); {@link #params} builds the engine's {@link SamplingParams} (which checks its own ranges too).
+ * Penalties, {@code logit_bias} and vLLM's sampling extensions are parsed by {@link SamplingFields}.
+ *
+ * @param promptLogprobs completions' {@code echo} with {@code logprobs: n}: the prompt's logprobs with the top n
+ *                       alternatives are returned before the generated ones; -1 when not asked for
+ * @param bestOf         completions' {@code best_of}: candidates generated per prompt, of which the {@code n} with
+ *                       the highest cumulative logprob are returned; equals {@code n} when not set
  */
 public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, List<Map<String, Object>> messages,
                             Integer maxTokens, float temperature, float topP, int topK, long seed,
                             List<String> stop, int logprobs, int n, boolean echo, boolean stream,
-                            boolean includeUsage, String user, boolean ignoreEos) {
+                            boolean includeUsage, String user, boolean ignoreEos, SamplingFields sampling,
+                            int promptLogprobs, int bestOf) {
+
+    /** A request without penalties, bias, sampling extensions, prompt logprobs or best_of. */
+    public OpenAiRequest(boolean chat, String model, List<Prompt> prompts, List<Map<String, Object>> messages,
+                         Integer maxTokens, float temperature, float topP, int topK, long seed, List<String> stop,
+                         int logprobs, int n, boolean echo, boolean stream, boolean includeUsage, String user,
+                         boolean ignoreEos) {
+        this(chat, model, prompts, messages, maxTokens, temperature, topP, topK, seed, stop, logprobs, n, echo, stream,
+                includeUsage, user, ignoreEos, SamplingFields.NONE, -1, n);
+    }
 
     /** A completion prompt: text (tokenized later) or token ids. */
     public record Prompt(String text, int[] ids) {
@@ -26,9 +42,19 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
     public record Limits(int maxN, int maxPrompts, int maxChoices) {
     }
 
-    /** Sampling parameters for choice {@code choice} of this request: seed + choice, so n choices differ. */
+    /**
+     * Sampling parameters for candidate {@code choice} of this request: seed + choice, so the choices differ. With
+     * {@code best_of > n} every candidate computes its logprobs, which rank it.
+     */
     public SamplingParams params(int maxTokensResolved, int choice) {
-        return new SamplingParams(maxTokensResolved, temperature, topP, topK, seed + choice, stop, logprobs, ignoreEos);
+        int lp = bestOf > n ? Math.max(logprobs, 0) : logprobs;
+        return sampling.apply(maxTokensResolved, temperature, topP, topK, seed + choice, stop, lp, ignoreEos,
+                promptLogprobs);
+    }
+
+    /** Generations per prompt: {@code best_of} (which is {@code n} unless set higher). */
+    public int candidates() {
+        return bestOf;
     }
 
     public static OpenAiRequest parseCompletion(JsonNode body, Limits limits) {
@@ -41,10 +67,6 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
             throw Fields.bad("logprobs", "logprobs must be in [0, " + SamplingParams.MAX_LOGPROBS + "], got " + logprobs);
         }
         boolean echo = Fields.optBool(body, "echo", false);
-        if (echo && logprobs != null) {
-            throw Fields.bad("echo", "echo together with logprobs is not supported: prompt log-probabilities are "
-                    + "not computed");
-        }
         if (Fields.get(body, "suffix") != null) {
             throw Fields.bad("suffix", "suffix is not supported");
         }
@@ -99,26 +121,29 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
             throw Fields.bad("n", "n must be in [1, " + limits.maxN() + "], got " + n);
         }
         int nn = n == null ? 1 : n;
+        boolean stream = Fields.optBool(body, "stream", false);
         Integer bestOf = Fields.optInt(body, "best_of");
         if (bestOf != null && bestOf != nn) {
-            throw Fields.bad("best_of", "best_of other than n is not supported");
-        }
-        int promptCount = prompts == null ? 1 : prompts.size();
-        if ((long) promptCount * nn > limits.maxChoices()) {
-            throw Fields.bad("n", "prompts x n = " + promptCount * nn + " is over the limit of "
-                    + limits.maxChoices() + " choices per request");
-        }
-        for (String f : new String[] {"presence_penalty", "frequency_penalty"}) {
-            Double v = Fields.optNumber(body, f);
-            if (v != null && v != 0.0) {
-                throw Fields.bad(f, f + " is not supported (only 0)");
+            if (chat) {
+                throw Fields.bad("best_of", "best_of is a completions field; chat completions take only n");
+            }
+            if (bestOf < nn || bestOf > limits.maxN()) {
+                throw Fields.bad("best_of", "best_of must be in [n = " + nn + ", " + limits.maxN() + "], got "
+                        + bestOf);
+            }
+            if (stream) {
+                throw Fields.bad("best_of", "best_of greater than n cannot be streamed: the best candidates are "
+                        + "known only at the end");
             }
         }
-        JsonNode bias = Fields.get(body, "logit_bias");
-        if (bias != null && (!bias.isObject() || bias.size() > 0)) {
-            throw Fields.bad("logit_bias", "logit_bias is not supported");
+        int candidates = bestOf == null ? nn : bestOf;
+        int promptCount = prompts == null ? 1 : prompts.size();
+        if ((long) promptCount * candidates > limits.maxChoices()) {
+            throw Fields.bad(candidates > nn ? "best_of" : "n", "prompts x " + (candidates > nn ? "best_of" : "n")
+                    + " = " + promptCount * candidates + " is over the limit of " + limits.maxChoices()
+                    + " choices per request");
         }
-        boolean stream = Fields.optBool(body, "stream", false);
+        SamplingFields sampling = SamplingFields.parse(body);
         JsonNode so = Fields.get(body, "stream_options");
         boolean includeUsage = false;
         if (so != null) {
@@ -134,7 +159,8 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
         return new OpenAiRequest(chat, model, prompts, messages, maxTokens,
                 temperature == null ? 1.0f : temperature.floatValue(), topP == null ? 1.0f : topP.floatValue(),
                 topK == null ? -1 : topK, seed != null ? seed : ThreadLocalRandom.current().nextLong(), stop,
-                logprobs, nn, echo, stream, includeUsage, user, Fields.optBool(body, "ignore_eos", false));
+                logprobs, nn, echo, stream, includeUsage, user, Fields.optBool(body, "ignore_eos", false), sampling,
+                echo && logprobs >= 0 ? logprobs : -1, candidates);
     }
 
     private static List<Prompt> prompts(JsonNode p) {
