@@ -144,6 +144,29 @@ class SamplingFieldsApiTest {
         }
     }
 
+    @Test
+    void a_streamed_echo_with_logprobs_reassembles_to_the_whole_response() throws Exception {
+        String body = "{\"model\":\"adapter-01\",\"prompt\":\"Echo this\",\"echo\":true,\"logprobs\":1,"
+                + "\"max_tokens\":4,\"temperature\":0%s}";
+        JsonNode whole = post("/v1/completions", body.formatted(""));
+        List<String> events = client.stream("/v1/completions", USER_A, body.formatted(",\"stream\":true"));
+        StringBuilder text = new StringBuilder();
+        List<JsonNode> logprobs = new ArrayList<>();
+        for (String e : events) {
+            if (e.equals("[DONE]")) {
+                continue;
+            }
+            JsonNode ch = Client.JSON.readTree(e).path("choices").get(0);
+            text.append(ch.path("text").asText());
+            ch.at("/logprobs/token_logprobs").forEach(logprobs::add);
+        }
+        assertEquals(whole.at("/choices/0/text").asText(), text.toString());
+        List<JsonNode> expected = new ArrayList<>();
+        whole.at("/choices/0/logprobs/token_logprobs").forEach(expected::add);
+        assertEquals(expected, logprobs, "prompt logprobs first, then the generated ones");
+        assertTrue(logprobs.get(0).isNull());
+    }
+
     /** Logits of every position of {@code tokens}, one forward pass on a backend of its own. */
     static float[] fullForward(int[] tokens, String adapter) {
         Path model = TestNodes.model();

@@ -494,4 +494,22 @@ class SamplerTest {
             throw new AssertionError("CDF walk ran off the kept set");
         }
     }
+
+    @Test
+    void score_reports_the_same_logprobs_as_a_draw_of_that_token() {
+        Sampler sampler = new Sampler(6);
+        float[] logits = {0.5f, 2f, -1f, 2f, 0f, -3f};
+        SamplingParams params = withLogprobs(0.8f, -1, 3);
+        for (long p = 0; p < 20; p++) {
+            Sampler.Sample drawn = sampler.sample(logits, 0, params, p);
+            Sampler.Sample scored = sampler.score(logits, 0, drawn.tokenId(), 3);
+            assertEquals(drawn.logprob(), scored.logprob());
+            assertArrayEquals(drawn.topIds(), scored.topIds());
+            assertArrayEquals(drawn.topLogprobs(), scored.topLogprobs());
+        }
+        Sampler.Sample unlikely = sampler.score(logits, 0, 5, 0);
+        assertEquals(5, unlikely.tokenId());
+        assertEquals(0, unlikely.topIds().length);
+        assertTrue(unlikely.logprob() < -4f);
+    }
 }

@@ -304,4 +304,26 @@ class EngineSamplingTest {
         assertNull(c.promptLogprobs);
         assertEquals(0, c.promptEvents);
     }
+
+    @Test
+    void skip_special_tokens_decides_whether_special_tokens_reach_the_text() {
+        Path text = TinyModels.textModel(0);
+        try (Engine e = Engine.start(text, EngineSettings.defaults().withThreads(1).withKvCacheBytes(2L << 20),
+                "engine-sampling-special")) {
+            int eosId = e.tokenizer().eosIds().iterator().next();
+            int[] p = e.tokenizer().encode("Hello", true);
+            String eosText = e.tokenizer().tokenString(eosId);
+            List<String> texts = new ArrayList<>();
+            for (boolean skip : new boolean[] {true, false}) {
+                SamplingParams params = new SamplingParams(3, 0f, 1f, -1, 0L, List.of(), -1, true, 0f, 0f, 1f,
+                        Map.of(eosId, 100f), 0, List.of(), skip, -1, null);
+                Collector c = run(e, "special-" + skip, null, p, params).await();
+                assertNull(c.error);
+                assertEquals(List.of(eosId, eosId, eosId), c.tokens, "ignore_eos keeps the pushed EOS as output");
+                texts.add(c.text.toString());
+            }
+            assertEquals("", texts.get(0));
+            assertEquals(eosText.repeat(3), texts.get(1));
+        }
+    }
 }
