@@ -105,4 +105,26 @@ class ClusterMessageSerializationTest {
         assertArrayEquals(g.resumeTokens(), back.resumeTokens());
         assertEquals("bot@v3", back.key());
     }
+
+    @Test
+    void prompt_logprobs_cross_the_wire_with_their_top_alternatives() {
+        var lp = new dev.quiver.gpu.worker.EngineListener.TokenLogprob(5, -1.25f, new int[] {7, 5},
+                new float[] {-0.5f, -1.25f});
+        var back = (GpuWorker.PromptLogprobs) roundTrip(new GpuWorker.PromptLogprobs("req-1#2", List.of(lp)));
+        assertEquals("req-1#2", back.requestId());
+        assertEquals(5, back.logprobs().get(0).tokenId());
+        assertEquals(-1.25f, back.logprobs().get(0).logprob());
+        assertArrayEquals(lp.topIds(), back.logprobs().get(0).topIds());
+        assertArrayEquals(lp.topLogprobs(), back.logprobs().get(0).topLogprobs());
+    }
+
+    @Test
+    void generate_carries_the_sampling_fields() {
+        TestProbe<GpuWorker.Event> probe = kit.createTestProbe();
+        var params = new SamplingParams(32, 0.8f, 0.95f, -1, 7L, List.of(), 1, false, 0.5f, -0.5f, 1.2f,
+                Map.of(3, -100f, 9, 2.5f), 4, List.of(11, 12), false, 2, null);
+        var g = new WorkerAgent.Generate("req-1#2", null, 0, null, new int[] {1, 2, 3}, params, null,
+                probe.getRef());
+        assertEquals(params, ((WorkerAgent.Generate) roundTrip(g)).params());
+    }
 }
