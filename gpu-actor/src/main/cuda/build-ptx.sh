@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compiles every .cu file beside this script to PTX for compute_80 (loadable by Ampere, Ada and Hopper) into
-# OUT_DIR, lowers the PTX ISA version it declares to PTX_ISA (below), then assembles each PTX with ptxas for
+# OUT_DIR, lowers the PTX ISA version it declares to PTX_ISA (below), then assembles each PTX (ptxas via nvcc) for
 # sm_80 and sm_90 as a check (the cubins are thrown away: the driver JIT-compiles the PTX for the device it runs
 # on). Run by Maven in the generate-resources phase (profile "ptx" in gpu-actor/pom.xml).
 #
@@ -43,7 +43,7 @@ for cu in "$src"/*.cu; do
   fi
   sed -i "s/^\.version $declared\$/.version $ptx_isa/" "$out/$name.ptx"
   for sm in sm_80 sm_90; do
-    ptxas -arch="$sm" -o /dev/null "$out/$name.ptx"
+    nvcc -cubin -arch="$sm" -o /dev/null "$out/$name.ptx" # ptxas, found by nvcc beside itself
   done
 done
 echo "[ptx] $(ls "$out" | wc -l) PTX modules (ISA $ptx_isa, nvcc wrote $declared) in $out ($(nvcc --version | tail -1))"
