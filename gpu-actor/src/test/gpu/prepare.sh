@@ -49,4 +49,9 @@ cp -r "$module/target/classes" "$module/target/test-classes" "$out/"
 # that, and it would not fit the 64 MiB a device call carries. jdk.jfr: Pekko typed's flight recorder events.
 jlink --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.xml,java.scripting,jdk.jfr,jdk.unsupported,jdk.incubator.vector \
   --strip-debug --no-header-files --no-man-pages --compress=2 --output "$out/jre"
+bytes="$(du -sb "$out" | cut -f1)"
+if [ "$bytes" -gt $((64 << 20)) ]; then
+  echo "prepare.sh: $out is $bytes bytes, over the 64 MiB a device call carries" >&2
+  exit 1
+fi
 echo "$(du -sh "$out" | cut -f1) in $out; carry it as gpu-actor/target/gpu-run"
