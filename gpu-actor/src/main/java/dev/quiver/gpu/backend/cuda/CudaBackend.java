@@ -22,10 +22,10 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUfunction;
+import jcuda.driver.CUjit_option;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
-import jcuda.driver.CUjit_option;
 import jcuda.driver.CUstream_flags;
 import jcuda.driver.JITOptions;
 import org.slf4j.Logger;
@@ -239,6 +239,8 @@ public final class CudaBackend extends DeviceBackend {
     /**
      * Stages src through pinned memory a chunk at a time and copies each chunk asynchronously on the compute
      * stream; waits only for the previous chunk's copy before reusing the staging memory.
+     * NOTE: one staging buffer, so filling a chunk and copying the previous one do not overlap; it is used at
+     * start (weights) and for the small slot tables, where that costs little.
      */
     @Override
     protected void copyIn(String buffer, long offset, ByteBuffer src) {
@@ -298,7 +300,8 @@ public final class CudaBackend extends DeviceBackend {
 
     @Override
     protected void copyStep(int[] data) {
-        // the previous step has completed (copyOut synchronises), but make sure before reusing pinned memory
+        // the previous step has completed (every forward ends with synchronize), but make sure before reusing
+        // the pinned memory
         check(driver.cuStreamSynchronize(compute), "cuStreamSynchronize(compute) before a step");
         long bytes = Math.max(4, 4L * data.length);
         if (bytes > pinnedStepBytes) {
