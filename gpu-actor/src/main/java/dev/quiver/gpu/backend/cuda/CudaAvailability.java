@@ -169,7 +169,12 @@ public final class CudaAvailability {
         if (r != CUresult.CUDA_SUCCESS) {
             return "cuDriverGetVersion failed: " + CUresult.stringFor(r);
         }
-        String tooOld = driverTooOld(driver[0], jarPtxIsa());
+        String tooOld;
+        try {
+            tooOld = driverTooOld(driver[0], jarPtxIsa());
+        } catch (IllegalArgumentException e) { // a PTX ISA this class has no driver requirement for
+            return e.getMessage();
+        }
         if (tooOld != null) {
             return tooOld;
         }
