@@ -23,6 +23,7 @@ extern "C" __global__ void paged_attention(const float* __restrict__ q, const fl
     __shared__ float sM[QV_ATT_WARPS];
     __shared__ float sL[QV_ATT_WARPS];
     __shared__ float sAcc[QV_ATT_WARPS][QV_ATT_MAX_HEAD_DIM];
+    QV_REQUIRE_BLOCK(QV_ATT_WARPS * 32);
     int t = blockIdx.x;
     int h = blockIdx.y;
     if (t >= rows || h >= heads) {

@@ -24,6 +24,16 @@ __device__ __forceinline__ float qv_load_weight(const void* w, size_t i, int dty
     return dtype == QV_BF16 ? __bfloat162float(((const __nv_bfloat16*) w)[i]) : __half2float(((const __half*) w)[i]);
 }
 
+// For a kernel whose shared-memory layout or warp-to-work mapping assumes one block size: any other size traps,
+// so the step fails at its synchronisation (CUDA_ERROR_ILLEGAL_INSTRUCTION) instead of computing garbage. The
+// host checks the same sizes before launching (Kernel.requiredBlock); this guards the kernel itself.
+#define QV_REQUIRE_BLOCK(n)         \
+    do {                            \
+        if (blockDim.x != (n)) {    \
+            __trap();               \
+        }                           \
+    } while (0)
+
 __device__ __forceinline__ float qv_warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) {
         v += __shfl_xor_sync(0xffffffffu, v, o);

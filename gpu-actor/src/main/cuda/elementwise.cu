@@ -107,6 +107,7 @@ extern "C" __global__ void silu_mul(float* __restrict__ gate, const float* __res
 extern "C" __global__ void argmax_rows(const float* __restrict__ logits, int* __restrict__ ids, int n, int vocab) {
     __shared__ float bestV[256];
     __shared__ int bestI[256];
+    QV_REQUIRE_BLOCK(256);
     int row = blockIdx.x;
     if (row >= n) {
         return;

@@ -20,6 +20,7 @@ extern "C" __global__ void lora_shrink(const float* __restrict__ x, const float*
                                        const int* __restrict__ rank, const int* __restrict__ segStart,
                                        const int* __restrict__ segSlot, const int* __restrict__ sortedRows,
                                        float* __restrict__ tmp, int numSegments, int K, int maxRank) {
+    QV_REQUIRE_BLOCK(QV_LORA_SHRINK_WARPS * 32);
     int g = blockIdx.x;
     if (g >= numSegments) {
         return;

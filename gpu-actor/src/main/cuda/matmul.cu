@@ -29,6 +29,7 @@ __device__ __forceinline__ void qv_matmul_mma(const T* __restrict__ W, const flo
     __shared__ __align__(32) T sXl[QV_MMA_BM * QV_MMA_BK];
     __shared__ __align__(32) T sW[QV_MMA_BN * QV_MMA_BK];
     __shared__ __align__(32) float sC[QV_MMA_BM * QV_MMA_BN];
+    QV_REQUIRE_BLOCK(128); // 4 warps, one 16×16 piece of the 32×32 tile each
     int n0 = blockIdx.x * QV_MMA_BN;
     int m0 = blockIdx.y * QV_MMA_BM;
     int warp = threadIdx.x >> 5;

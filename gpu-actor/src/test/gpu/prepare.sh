@@ -19,7 +19,10 @@ mvn -B -ntp -q -Pgpu -pl gpu-actor -DskipTests test-compile
 rm -rf "$out"
 mkdir -p "$out/lib"
 mvn -B -ntp -q -pl gpu-actor dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile="$out/classpath.txt"
-tr ':' '\n' < "$out/classpath.txt" | while read -r jar; do
+# NOTE: build-classpath writes no trailing newline, so `tr ':' '\n' | while read` silently dropped the last jar
+# (pekko-testkit, which ActorTestKit needs: GpuWorkerTest failed with NoClassDefFoundError TestKitUtils$)
+IFS=":" read -r -a jars < "$out/classpath.txt" || true # non-zero at the missing newline, every jar read
+for jar in "${jars[@]}"; do
   case "$(basename "$jar")" in
     junit-jupiter*|junit-platform-*|opentest4j-*|apiguardian-*) ;;   # the console launcher bundles JUnit 5
     jcuda-natives-*)
@@ -31,10 +34,24 @@ tr ':' '\n' < "$out/classpath.txt" | while read -r jar; do
     *) cp "$jar" "$out/lib/" ;;
   esac
 done
+for jar in "${jars[@]}"; do
+  case "$(basename "$jar")" in
+    junit-jupiter*|junit-platform-*|opentest4j-*|apiguardian-*) ;;
+    *) [ -f "$out/lib/$(basename "$jar")" ] || { echo "prepare.sh: $(basename "$jar") missing from lib/" >&2; exit 1; } ;;
+  esac
+done
 rm "$out/classpath.txt"
 mvn -B -ntp -q dependency:copy -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_platform" \
   -DoutputDirectory="$out" -Dmdep.stripVersion=true
 cp -r "$module/target/classes" "$module/target/test-classes" "$out/"
-jlink --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.xml,java.scripting,jdk.unsupported,jdk.incubator.vector \
+# The JDK modules the class path uses (jdeps --print-module-deps --ignore-missing-deps over classes, test-classes
+# and lib/), less java.desktop: only Typesafe Config's ConfigBeanFactory (java.beans) wants it, Pekko never calls
+# that, and it would not fit the 64 MiB a device call carries. jdk.jfr: Pekko typed's flight recorder events.
+jlink --add-modules java.base,java.logging,java.management,java.naming,java.sql,java.xml,java.scripting,jdk.jfr,jdk.unsupported,jdk.incubator.vector \
   --strip-debug --no-header-files --no-man-pages --compress=2 --output "$out/jre"
+bytes="$(du -sb "$out" | cut -f1)"
+if [ "$bytes" -gt $((64 << 20)) ]; then
+  echo "prepare.sh: $out is $bytes bytes, over the 64 MiB a device call carries" >&2
+  exit 1
+fi
 echo "$(du -sh "$out" | cut -f1) in $out; carry it as gpu-actor/target/gpu-run"

@@ -13,6 +13,8 @@ fi
 reports="${OUT:-$run}/gpu-reports"
 cp="$run/classes:$run/test-classes:$(ls "$run"/lib/*.jar | paste -sd:)"
 nvidia-smi -L 2>/dev/null || echo "(nvidia-smi not found)"
+# the driver must support CUDA 12.0 (R525+) to JIT the jar's PTX ISA 8.0 (docs/CUDA.md)
+nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | sed 's/^/driver /' || true
 rc=0
 "$run/jre/bin/java" --add-modules jdk.incubator.vector -Xmx8g \
   -jar "$run/junit-platform-console-standalone.jar" execute \

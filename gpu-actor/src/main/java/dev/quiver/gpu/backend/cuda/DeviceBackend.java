@@ -26,7 +26,13 @@ import java.util.function.Consumer;
  * launch.
  *
  * <p>Everything is called from the thread that constructed the backend (the engine thread; a CUDA context is
- * current on one thread), and each entry point checks it.
+ * current on one thread), and each entry point checks it and makes the backend's context current there
+ * ({@link #makeContextCurrent}), so two backends on one thread (tests) never issue work into each other's context.
+ *
+ * <p>Ordering: every copy, zero-fill and launch a subclass issues is ordered before the launches that follow it
+ * (on one compute stream for CUDA), except adapter copies ({@link #copySlot}), which may overlap the base part of
+ * a step until {@link #awaitSlots} just before its first LoRA launch. Every {@link #forward} ends with {@link
+ * #synchronize}, so a kernel fault fails the step that caused it, whether or not the step had logit rows.
  */
 public abstract class DeviceBackend implements Backend {
     /**
@@ -92,10 +98,13 @@ public abstract class DeviceBackend implements Backend {
 
     // ---- what a subclass provides ----
 
-    /** Allocates a zero-filled device buffer. */
+    /** Allocates a device buffer, zero-filled before any later copy or launch touches it. */
     protected abstract void allocate(String buffer, long bytes);
 
-    /** Copies src's remaining bytes to {@code buffer + offset}; returns when the copy is done. */
+    /**
+     * Copies src's remaining bytes to {@code buffer + offset}, ordered before every later copy and launch (but not
+     * necessarily complete on return); src may be reused as soon as this returns.
+     */
     protected abstract void copyIn(String buffer, long offset, ByteBuffer src);
 
     /** Copies the step's packed ints to {@link Buffers#STEP} (growing it if needed), ordered before the launches. */
@@ -117,8 +126,18 @@ public abstract class DeviceBackend implements Backend {
 
     protected abstract void copyOut(String buffer, int[] dst, int n);
 
+    /** Waits until every copy and launch issued so far has completed; a kernel fault surfaces here. */
+    protected abstract void synchronize();
+
     /** Bytes of an allocated buffer. */
     protected abstract long bufferBytes(String buffer);
+
+    /**
+     * Called by {@link #checkThread} on the owner thread: makes this backend's compute context the thread's
+     * current one (another backend created on the same thread may have replaced it). Nothing by default.
+     */
+    protected void makeContextCurrent() {
+    }
 
     /** The buffer a name refers to: the head is the embedding's buffer when tied. */
     protected final String real(String buffer) {
@@ -131,6 +150,7 @@ public abstract class DeviceBackend implements Backend {
                     + "' (its compute context is current there only) but was called from '"
                     + Thread.currentThread().getName() + "'");
         }
+        makeContextCurrent();
     }
 
     // ---- start ----
@@ -352,6 +372,8 @@ public abstract class DeviceBackend implements Backend {
         if (n > 0) {
             copyOut(Buffers.LOGITS, logits, n * c.vocabSize());
         }
+        // NOTE: also when there are no logit rows (prefill chunks only): a fault must fail this step, not the next
+        synchronize();
     }
 
     /**

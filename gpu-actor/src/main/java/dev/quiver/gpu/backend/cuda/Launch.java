@@ -13,6 +13,10 @@ public record Launch(Kernel kernel, int gridX, int gridY, int blockX, List<Devic
         if (gridX <= 0 || gridY <= 0 || blockX <= 0 || blockX > 1024 || blockX % 32 != 0) {
             throw new IllegalArgumentException(kernel + ": grid " + gridX + "×" + gridY + ", block " + blockX);
         }
+        if (kernel.requiredBlock != Kernel.ANY_BLOCK && blockX != kernel.requiredBlock) {
+            throw new IllegalArgumentException(kernel + " (" + kernel.entry + ") must be launched with blocks of "
+                    + kernel.requiredBlock + " threads, its shared-memory layout assumes it; got " + blockX);
+        }
         if (gridY > 65535) {
             throw new IllegalArgumentException(kernel + ": grid.y " + gridY + " exceeds 65535");
         }

@@ -30,11 +30,11 @@ public record LaunchPlanner(ModelConfig c, WeightType weightType, int numKvBlock
     public static final int MAX_HEAD_DIM = 256;
     static final int ROW_BLOCK = 256;
     static final int ROPE_BLOCK = 128;
-    static final int ATT_BLOCK = 128;
+    static final int ATT_BLOCK = Kernel.PAGED_ATTENTION.requiredBlock;
     static final int MMA_TILE = 32;
-    static final int MMA_BLOCK = 128;
+    static final int MMA_BLOCK = Kernel.MATMUL_MMA_BF16.requiredBlock;
     static final int MATVEC_BLOCK = 256;
-    static final int LORA_SHRINK_WARPS = 8;
+    static final int LORA_SHRINK_WARPS = Kernel.LORA_SHRINK.requiredBlock / 32;
 
     public LaunchPlanner {
         if (tensorCoreMinRows < 1 || tensorCoreMinRows > MATVEC_MAX_ROWS + 1) {

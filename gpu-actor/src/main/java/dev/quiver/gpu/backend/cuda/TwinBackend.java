@@ -99,6 +99,11 @@ public final class TwinBackend extends DeviceBackend {
     }
 
     @Override
+    protected void synchronize() {
+        // every launch has completed when it returns here
+    }
+
+    @Override
     protected long bufferBytes(String buffer) {
         return buffer(buffer).capacity();
     }

@@ -11,7 +11,9 @@ import dev.quiver.gpu.backend.cuda.DeviceArg.Ptr;
 import dev.quiver.gpu.lora.LoraModule;
 import dev.quiver.gpu.model.ModelConfig;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -183,6 +185,42 @@ class LaunchPlannerTest {
         assertThrows(IllegalArgumentException.class,
                 () -> new Launch(Kernel.SILU_MUL, 1, 1, 100, List.of(Ptr.of("gate"), Ptr.of("up"), new I32(5))),
                 "a block that is not whole warps");
+    }
+
+    @Test
+    void a_kernel_whose_shared_memory_assumes_a_block_size_is_refused_any_other_naming_both() {
+        List<DeviceArg> argmaxArgs = List.of(Ptr.of("logits"), Ptr.of("ids"), new I32(1), new I32(512));
+        assertEquals(256, new Launch(Kernel.ARGMAX_ROWS, 1, 1, 256, argmaxArgs).blockX());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new Launch(Kernel.ARGMAX_ROWS, 1, 1, 512, argmaxArgs));
+        assertEquals("ARGMAX_ROWS (argmax_rows) must be launched with blocks of 256 threads, its shared-memory "
+                + "layout assumes it; got 512", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new Launch(Kernel.ARGMAX_ROWS, 1, 1, 128, argmaxArgs),
+                "a smaller block would leave bestV[128..255] unset");
+        // a kernel without such a layout takes any whole-warp block
+        List<DeviceArg> siluArgs = List.of(Ptr.of("gate"), Ptr.of("up"), new I32(5));
+        assertEquals(64, new Launch(Kernel.SILU_MUL, 1, 1, 64, siluArgs).blockX());
+        assertEquals(1024, new Launch(Kernel.SILU_MUL, 1, 1, 1024, siluArgs).blockX());
+    }
+
+    @Test
+    void every_planned_launch_uses_its_kernels_required_block_on_both_projection_paths() {
+        for (int tensorCoreMinRows : new int[] {1, 9}) {
+            LaunchPlanner p = new LaunchPlanner(TINY, WeightType.F16, BLOCKS, BS, SLOTS, tensorCoreMinRows);
+            StepLayout s = StepLayout.of(rows(4, 1), BS);
+            List<Launch> plan = new ArrayList<>(p.forward(s, 8));
+            plan.add(p.argmax(1));
+            Set<Kernel> fixed = EnumSet.noneOf(Kernel.class);
+            for (Launch l : plan) {
+                if (l.kernel().requiredBlock != Kernel.ANY_BLOCK) {
+                    assertEquals(l.kernel().requiredBlock, l.blockX(), l.kernel().entry);
+                    fixed.add(l.kernel());
+                }
+            }
+            assertTrue(fixed.containsAll(EnumSet.of(Kernel.PAGED_ATTENTION, Kernel.LORA_SHRINK,
+                    Kernel.ARGMAX_ROWS)), "plan covers the fixed-block kernels: " + fixed);
+            assertEquals(tensorCoreMinRows == 1, fixed.contains(Kernel.MATMUL_MMA_F16), "tensor-core kernel used");
+        }
     }
 
     @Test

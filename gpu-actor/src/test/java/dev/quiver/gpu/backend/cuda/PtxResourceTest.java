@@ -1,6 +1,7 @@
 package dev.quiver.gpu.backend.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -73,6 +74,49 @@ class PtxResourceTest {
             assertTrue(ptx.contains(".target sm_80"), module + ".ptx does not target sm_80");
             assertEquals(0, CudaAvailability.ptx(module)[CudaAvailability.ptx(module).length - 1],
                     "NUL-terminated for cuModuleLoadData");
+        }
+    }
+
+    @Test
+    void the_modules_declare_ptx_isa_8_0_so_cuda_12_drivers_load_them() {
+        for (String module : Kernel.MODULES) {
+            String ptx = new String(CudaAvailability.ptx(module), StandardCharsets.US_ASCII);
+            assertEquals("8.0", CudaAvailability.ptxIsa(ptx), module + ".ptx: build-ptx.sh lowers nvcc's .version");
+        }
+        assertEquals("8.0", CudaAvailability.jarPtxIsa());
+        assertEquals(12000, CudaAvailability.minDriverVersion(CudaAvailability.jarPtxIsa()), "R525 or newer");
+    }
+
+    /** The PTX text of each entry point, from its .entry line to the next entry (or the end). */
+    static Map<String, String> bodies(String module) {
+        String ptx = new String(CudaAvailability.ptx(module), StandardCharsets.US_ASCII);
+        Map<String, String> out = new LinkedHashMap<>();
+        Matcher m = ENTRY.matcher(ptx);
+        List<Integer> starts = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        while (m.find()) {
+            starts.add(m.start());
+            names.add(m.group(1));
+        }
+        for (int i = 0; i < starts.size(); i++) {
+            out.put(names.get(i), ptx.substring(starts.get(i), i + 1 < starts.size() ? starts.get(i + 1)
+                    : ptx.length()));
+        }
+        return out;
+    }
+
+    @Test
+    void a_kernel_that_assumes_a_block_size_traps_on_any_other_and_only_such_kernels_trap() {
+        for (Kernel k : Kernel.values()) {
+            String body = bodies(k.module).get(k.entry);
+            if (k.requiredBlock == Kernel.ANY_BLOCK) {
+                assertFalse(body.contains("trap;"), k.entry + " traps though it takes any block");
+                continue;
+            }
+            Matcher guard = Pattern.compile("mov\\.u32\\s+(%r\\d+), %ntid\\.x;\\s+setp\\.(?:eq|ne)\\.s32\\s+%p\\d+, "
+                    + "\\1, " + k.requiredBlock + ";").matcher(body);
+            assertTrue(guard.find(), k.entry + " does not compare blockDim.x with " + k.requiredBlock);
+            assertTrue(body.contains("trap;"), k.entry + " has no trap");
         }
     }
 
