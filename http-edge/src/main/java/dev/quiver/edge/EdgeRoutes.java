@@ -17,6 +17,10 @@ import dev.quiver.edge.metrics.EdgeMetrics;
 import dev.quiver.edge.openai.ChatTemplates;
 import dev.quiver.edge.openai.GenerationRun;
 import dev.quiver.edge.openai.OpenAiRequest;
+import dev.quiver.edge.tools.ToolConstraints;
+import dev.quiver.edge.tools.ToolFormat;
+import dev.quiver.edge.tools.ToolSampling;
+import dev.quiver.gpu.constraint.ConstraintSpec;
 import dev.quiver.gpu.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -75,6 +79,8 @@ public final class EdgeRoutes extends AllDirectives {
     private final ApiKeys keys;
     private final TenantLimits limits;
     private final ChatTemplates templates;
+    /** How the model writes tool calls, read from its chat template once. */
+    private final ToolFormat toolFormat;
     private final Materializer materializer;
     private final AtomicBoolean draining = new AtomicBoolean();
     /** Generations in flight (a stream counts until its last byte is written or its client is gone). */
@@ -87,6 +93,7 @@ public final class EdgeRoutes extends AllDirectives {
         this.keys = new ApiKeys(settings.apiKeys());
         this.limits = new TenantLimits(settings.tenants(), settings.defaultTenantLimits(), System::nanoTime);
         this.templates = new ChatTemplates(service.baseModel().tokenizer());
+        this.toolFormat = ToolFormat.detect(templates.template());
         this.materializer = materializer;
     }
 
@@ -364,7 +371,7 @@ public final class EdgeRoutes extends AllDirectives {
         String id = (r.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         inFlight.incrementAndGet();
         if (!r.stream()) {
-            GenerationRun run = new GenerationRun(r, id, spec.tokenizer(), inputs, null);
+            GenerationRun run = new GenerationRun(r, id, spec.tokenizer(), inputs, null, toolFormat);
             run.start(service, caller);
             return run.done().orTimeout(settings.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
                     .handle((v, err) -> {
@@ -391,7 +398,7 @@ public final class EdgeRoutes extends AllDirectives {
             if (!lines.offer(ByteString.fromString(line)) && holder[0] != null) {
                 holder[0].cancel(); // client gone or not reading: stop generating
             }
-        });
+        }, toolFormat);
         holder[0] = run;
         run.done().whenComplete((v, err) -> {
             lines.complete();
@@ -476,7 +483,7 @@ public final class EdgeRoutes extends AllDirectives {
         List<String> echoes = new ArrayList<>();
         if (r.chat()) {
             requireTokenizer(tok, "messages");
-            String text = templates.render(r.messages());
+            String text = templates.render(r.messages(), r.tools().forTemplate(), true, Map.of());
             boolean hasBos = !templates.bosToken().isEmpty() && text.startsWith(templates.bosToken());
             prompts.add(tok.encode(text, !hasBos && tok.addsBosByDefault()));
             echoes.add(null);
@@ -493,6 +500,7 @@ public final class EdgeRoutes extends AllDirectives {
             }
         }
         String promptParam = r.chat() ? "messages" : "prompt";
+        ConstraintSpec toolConstraint = r.tools().active() ? ToolConstraints.forRequest(r.tools(), toolFormat) : null;
         List<GenerationRun.ChoiceInput> out = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {
             int len = prompts.get(i).length;
@@ -511,7 +519,7 @@ public final class EdgeRoutes extends AllDirectives {
             }
             for (int j = 0; j < r.n(); j++) {
                 out.add(new GenerationRun.ChoiceInput(i * r.n() + j, i, prompts.get(i), echoes.get(i),
-                        r.params(maxTokens, j)));
+                        ToolSampling.apply(r.params(maxTokens, j), r.tools(), toolFormat, toolConstraint)));
             }
         }
         return out;

@@ -2,8 +2,10 @@ package dev.quiver.edge.openai;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.quiver.edge.api.ServiceError;
+import dev.quiver.edge.tools.ToolRequest;
 import dev.quiver.gpu.sampling.SamplingParams;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
@@ -12,11 +14,32 @@ import java.util.concurrent.ThreadLocalRandom;
  * A validated {@code /v1/completions} or {@code /v1/chat/completions} request, before tokenization: the fields
  * both share, plus the prompt(s) or messages. Parsing checks types and ranges and names the field of every
  * problem; {@code ignore_eos} is vLLM's extension (keep generating past EOS up to max_tokens); {@link #params} builds the engine's {@link SamplingParams} (which checks its own ranges too).
+ * A chat request's {@code tools}, {@code tool_choice} and {@code parallel_tool_calls} are read by
+ * {@link ToolRequest} ({@link ToolRequest#NONE} otherwise).
  */
 public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, List<Map<String, Object>> messages,
                             Integer maxTokens, float temperature, float topP, int topK, long seed,
                             List<String> stop, int logprobs, int n, boolean echo, boolean stream,
-                            boolean includeUsage, String user, boolean ignoreEos) {
+                            boolean includeUsage, String user, boolean ignoreEos, ToolRequest tools) {
+
+    public OpenAiRequest {
+        tools = tools == null ? ToolRequest.NONE : tools;
+    }
+
+    /** A request without tools (the shape before tool calls). */
+    public OpenAiRequest(boolean chat, String model, List<Prompt> prompts, List<Map<String, Object>> messages,
+                         Integer maxTokens, float temperature, float topP, int topK, long seed, List<String> stop,
+                         int logprobs, int n, boolean echo, boolean stream, boolean includeUsage, String user,
+                         boolean ignoreEos) {
+        this(chat, model, prompts, messages, maxTokens, temperature, topP, topK, seed, stop, logprobs, n, echo, stream,
+                includeUsage, user, ignoreEos, ToolRequest.NONE);
+    }
+
+    /** A copy with these tool fields. */
+    public OpenAiRequest withTools(ToolRequest t) {
+        return new OpenAiRequest(chat, model, prompts, messages, maxTokens, temperature, topP, topK, seed, stop,
+                logprobs, n, echo, stream, includeUsage, user, ignoreEos, t);
+    }
 
     /** A completion prompt: text (tokenized later) or token ids. */
     public record Prompt(String text, int[] ids) {
@@ -64,7 +87,8 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
                 throw Fields.bad("top_logprobs", "top_logprobs needs logprobs: true");
             }
         }
-        return common(body, true, null, messages, lp ? (top == null ? 0 : top) : -1, false, limits);
+        ToolRequest tools = ToolRequest.parse(body);
+        return common(body, true, null, messages, lp ? (top == null ? 0 : top) : -1, false, limits).withTools(tools);
     }
 
     private static OpenAiRequest common(JsonNode body, boolean chat, List<Prompt> prompts,
@@ -246,13 +270,16 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
                 throw Fields.bad(where + ".role", where + ".role must be system, developer, user, assistant or "
                         + "tool, got '" + r + "'");
             }
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("role", r.equals("developer") ? "system" : r);
+            boolean calls = ToolRequest.messageParts(msg, r, where, entry);
             JsonNode c = msg.get("content");
             String content;
             if (c == null || c.isNull()) {
                 if (!r.equals("assistant")) {
                     throw Fields.bad(where + ".content", where + ".content is required");
                 }
-                content = "";
+                content = calls ? null : ""; // NOTE: null beside tool_calls, as transformers passes it
             } else if (c.isTextual()) {
                 content = c.asText();
             } else if (c.isArray()) {
@@ -270,7 +297,8 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
                 throw Fields.bad(where + ".content", where + ".content must be a string or an array of text parts, "
                         + "got " + Fields.type(c));
             }
-            out.add(Map.of("role", r.equals("developer") ? "system" : r, "content", content));
+            entry.put("content", content);
+            out.add(entry);
         }
         return out;
     }
