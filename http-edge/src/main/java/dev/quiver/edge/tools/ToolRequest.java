@@ -129,9 +129,11 @@ public record ToolRequest(List<ToolSpec> tools, ToolChoice choice, boolean paral
                     + "got " + type(params));
         }
         if (params == null) {
+            // NOTE: no parameters means no arguments: {} (a forced call may then only write "arguments": {}).
             ObjectNode empty = JsonNodeFactory.instance.objectNode();
             empty.put("type", "object");
             empty.putObject("properties");
+            empty.put("additionalProperties", false);
             params = empty;
         }
         return new ToolSpec(name.asText(), params, map(n));

@@ -147,6 +147,23 @@ class ToolConstraintsTest {
     }
 
     @Test
+    void a_tool_without_parameters_takes_empty_arguments_and_an_untyped_value_takes_any_json() throws Exception {
+        String bare = "{\"type\":\"function\",\"function\":{\"name\":\"ping\"}}";
+        ConstraintSpec c = ToolConstraints.forRequest(request("\"required\"", false, bare), ToolFormat.HERMES);
+        admits(c, "<tool_call>\n{\"name\": \"ping\", \"arguments\": {}}\n</tool_call>", true);
+        admits(c, "<tool_call>\n{\"name\": \"ping\", \"arguments\": {\"x\": 1}}\n</tool_call>", false);
+        String anyValue = JsonSchemaRegex.of(JSON.readTree("{\"type\":\"object\",\"properties\":{\"v\":{}},"
+                + "\"required\":[\"v\"]}"), "p");
+        for (String ok : List.of("{\"v\": 1.5e3}", "{\"v\": \"s\"}", "{\"v\": [true, null]}",
+                "{\"v\": {\"a\": [1, 2]}}")) {
+            assertTrue(Pattern.matches(anyValue, ok), ok);
+        }
+        for (String bad : List.of("{\"v\": }", "{\"v\": [1,]}", "{\"v\": {\"a\": {\"b\": [1]}}}", "{\"v\": 01}")) {
+            assertFalse(Pattern.matches(anyValue, bad), bad);
+        }
+    }
+
+    @Test
     void auto_and_none_force_nothing() throws Exception {
         assertNull(ToolConstraints.forRequest(request("\"auto\"", true, WEATHER), ToolFormat.HERMES));
         assertNull(ToolConstraints.forRequest(request("\"none\"", true, WEATHER), ToolFormat.HERMES));
@@ -169,7 +186,7 @@ class ToolConstraintsTest {
     void optional_properties_may_be_left_out_in_any_combination_but_keep_their_order() {
         JsonNode schema = JSON.valueToTree(java.util.Map.of("type", "object", "properties",
                 new java.util.LinkedHashMap<>(java.util.Map.of())));
-        assertTrue(Pattern.matches(JsonSchemaRegex.of(schema, "p"), "{\"any\": [1, {\"x\": null}]}"));
+        assertTrue(Pattern.matches(JsonSchemaRegex.of(schema, "p"), "{\"any\": [1, \"x\"], \"o\": {\"x\": null}}"));
         String props = "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},\"b\":{\"type\":\"integer\"},"
                 + "\"c\":{\"type\":\"integer\"}},\"required\":[\"b\"]}";
         String re;
