@@ -49,6 +49,8 @@ public final class ToolCallStream {
     private boolean ended;
     /** Where the reply stands for the format's segmenter. */
     private Mode mode = Mode.START;
+    /** How far the call in progress has been scanned, so that each piece is scanned once. */
+    private final Scan scan = new Scan();
 
     private enum Mode {
         /** Nothing but whitespace seen yet (decides the whole-reply JSON forms). */
@@ -234,6 +236,7 @@ public final class ToolCallStream {
             take(at, out);
             buf.delete(0, m.length());
             mode = Mode.IN_CALL;
+            scan.reset(format == ToolFormat.MISTRAL ? -1 : 0);
             return;
         }
         take(end ? buf.length() : buf.length() - heldPrefix(buf, m), out);
@@ -244,7 +247,7 @@ public final class ToolCallStream {
             mistral(end, out);
             return;
         }
-        int close = outsideStrings(buf, HERMES_CLOSE);
+        int close = scan.marker(buf, HERMES_CLOSE);
         if (close < 0 && !end) {
             return;
         }
@@ -271,7 +274,10 @@ public final class ToolCallStream {
         if (i == buf.length() && !end) {
             return;
         }
-        int close = i < buf.length() && buf.charAt(i) == '[' ? closing(buf, i) : -2;
+        if (scan.pos < 0 && i < buf.length() && buf.charAt(i) == '[') {
+            scan.reset(i);
+        }
+        int close = scan.pos >= 0 ? scan.closing(buf) : -2;
         if (close == -1 && !end) {
             return; // the array is still open
         }
@@ -293,53 +299,88 @@ public final class ToolCallStream {
     }
 
     /**
-     * The first {@code marker} in {@code s} that is not inside a JSON string (so that an argument may mention the
-     * closing tag), or -1.
+     * A scan of a call in progress over JSON text that resumes where it stopped when more text arrives: it knows
+     * whether it is inside a string and how deeply it is nested. It never steps past an escape or a possible marker
+     * whose end has not arrived yet.
      */
-    static int outsideStrings(CharSequence s, String marker) {
-        boolean inString = false;
-        for (int i = 0; i < s.length(); i++) {
-            char ch = s.charAt(i);
-            if (inString) {
-                if (ch == '\\') {
-                    i++;
-                } else if (ch == '"') {
-                    inString = false;
-                }
-            } else if (ch == '"') {
-                inString = true;
-            } else if (ch == marker.charAt(0) && i + marker.length() <= s.length()
-                    && s.subSequence(i, i + marker.length()).toString().equals(marker)) {
-                return i;
-            }
-        }
-        return -1;
-    }
+    private static final class Scan {
+        /** The next index to look at; -1 before the scan has a start. */
+        int pos;
+        boolean inString;
+        int depth;
 
-    /** The index of the bracket that closes the one at {@code open} (strings respected), or -1 if not yet. */
-    static int closing(CharSequence s, int open) {
-        int depth = 0;
-        boolean inString = false;
-        for (int i = open; i < s.length(); i++) {
-            char ch = s.charAt(i);
-            if (inString) {
-                if (ch == '\\') {
-                    i++;
-                } else if (ch == '"') {
-                    inString = false;
-                }
-            } else if (ch == '"') {
-                inString = true;
-            } else if (ch == '[' || ch == '{') {
-                depth++;
-            } else if (ch == ']' || ch == '}') {
-                depth--;
-                if (depth == 0) {
-                    return i;
-                }
-            }
+        void reset(int from) {
+            pos = from;
+            inString = false;
+            depth = 0;
         }
-        return -1;
+
+        /** Steps over string contents; false when it must wait for more text. */
+        private boolean string(CharSequence s) {
+            char ch = s.charAt(pos);
+            if (ch == '\\') {
+                if (pos + 1 >= s.length()) {
+                    return false;
+                }
+                pos += 2;
+                return true;
+            }
+            if (ch == '"') {
+                inString = false;
+            }
+            pos++;
+            return true;
+        }
+
+        /** The first {@code marker} not inside a JSON string (an argument may mention the closing tag), or -1. */
+        int marker(CharSequence s, String marker) {
+            while (pos < s.length()) {
+                if (inString) {
+                    if (!string(s)) {
+                        return -1;
+                    }
+                    continue;
+                }
+                char ch = s.charAt(pos);
+                if (ch == '"') {
+                    inString = true;
+                } else if (ch == marker.charAt(0)) {
+                    if (pos + marker.length() > s.length()) {
+                        return -1;
+                    }
+                    if (s.subSequence(pos, pos + marker.length()).toString().equals(marker)) {
+                        return pos;
+                    }
+                }
+                pos++;
+            }
+            return -1;
+        }
+
+        /** The index of the bracket that closes the one the scan started at, or -1 if it has not arrived. */
+        int closing(CharSequence s) {
+            while (pos < s.length()) {
+                if (inString) {
+                    if (!string(s)) {
+                        return -1;
+                    }
+                    continue;
+                }
+                char ch = s.charAt(pos);
+                if (ch == '"') {
+                    inString = true;
+                } else if (ch == '[' || ch == '{') {
+                    depth++;
+                } else if (ch == ']' || ch == '}') {
+                    depth--;
+                    if (depth == 0) {
+                        return pos;
+                    }
+                }
+                pos++;
+            }
+            return -1;
+        }
     }
 
     /** The whole reply as JSON call(s): all valid, or all content. */
@@ -383,7 +424,9 @@ public final class ToolCallStream {
             if (s.charAt(i) != '{') {
                 return null;
             }
-            int close = closing(s, i);
+            Scan objectScan = new Scan();
+            objectScan.reset(i);
+            int close = objectScan.closing(s);
             if (close < 0) {
                 return null;
             }

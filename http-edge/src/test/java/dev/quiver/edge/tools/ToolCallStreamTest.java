@@ -71,6 +71,9 @@ class ToolCallStreamTest {
                         "[TOOL_CALLS] [{\"name\": \"get_time\", \"arguments\": {\"zone\": ]", List.of()),
                 Arguments.of(ToolFormat.MISTRAL, "[TOOL_CALLS] [{\"name\": \"nope\", \"arguments\": {}}]",
                         "[TOOL_CALLS] [{\"name\": \"nope\", \"arguments\": {}}]", List.of()),
+                Arguments.of(ToolFormat.MISTRAL, "[TOOL_CALLS] [{\"name\": \"get_time\", \"arguments\": "
+                        + "{\"zone\": \"a]\\\"}\\\\\"}}]", null,
+                        List.of(call(0, "get_time", "{\"zone\":\"a]\\\"}\\\\\"}"))),
                 Arguments.of(ToolFormat.MISTRAL, "The [TOOL_CALLS] tag.", "The [TOOL_CALLS] tag.", List.of()),
                 Arguments.of(ToolFormat.MISTRAL, "A list: [1, 2].", "A list: [1, 2].", List.of()),
                 // Llama 3.x JSON
