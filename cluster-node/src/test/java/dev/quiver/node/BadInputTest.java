@@ -113,8 +113,8 @@ class BadInputTest {
                         "either"),
                 c("tokenize an unknown model", "/tokenize", "{\"model\":\"nope\",\"prompt\":\"Hi\"}", 404, "model",
                         "does not exist"),
-                c("tokenize add_generation_prompt false", "/tokenize", "{" + OK_CHAT
-                        + ",\"add_generation_prompt\":false}", 400, "add_generation_prompt", "must be true"),
+                c("tokenize add_generation_prompt not a boolean", "/tokenize", "{" + OK_CHAT
+                        + ",\"add_generation_prompt\":\"no\"}", 400, "add_generation_prompt", "must be a boolean"),
                 c("detokenize tokens not ids", "/detokenize", "{\"model\":\"adapter-01\",\"tokens\":[1,\"a\"]}",
                         400, "tokens", "token ids"),
                 c("detokenize tokens missing", "/v1/detokenize", "{\"model\":\"adapter-01\"}", 400, "tokens",

@@ -17,6 +17,10 @@ import dev.quiver.edge.metrics.EdgeMetrics;
 import dev.quiver.edge.openai.ChatTemplates;
 import dev.quiver.edge.openai.GenerationRun;
 import dev.quiver.edge.openai.OpenAiRequest;
+import dev.quiver.edge.tools.ToolConstraints;
+import dev.quiver.edge.tools.ToolFormat;
+import dev.quiver.edge.tools.ToolSampling;
+import dev.quiver.gpu.constraint.ConstraintSpec;
 import dev.quiver.gpu.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -75,6 +79,8 @@ public final class EdgeRoutes extends AllDirectives {
     private final ApiKeys keys;
     private final TenantLimits limits;
     private final ChatTemplates templates;
+    /** How the model writes tool calls, read from its chat template once. */
+    private final ToolFormat toolFormat;
     private final Materializer materializer;
     private final AtomicBoolean draining = new AtomicBoolean();
     /** Generations in flight (a stream counts until its last byte is written or its client is gone). */
@@ -87,6 +93,7 @@ public final class EdgeRoutes extends AllDirectives {
         this.keys = new ApiKeys(settings.apiKeys());
         this.limits = new TenantLimits(settings.tenants(), settings.defaultTenantLimits(), System::nanoTime);
         this.templates = new ChatTemplates(service.baseModel().tokenizer());
+        this.toolFormat = ToolFormat.detect(templates.template());
         this.materializer = materializer;
     }
 
@@ -357,9 +364,9 @@ public final class EdgeRoutes extends AllDirectives {
         int[] ids;
         if (chat) {
             JsonNode agp = n.get("add_generation_prompt");
-            if (agp != null && !agp.isNull() && (!agp.isBoolean() || !agp.asBoolean())) {
-                throw ServiceError.invalid("add_generation_prompt", "add_generation_prompt must be true (the chat "
-                        + "completions prompt always ends with the generation prompt), got " + agp).exception();
+            if (agp != null && !agp.isNull() && !agp.isBoolean()) {
+                throw ServiceError.invalid("add_generation_prompt", "'add_generation_prompt' must be a boolean, got "
+                        + agp).exception();
             }
             if (n.hasNonNull("add_special_tokens")) {
                 throw ServiceError.invalid("add_special_tokens", "add_special_tokens applies to 'prompt'; "
@@ -367,7 +374,7 @@ public final class EdgeRoutes extends AllDirectives {
             }
             OpenAiRequest r = OpenAiRequest.parseChat(n, settings.limits());
             requireModel(caller, r.model());
-            ids = chatPromptIds(r, tok);
+            ids = chatPromptIds(r, tok, agp == null || agp.isNull() || agp.asBoolean());
         } else {
             String model = text(n, "model", true);
             String prompt = text(n, "prompt", true);
@@ -451,7 +458,7 @@ public final class EdgeRoutes extends AllDirectives {
         String id = (r.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         inFlight.incrementAndGet();
         if (!r.stream()) {
-            GenerationRun run = new GenerationRun(r, id, spec.tokenizer(), inputs, null);
+            GenerationRun run = new GenerationRun(r, id, spec.tokenizer(), inputs, null, toolFormat);
             run.start(service, caller);
             return run.done().orTimeout(settings.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
                     .handle((v, err) -> {
@@ -478,7 +485,7 @@ public final class EdgeRoutes extends AllDirectives {
             if (!lines.offer(ByteString.fromString(line)) && holder[0] != null) {
                 holder[0].cancel(); // client gone or not reading: stop generating
             }
-        });
+        }, toolFormat);
         holder[0] = run;
         run.done().whenComplete((v, err) -> {
             lines.complete();
@@ -562,7 +569,7 @@ public final class EdgeRoutes extends AllDirectives {
         List<int[]> prompts = new ArrayList<>();
         List<String> echoes = new ArrayList<>();
         if (r.chat()) {
-            prompts.add(chatPromptIds(r, tok));
+            prompts.add(chatPromptIds(r, tok, true));
             echoes.add(null);
         } else {
             for (OpenAiRequest.Prompt p : r.prompts()) {
@@ -577,6 +584,7 @@ public final class EdgeRoutes extends AllDirectives {
             }
         }
         String promptParam = r.chat() ? "messages" : "prompt";
+        ConstraintSpec toolConstraint = r.tools().active() ? ToolConstraints.forRequest(r.tools(), toolFormat) : null;
         List<GenerationRun.ChoiceInput> out = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {
             int len = prompts.get(i).length;
@@ -595,16 +603,16 @@ public final class EdgeRoutes extends AllDirectives {
             }
             for (int j = 0; j < r.candidates(); j++) {
                 out.add(new GenerationRun.ChoiceInput(i * r.candidates() + j, i, prompts.get(i), echoes.get(i),
-                        r.params(maxTokens, j)));
+                        ToolSampling.apply(r.params(maxTokens, j), r.tools(), toolFormat, toolConstraint)));
             }
         }
         return out;
     }
 
-    /** A chat request's prompt: its messages rendered by the chat template, then encoded. */
-    private int[] chatPromptIds(OpenAiRequest r, Tokenizer tok) {
+    /** A chat request's prompt: its messages (and active tools) rendered by the chat template, then encoded. */
+    private int[] chatPromptIds(OpenAiRequest r, Tokenizer tok, boolean addGenerationPrompt) {
         requireTokenizer(tok, "messages");
-        String text = templates.render(r.messages());
+        String text = templates.render(r.messages(), r.tools().forTemplate(), addGenerationPrompt, Map.of());
         boolean hasBos = !templates.bosToken().isEmpty() && text.startsWith(templates.bosToken());
         return tok.encode(text, !hasBos && tok.addsBosByDefault());
     }

@@ -57,10 +57,31 @@ public final class ChatTemplates {
         throw new TemplateRaised(message);
     }
 
+    /** The template text: the model's own, or {@link #FALLBACK}. */
+    public String template() {
+        return template;
+    }
+
     public String render(List<Map<String, Object>> messages) {
+        return render(messages, null, true, Map.of());
+    }
+
+    /**
+     * Renders with the variables Hugging Face passes: {@code tools} (the request's tool objects, left undefined when
+     * null, as transformers leaves {@code tools=None}) and {@code add_generation_prompt}; {@code extraVars} are
+     * added last (they may not replace {@code messages}).
+     */
+    public String render(List<Map<String, Object>> messages, List<Map<String, Object>> tools,
+                         boolean addGenerationPrompt, Map<String, Object> extraVars) {
         Map<String, Object> vars = new HashMap<>();
+        if (extraVars != null) {
+            vars.putAll(extraVars);
+        }
         vars.put("messages", messages);
-        vars.put("add_generation_prompt", true);
+        if (tools != null) {
+            vars.put("tools", tools);
+        }
+        vars.put("add_generation_prompt", addGenerationPrompt);
         vars.put("bos_token", bos);
         vars.put("eos_token", eos);
         RenderResult r;

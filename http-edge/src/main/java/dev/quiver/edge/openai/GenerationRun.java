@@ -9,6 +9,11 @@ import dev.quiver.edge.api.GenerationListener;
 import dev.quiver.edge.api.InferenceService;
 import dev.quiver.edge.api.ServiceError;
 import dev.quiver.edge.metrics.EdgeMetrics;
+import dev.quiver.edge.tools.ToolCall;
+import dev.quiver.edge.tools.ToolCallStream;
+import dev.quiver.edge.tools.ToolDelta;
+import dev.quiver.edge.tools.ToolFormat;
+import dev.quiver.edge.tools.ToolParse;
 import dev.quiver.gpu.sampling.SamplingParams;
 import dev.quiver.gpu.tokenizer.Tokenizer;
 import java.nio.charset.StandardCharsets;
@@ -36,6 +41,9 @@ import java.util.function.Consumer;
  * (position 0 has none: null, as OpenAI's legacy API has it). With {@code best_of > n} every candidate runs to
  * its end and the response holds, per prompt, the {@code n} with the highest cumulative logprob (ties: the lower
  * candidate index); usage counts every candidate's tokens.
+ * <p>When the chat request's tools are active, each choice's reply is split into content and tool calls in the
+ * format of the model's template ({@link ToolCallStream}): whole, or as OpenAI's {@code tool_calls} deltas; a reply
+ * with calls finishes with {@code tool_calls}.
  */
 public final class GenerationRun {
     /** One choice to generate: its index in the response, its prompt and echo text, its sampling parameters. */
@@ -56,6 +64,8 @@ public final class GenerationRun {
     private final AtomicBoolean failed = new AtomicBoolean();
     private final List<GenerationHandle> handles = new CopyOnWriteArrayList<>();
     private final long startNanos = System.nanoTime();
+    /** The format replies are parsed in, or null when the request's tools are not active. */
+    private final ToolFormat toolFormat;
 
     private static final class Choice {
         final ChoiceInput in;
@@ -71,6 +81,8 @@ public final class GenerationRun {
         double cumulativeLogprob;
         /** The prompt's logprobs (tokens 1..P-1) when echo asked for them, else null. */
         List<GenerationListener.TokenLogprob> promptLogprobs;
+        /** The reply's call parser when streaming a tool-enabled chat, else null. */
+        ToolCallStream calls;
 
         Choice(ChoiceInput in) {
             this.in = in;
@@ -83,6 +95,17 @@ public final class GenerationRun {
      */
     public GenerationRun(OpenAiRequest req, String id, Tokenizer tokenizer, List<ChoiceInput> inputs,
                          Consumer<String> sink) {
+        this(req, id, tokenizer, inputs, sink, ToolFormat.UNKNOWN);
+    }
+
+    /**
+     * @param sink       where SSE lines go when streaming, or null for a whole response
+     * @param toolFormat how the model writes tool calls (from its chat template); used when the request's tools
+     *                   are active
+     */
+    public GenerationRun(OpenAiRequest req, String id, Tokenizer tokenizer, List<ChoiceInput> inputs,
+                         Consumer<String> sink, ToolFormat toolFormat) {
+        this.toolFormat = req.chat() && req.tools().active() ? toolFormat : null;
         this.req = req;
         this.id = id;
         this.created = System.currentTimeMillis() / 1000;
@@ -92,6 +115,11 @@ public final class GenerationRun {
         this.sink = sink;
         this.toAccept = new AtomicInteger(inputs.size());
         this.toFinish = new AtomicInteger(inputs.size());
+        if (this.toolFormat != null && sink != null) {
+            for (Choice c : choices) {
+                c.calls = new ToolCallStream(this.toolFormat, req.tools().names());
+            }
+        }
     }
 
     public CompletableFuture<Void> accepted() {
@@ -168,6 +196,16 @@ public final class GenerationRun {
                         c.text.append(text);
                         c.logprobs.addAll(lps);
                         c.offsets.addAll(offsets);
+                    } else if (c.calls != null) {
+                        Object lpJson = req.logprobs() >= 0 && !lps.isEmpty() ? logprobsJson(null, lps, offsets) : null;
+                        List<Map<String, Object>> deltas = deltas(c.calls.accept(text));
+                        if (deltas.isEmpty() && lpJson != null) {
+                            deltas.add(Map.of("content", ""));
+                        }
+                        for (Map<String, Object> d : deltas) {
+                            sink.accept(sse(chunk(c.in.index(), d, lpJson, null)));
+                            lpJson = null;
+                        }
                     } else if (!text.isEmpty() || !lps.isEmpty()) {
                         Object lpJson = req.logprobs() >= 0 ? logprobsJson(null, lps, offsets) : null;
                         sink.accept(sse(chunk(c.in.index(), req.chat() ? Map.of("content", text) : text, lpJson,
@@ -194,7 +232,14 @@ public final class GenerationRun {
                     c.promptTokens = promptTokens;
                     c.completionTokens = completionTokens;
                     if (sink != null && !failed.get()) {
-                        sink.accept(sse(chunk(c.in.index(), req.chat() ? Map.of() : "", null, reason)));
+                        String finish = reason;
+                        if (c.calls != null) {
+                            for (Map<String, Object> d : deltas(c.calls.finish())) {
+                                sink.accept(sse(chunk(c.in.index(), d, null, null)));
+                            }
+                            finish = c.calls.calls() > 0 ? "tool_calls" : reason;
+                        }
+                        sink.accept(sse(chunk(c.in.index(), req.chat() ? Map.of() : "", null, finish)));
                     }
                 }
                 if (toFinish.decrementAndGet() == 0 && !failed.get()) {
@@ -244,13 +289,24 @@ public final class GenerationRun {
             Map<String, Object> ch = new LinkedHashMap<>();
             ch.put("index", i);
             String text = (c.in.echoText() == null ? "" : c.in.echoText()) + c.text;
-            if (req.chat()) {
+            String finish = c.finish;
+            if (toolFormat != null) {
+                ToolParse parsed = ToolCallStream.parse(toolFormat, req.tools().names(), text);
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("role", "assistant");
+                m.put("content", parsed.content());
+                if (!parsed.calls().isEmpty()) {
+                    m.put("tool_calls", parsed.calls().stream().map(GenerationRun::toolCallJson).toList());
+                    finish = "tool_calls";
+                }
+                ch.put("message", m);
+            } else if (req.chat()) {
                 ch.put("message", Map.of("role", "assistant", "content", text));
             } else {
                 ch.put("text", text);
             }
             ch.put("logprobs", req.logprobs() >= 0 ? logprobsJson(c, c.logprobs, c.offsets) : null);
-            ch.put("finish_reason", c.finish);
+            ch.put("finish_reason", finish);
             out.add(ch);
         }
         r.put("choices", out);
@@ -272,6 +328,40 @@ public final class GenerationRun {
             group.sort(java.util.Comparator.comparingDouble((Choice c) -> -c.cumulativeLogprob)
                     .thenComparingInt(c -> c.in.index()));
             out.addAll(group.subList(0, req.n()));
+        }
+        return out;
+    }
+
+    private static Map<String, Object> toolCallJson(ToolCall call) {
+        Map<String, Object> f = new LinkedHashMap<>();
+        f.put("name", call.name());
+        f.put("arguments", call.arguments());
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", call.id());
+        m.put("type", "function");
+        m.put("function", f);
+        return m;
+    }
+
+    /** OpenAI's chat deltas for parsed pieces: content, a call's first delta, a piece of its arguments. */
+    static List<Map<String, Object>> deltas(List<ToolDelta> pieces) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (ToolDelta d : pieces) {
+            if (d instanceof ToolDelta.Content t) {
+                out.add(Map.of("content", t.text()));
+            } else if (d instanceof ToolDelta.CallStart s) {
+                Map<String, Object> call = new LinkedHashMap<>();
+                call.put("index", s.index());
+                call.put("id", s.id());
+                call.put("type", "function");
+                call.put("function", Map.of("name", s.name(), "arguments", ""));
+                out.add(Map.of("tool_calls", List.of(call)));
+            } else if (d instanceof ToolDelta.CallArguments a) {
+                Map<String, Object> call = new LinkedHashMap<>();
+                call.put("index", a.index());
+                call.put("function", Map.of("arguments", a.arguments()));
+                out.add(Map.of("tool_calls", List.of(call)));
+            }
         }
         return out;
     }

@@ -2,8 +2,10 @@ package dev.quiver.edge.openai;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.quiver.edge.api.ServiceError;
+import dev.quiver.edge.tools.ToolRequest;
 import dev.quiver.gpu.sampling.SamplingParams;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
@@ -12,7 +14,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * A validated {@code /v1/completions} or {@code /v1/chat/completions} request, before tokenization: the fields
  * both share, plus the prompt(s) or messages. Parsing checks types and ranges and names the field of every
  * problem; {@code ignore_eos} is vLLM's extension (keep generating past EOS up to max_tokens); {@link #params} builds the engine's {@link SamplingParams} (which checks its own ranges too).
- * Penalties, {@code logit_bias} and vLLM's sampling extensions are parsed by {@link SamplingFields}.
+ * Penalties, {@code logit_bias} and vLLM's sampling extensions are parsed by {@link SamplingFields}; a chat
+ * request's {@code tools}, {@code tool_choice} and {@code parallel_tool_calls} by {@link ToolRequest}
+ * ({@link ToolRequest#NONE} otherwise).
  *
  * @param promptLogprobs completions' {@code echo} with {@code logprobs: n}: the prompt's logprobs with the top n
  *                       alternatives are returned before the generated ones; -1 when not asked for
@@ -23,15 +27,25 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
                             Integer maxTokens, float temperature, float topP, int topK, long seed,
                             List<String> stop, int logprobs, int n, boolean echo, boolean stream,
                             boolean includeUsage, String user, boolean ignoreEos, SamplingFields sampling,
-                            int promptLogprobs, int bestOf) {
+                            int promptLogprobs, int bestOf, ToolRequest tools) {
 
-    /** A request without penalties, bias, sampling extensions, prompt logprobs or best_of. */
+    public OpenAiRequest {
+        tools = tools == null ? ToolRequest.NONE : tools;
+    }
+
+    /** A request without penalties, bias, sampling extensions, prompt logprobs, best_of or tools. */
     public OpenAiRequest(boolean chat, String model, List<Prompt> prompts, List<Map<String, Object>> messages,
                          Integer maxTokens, float temperature, float topP, int topK, long seed, List<String> stop,
                          int logprobs, int n, boolean echo, boolean stream, boolean includeUsage, String user,
                          boolean ignoreEos) {
         this(chat, model, prompts, messages, maxTokens, temperature, topP, topK, seed, stop, logprobs, n, echo, stream,
-                includeUsage, user, ignoreEos, SamplingFields.NONE, -1, n);
+                includeUsage, user, ignoreEos, SamplingFields.NONE, -1, n, ToolRequest.NONE);
+    }
+
+    /** A copy with these tool fields. */
+    public OpenAiRequest withTools(ToolRequest t) {
+        return new OpenAiRequest(chat, model, prompts, messages, maxTokens, temperature, topP, topK, seed, stop,
+                logprobs, n, echo, stream, includeUsage, user, ignoreEos, sampling, promptLogprobs, bestOf, t);
     }
 
     /** A completion prompt: text (tokenized later) or token ids. */
@@ -86,7 +100,8 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
                 throw Fields.bad("top_logprobs", "top_logprobs needs logprobs: true");
             }
         }
-        return common(body, true, null, messages, lp ? (top == null ? 0 : top) : -1, false, limits);
+        ToolRequest tools = ToolRequest.parse(body);
+        return common(body, true, null, messages, lp ? (top == null ? 0 : top) : -1, false, limits).withTools(tools);
     }
 
     private static OpenAiRequest common(JsonNode body, boolean chat, List<Prompt> prompts,
@@ -160,7 +175,7 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
                 temperature == null ? 1.0f : temperature.floatValue(), topP == null ? 1.0f : topP.floatValue(),
                 topK == null ? -1 : topK, seed != null ? seed : ThreadLocalRandom.current().nextLong(), stop,
                 logprobs, nn, echo, stream, includeUsage, user, Fields.optBool(body, "ignore_eos", false), sampling,
-                echo && logprobs >= 0 ? logprobs : -1, candidates);
+                echo && logprobs >= 0 ? logprobs : -1, candidates, ToolRequest.NONE);
     }
 
     private static List<Prompt> prompts(JsonNode p) {
@@ -272,13 +287,16 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
                 throw Fields.bad(where + ".role", where + ".role must be system, developer, user, assistant or "
                         + "tool, got '" + r + "'");
             }
+            Map<String, Object> entry = new LinkedHashMap<>();
+            entry.put("role", r.equals("developer") ? "system" : r);
+            boolean calls = ToolRequest.messageParts(msg, r, where, entry);
             JsonNode c = msg.get("content");
             String content;
             if (c == null || c.isNull()) {
                 if (!r.equals("assistant")) {
                     throw Fields.bad(where + ".content", where + ".content is required");
                 }
-                content = "";
+                content = calls ? null : ""; // NOTE: null beside tool_calls, as transformers passes it
             } else if (c.isTextual()) {
                 content = c.asText();
             } else if (c.isArray()) {
@@ -296,7 +314,8 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
                 throw Fields.bad(where + ".content", where + ".content must be a string or an array of text parts, "
                         + "got " + Fields.type(c));
             }
-            out.add(Map.of("role", r.equals("developer") ? "system" : r, "content", content));
+            entry.put("content", content);
+            out.add(entry);
         }
         return out;
     }
