@@ -47,7 +47,7 @@ final class Parser {
             switch (t.kind()) {
                 case EOF -> {
                     if (!endTags.isEmpty()) {
-                        throw error("unexpected end of template: expected one of " + endTags, t);
+                        throw error("unexpected end of template: expected one of " + new java.util.TreeSet<>(endTags), t);
                     }
                     return body;
                 }
