@@ -64,6 +64,8 @@ MODELS = {
     "mistral_nemo": {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"},
     "phi3": {"bos_token": "<s>", "eos_token": "<|endoftext|>", "unk_token": "<unk>", "pad_token": "<|endoftext|>"},
     "phi3_5": {"bos_token": "<s>", "eos_token": "<|endoftext|>", "unk_token": "<unk>", "pad_token": "<|endoftext|>"},
+    "deepseek_r1_distill_qwen": {"bos_token": "<｜begin▁of▁sentence｜>", "eos_token": "<｜end▁of▁sentence｜>"},
+    "mistral_small_3_1": {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"},
     "smollm2": {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>", "unk_token": "<|endoftext|>",
                 "pad_token": "<|im_end|>"},
 }
@@ -122,6 +124,19 @@ SCENARIOS = {
                                     add=False),
     "thinking_disabled": dict(messages=[{"role": "user", "content": "Hello!"}], extra={"enable_thinking": False}),
     "roles_not_alternating": dict(messages=[{"role": "user", "content": "one"}, {"role": "user", "content": "two"}]),
+    "content_parts": dict(messages=[{"role": "system", "content": [{"type": "text", "text": "Sys in parts."}]},
+                                    {"role": "user", "content": [{"type": "text", "text": "Describe "},
+                                                                 {"type": "text", "text": "this."}]}]),
+    "two_tool_calls_long_ids": dict(messages=[{"role": "user", "content": "Weather in Paris and Rome?"},
+                                              {"role": "assistant", "content": None, "tool_calls": [
+                                                  dict(CALL_STRING_ARGS, id="call_abcdefghi123"),
+                                                  {"id": "call_zyxwvutsr987", "type": "function",
+                                                   "function": {"name": "get_weather",
+                                                                "arguments": "{\"city\": \"Rome\"}"}}]},
+                                              {"role": "tool", "tool_call_id": "call_abcdefghi123", "content": "sunny"},
+                                              {"role": "tool", "tool_call_id": "call_zyxwvutsr987", "content": "rainy"},
+                                              {"role": "assistant", "content": "Sunny in Paris, rainy in Rome."}],
+                                    tools=[WEATHER], add=False),
     "date_string_given": dict(messages=[{"role": "user", "content": "Today?"}], extra={"date_string": "01 Jan 2030"}),
 }
 
@@ -143,6 +158,8 @@ def main():
                                                    add_generation_prompt=add, **tokens, **extra)
             except TemplateError as e:
                 case["error"] = e.message
+            except Exception as e:  # Python errors inside the template (TypeError, ...): our engine must fail alike
+                case["error"] = str(e)
             cases.append(case)
     with open(os.path.join(HERE, "fixtures.json"), "w", encoding="utf-8") as f:
         json.dump({"jinja2_version": jinja2.__version__, "now": NOW.isoformat(), "cases": cases}, f,
