@@ -332,7 +332,7 @@ final class Filters {
         if (v instanceof String s) {
             String t = PyMethods.strip(s, null, true, true).replace("_", "");
             try {
-                return Long.parseLong(t.startsWith("+") ? t.substring(1) : t, (int) PyValues.asLong(base));
+                return parseIntWithBase(t, (int) PyValues.asLong(base));
             } catch (NumberFormatException e) {
                 try {
                     return (long) Double.parseDouble(t);
@@ -342,6 +342,25 @@ final class Filters {
             }
         }
         return dflt;
+    }
+
+    /** Python's {@code int(text, base)}: sign, and a 0x/0o/0b prefix matching the base (or any, for base 0). */
+    private static long parseIntWithBase(String text, int base) {
+        boolean negative = text.startsWith("-");
+        String t = text.startsWith("-") || text.startsWith("+") ? text.substring(1) : text;
+        String lower = t.toLowerCase(Locale.ROOT);
+        int b = base;
+        for (Map.Entry<String, Integer> prefix : Map.of("0x", 16, "0o", 8, "0b", 2).entrySet()) {
+            if (lower.startsWith(prefix.getKey()) && (base == 0 || base == prefix.getValue())) {
+                t = t.substring(2);
+                b = prefix.getValue();
+            }
+        }
+        if (b == 0) {
+            b = 10;
+        }
+        long v = Long.parseLong(t, b);
+        return negative ? -v : v;
     }
 
     private static Object toFloat(Object v, Object dflt) {

@@ -53,8 +53,8 @@ final class JsonDumps {
             sb.append("null");
         } else if (v instanceof Boolean b) {
             sb.append(b ? "true" : "false");
-        } else if (v instanceof Long l) {
-            sb.append(l);
+        } else if (v instanceof Long || v instanceof java.math.BigInteger) {
+            sb.append(v);
         } else if (v instanceof Double d) {
             sb.append(number(d));
         } else if (v instanceof String s) {

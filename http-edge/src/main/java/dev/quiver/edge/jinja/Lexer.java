@@ -143,7 +143,7 @@ final class Lexer {
                 throw new TemplateException("expected '%}' after 'raw' at line " + line);
             }
             pos += strip || plus ? 3 : 2;
-            afterBlockEnd(strip, plus);
+            afterBlockEnd(strip, true);  // as in jinja2, trim_blocks does not apply after "{% raw %}"
             raw();
             return;
         }
@@ -197,11 +197,21 @@ final class Lexer {
 
     private void expressionTag(Kind begin, String close, Kind end) {
         out.add(new Token(begin, begin == Kind.VAR_BEGIN ? "{{" : "{%", null, line));
+        int depth = 0;  // open brackets: like jinja2, "}}" inside {...} or [...] is two braces, not the tag's end
         while (true) {
             skipSpaces();
             if (pos >= src.length()) {
                 throw new TemplateException("unexpected end of template: missing '" + close + "' (opened at line "
                         + line + ")");
+            }
+            if (depth > 0) {
+                Token t = lexToken();
+                if (t.kind() == Kind.OP && "([{".contains(t.text())) {
+                    depth++;
+                } else if (t.kind() == Kind.OP && ")]}".contains(t.text())) {
+                    depth--;
+                }
+                continue;
             }
             if (src.startsWith("-" + close, pos) || src.startsWith("+" + close, pos) && end == Kind.BLOCK_END) {
                 boolean strip = src.charAt(pos) == '-';
@@ -226,7 +236,10 @@ final class Lexer {
                 throw new TemplateException("unexpected '" + src.substring(pos, pos + 2) + "' at line " + line
                         + " (expected '" + close + "')");
             }
-            lexToken();
+            Token t = lexToken();
+            if (t.kind() == Kind.OP && "([{".contains(t.text())) {
+                depth++;
+            }
         }
     }
 
@@ -240,7 +253,7 @@ final class Lexer {
         }
     }
 
-    private void lexToken() {
+    private Token lexToken() {
         char c = src.charAt(pos);
         int start = pos;
         if (Character.isLetter(c) || c == '_') {
@@ -248,25 +261,28 @@ final class Lexer {
                 pos++;
             }
             String name = src.substring(start, pos);
-            out.add(new Token(Kind.NAME, name, name, line));
-            return;
+            return add(new Token(Kind.NAME, name, name, line));
         }
         if (Character.isDigit(c)) {
             number();
-            return;
+            return out.get(out.size() - 1);
         }
         if (c == '\'' || c == '"') {
             string(c);
-            return;
+            return out.get(out.size() - 1);
         }
         for (String op : OPERATORS) {
             if (src.startsWith(op, pos)) {
                 pos += op.length();
-                out.add(new Token(Kind.OP, op, null, line));
-                return;
+                return add(new Token(Kind.OP, op, null, line));
             }
         }
         throw new TemplateException("unexpected character '" + c + "' at line " + line);
+    }
+
+    private Token add(Token t) {
+        out.add(t);
+        return t;
     }
 
     private void number() {

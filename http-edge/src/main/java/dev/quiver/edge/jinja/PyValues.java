@@ -28,6 +28,7 @@ final class PyValues {
     /** Deep copy of Java/JSON data into template values (ints become Long, floats Double, maps ordered). */
     static Object fromJava(Object v) {
         if (v == null || v instanceof String || v instanceof Boolean || v instanceof Long || v instanceof Double
+                || v instanceof BigInteger
                 || v instanceof Undefined || v instanceof JinjaFunction || v instanceof Namespace
                 || v instanceof PyTuple) {
             return v;
@@ -36,7 +37,7 @@ final class PyValues {
             return ((Number) v).longValue();
         }
         if (v instanceof BigInteger b) {
-            return b.bitLength() < 64 ? (Object) b.longValue() : (Object) b.doubleValue();
+            return b.bitLength() < 64 ? (Object) b.longValue() : b;
         }
         if (v instanceof Float || v instanceof BigDecimal) {
             return ((Number) v).doubleValue();
@@ -74,7 +75,7 @@ final class PyValues {
         if (v instanceof Boolean) {
             return "bool";
         }
-        if (v instanceof Long) {
+        if (v instanceof Long || v instanceof BigInteger) {
             return "int";
         }
         if (v instanceof Double) {
@@ -119,6 +120,9 @@ final class PyValues {
         }
         if (v instanceof Double d) {
             return d != 0.0;
+        }
+        if (v instanceof BigInteger b) {
+            return b.signum() != 0;
         }
         if (v instanceof String s) {
             return !s.isEmpty();
@@ -176,8 +180,8 @@ final class PyValues {
         if (v instanceof Boolean b) {
             return b ? "True" : "False";
         }
-        if (v instanceof Long l) {
-            return l.toString();
+        if (v instanceof Long || v instanceof BigInteger) {
+            return v.toString();
         }
         if (v instanceof Double d) {
             return floatRepr(d);

@@ -84,8 +84,13 @@ final class Tests {
             }
             case "sameas": {
                 Object o = arg(args, name);
-                if (v == null || o == null || v instanceof Boolean || o instanceof Boolean) {
-                    return v == o || v != null && v.equals(o) && v.getClass() == o.getClass();
+                if (v == null || o == null) {
+                    return v == o;
+                }
+                // NOTE: Python interns short strings and small ints, so equal literals are usually "the same".
+                if (v instanceof Boolean || v instanceof String
+                        || v instanceof Long l && l >= -5 && l <= 256) {
+                    return v.getClass() == o.getClass() && v.equals(o);
                 }
                 return v == o;
             }

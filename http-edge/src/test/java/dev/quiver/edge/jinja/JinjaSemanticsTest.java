@@ -53,7 +53,13 @@ class JinjaSemanticsTest {
                         "x"),
                 row("line1\r\nline2",
                         "{}",
-                        "line1\nline2"));
+                        "line1\nline2"),
+                row("x  {% raw %}\n  {{ y }}\n  {% endraw %}\nz",
+                        "{}",
+                        "x  \n  {{ y }}\nz"),
+                row("a\n  {%- if true %}\n  b\n  {%- endif %}\nc|\t{% if true %}\n\tx\n\t{% endif %}\n",
+                        "{}",
+                        "a  bc|\t\tx\n"));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -76,7 +82,10 @@ class JinjaSemanticsTest {
                         "{'k': 'line\\nbreak', 'q': 'a\"b\\'c'}"),
                 row("{{ '\u00fc' ~ 1 ~ none ~ undefined_name }}",
                         "{}",
-                        "\u00fc1None"));
+                        "\u00fc1None"),
+                row("{{ big }} {{ big|tojson }} {{ [{'x': {'y': 1}}] }}",
+                        "{\"big\": 12345678901234567890}",
+                        "12345678901234567890 12345678901234567890 [{'x': {'y': 1}}]"));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -236,7 +245,10 @@ class JinjaSemanticsTest {
                         "[('A', 2), ('b', 1)] [('x', 1)] [1, 2, 3] [2, 1] cba ['A', 'b', 'c'] [3, 2, 1] yx"),
                 row("{{ 'a\nb\n\nc'|indent(2) }}|{{ 'a\nb'|indent(2, true) }}|{{ 2.5|round }} {{ 2.675|round(2) }} {{ 3.14159|round(2, 'floor') }} {{ -3|abs }} {{ [3, 1, 2]|min }} {{ [3, 1, 2]|max }} {{ [1, 2, 3]|sum }} {{ 'one two  three'|wordcount }} [{{ 'ab'|center(6) }}] {{ 'hello world foo bar'|truncate(9, leeway=0) }} {{ '%s is %d'|format('x', 3) }} {{ x|safe }}",
                         "{\"x\": \"<b>\"}",
-                        "a\n  b\n\n  c|  a\n  b|2.0 2.67 3.14 3 1 3 6 3 [  ab  ] hello... x is 3 <b>"));
+                        "a\n  b\n\n  c|  a\n  b|2.0 2.67 3.14 3 1 3 6 3 [  ab  ] hello... x is 3 <b>"),
+                row("{{ '0x1A'|int(0, 16) }} {{ '0b101'|int(0, 0) }} {{ '-7'|int }} {{ [{'x': {'y': 1}}]|map(attribute='x.y')|list }} {{ [{}]|map(attribute='z', default='dz')|list }}",
+                        "{}",
+                        "26 5 -7 [1] ['dz']"));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -267,7 +279,10 @@ class JinjaSemanticsTest {
                         "True True True True True False True True True True False True True True False False"),
                 row("{{ 1 is eq 1 }} {{ 1 is equalto 2 }} {{ 2 is ne 3 }} {{ 1 is lt 2 }} {{ 3 is gt 2 }} {{ 2 is le 2 }} {{ 2 is ge 3 }} {{ 1 is in [1] }} {{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibleby 3 }} {{ 'abc' is lower }} {{ 'ABC' is upper }} {{ none is sameas none }} {{ range is callable }} {{ x is not defined }}",
                         "{}",
-                        "True False True True True True False True True True True True True True True True"));
+                        "True False True True True True False True True True True True True True True True"),
+                row("{{ 'a' is sameas 'a' }} {{ 1 is sameas 1 }} {{ [] is sameas [] }} {{ 'abc' is in 'xabcx' }}",
+                        "{}",
+                        "True True False True"));
     }
 
     @ParameterizedTest(name = "{0}")
