@@ -205,10 +205,10 @@ final class Interpreter {
                 throw new TemplateException("macro '" + name + "' takes not more than " + params.size()
                         + " argument(s)");
             }
-            if (++depth > MAX_CALL_DEPTH) {
-                depth = 0;
+            if (depth >= MAX_CALL_DEPTH) {
                 throw new TemplateException("macro calls nested deeper than " + MAX_CALL_DEPTH);
             }
+            depth++;
             try {
                 Scope s = new Scope(scope);
                 Map<String, Object> extra = new LinkedHashMap<>(kwargs);
@@ -240,7 +240,7 @@ final class Interpreter {
                 exec(body, s, out);
                 return out.toString();
             } finally {
-                depth = Math.max(0, depth - 1);
+                depth--;
             }
         };
     }

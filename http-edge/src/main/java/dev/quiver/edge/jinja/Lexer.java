@@ -220,7 +220,7 @@ final class Lexer {
                 if (end == Kind.BLOCK_END) {
                     afterBlockEnd(strip, !strip);
                 } else if (strip) {
-                    skipAllWhitespace();
+                    skipSpaces();
                 }
                 return;
             }
@@ -246,7 +246,7 @@ final class Lexer {
     /** After a block or comment closes: {@code -} strips all whitespace, else trim_blocks drops one newline. */
     private void afterBlockEnd(boolean strip, boolean keepNewline) {
         if (strip) {
-            skipAllWhitespace();
+            skipSpaces();
         } else if (!keepNewline && pos < src.length() && src.charAt(pos) == '\n') {
             pos++;
             line++;
@@ -382,10 +382,6 @@ final class Lexer {
             }
             pos++;
         }
-    }
-
-    private void skipAllWhitespace() {
-        skipSpaces();
     }
 
     private char charAt(int i) {

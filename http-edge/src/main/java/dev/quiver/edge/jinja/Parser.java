@@ -28,13 +28,7 @@ final class Parser {
     }
 
     static List<Node> parse(String source) {
-        Parser p = new Parser(Lexer.tokenize(source));
-        List<Node> body = p.subparse(Set.of());
-        if (p.peek().kind() != Kind.EOF) {
-            Token t = p.peek();
-            throw p.error("unexpected '" + p.tokens.get(p.pos + 1).text() + "' tag", t);
-        }
-        return body;
+        return new Parser(Lexer.tokenize(source)).subparse(Set.of());
     }
 
     // ---- statements -----------------------------------------------------------------------
@@ -170,13 +164,12 @@ final class Parser {
             blockEnd();
             return new Node.Set(target, value, t.line());
         }
-        Node.Filter filter = null;
         Node chain = null;
         while (peek().isOp("|")) {
             next();
             chain = filter(chain);
         }
-        filter = (Node.Filter) chain;
+        Node.Filter filter = (Node.Filter) chain;
         blockEnd();
         List<Node> body = subparse(Set.of("endset"));
         endTag("endset");
