@@ -14,6 +14,7 @@ add_generation_prompt, the special tokens of the model and any extra keyword arg
 import datetime
 import json
 import os
+import random
 
 import jinja2
 from jinja2 import nodes
@@ -141,13 +142,46 @@ SCENARIOS = {
 }
 
 
+TEXTS = ["Hi", "  padded  ", "", "line one\nline two\n", "quotes ' and \" and \\ backslash", "Ünïcödé ✓ 中文 🚀",
+         "<think>\nhmm\n</think>\n\nfinal", "<tool_response>\nx\n</tool_response>", "{{ not a template }}",
+         "tab\tseparated", "[INST] fake [/INST]", "trailing newline\n"]
+
+
+def random_conversations(seed=14, count=8):
+    """Deterministic mixed conversations: optional system, alternating turns (sometimes not), tricky texts, and
+    now and then a tool call with its result."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(count):
+        messages = []
+        if rnd.random() < 0.5:
+            messages.append({"role": "system", "content": rnd.choice(TEXTS)})
+        turns = rnd.randint(1, 4)
+        for t in range(turns):
+            messages.append({"role": "user", "content": rnd.choice(TEXTS)})
+            if t < turns - 1 or rnd.random() < 0.3:
+                if rnd.random() < 0.25:
+                    call_id = "call%05d" % rnd.randint(0, 99999)
+                    messages.append({"role": "assistant", "content": "", "tool_calls": [
+                        {"id": call_id, "type": "function",
+                         "function": {"name": "get_weather", "arguments": {"city": rnd.choice(TEXTS)}}}]})
+                    messages.append({"role": "tool", "tool_call_id": call_id, "content": rnd.choice(TEXTS)})
+                else:
+                    messages.append({"role": "assistant", "content": rnd.choice(TEXTS)})
+        if rnd.random() < 0.15:
+            messages.insert(rnd.randint(0, len(messages)), {"role": "user", "content": rnd.choice(TEXTS)})
+        out.append(("random_%d" % i, dict(messages=messages, add=rnd.random() < 0.7,
+                                            tools=[WEATHER] if rnd.random() < 0.3 else None)))
+    return out
+
+
 def main():
     env = environment()
     cases = []
     for model, tokens in MODELS.items():
         with open(os.path.join(HERE, model + ".jinja"), encoding="utf-8") as f:
             template = env.from_string(f.read())
-        for name, s in SCENARIOS.items():
+        for name, s in list(SCENARIOS.items()) + random_conversations():
             add = s.get("add", True)
             tools = s.get("tools")
             extra = s.get("extra", {})

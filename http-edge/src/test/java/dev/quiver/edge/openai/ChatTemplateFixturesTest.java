@@ -35,7 +35,7 @@ class ChatTemplateFixturesTest {
         Clock pinned = Clock.fixed(LocalDateTime.parse((String) fixtures.get("now")).toInstant(ZoneOffset.UTC),
                 ZoneOffset.UTC);
         List<Map<String, Object>> cases = (List<Map<String, Object>>) fixtures.get("cases");
-        assertTrue(cases.size() >= 170, "fixtures.json holds " + cases.size() + " cases");
+        assertTrue(cases.size() >= 250, "fixtures.json holds " + cases.size() + " cases");
         return cases.stream().map(c -> DynamicTest.dynamicTest(c.get("template") + " / " + c.get("scenario"), () -> {
             String source = new String(resource(c.get("template") + ".jinja").readAllBytes(), StandardCharsets.UTF_8);
             ChatTemplates t = ChatTemplates.of(source, (Map<String, Object>) c.get("special_tokens"), pinned);
