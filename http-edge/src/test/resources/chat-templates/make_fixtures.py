@@ -67,6 +67,8 @@ MODELS = {
     "phi3_5": {"bos_token": "<s>", "eos_token": "<|endoftext|>", "unk_token": "<unk>", "pad_token": "<|endoftext|>"},
     "deepseek_r1_distill_qwen": {"bos_token": "<｜begin▁of▁sentence｜>", "eos_token": "<｜end▁of▁sentence｜>"},
     "mistral_small_3_1": {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>"},
+    "command_r7b_tool_use": {"bos_token": "<BOS_TOKEN>", "eos_token": "<|END_OF_TURN_TOKEN|>",
+                             "unk_token": "<UNK>", "pad_token": "<PAD>"},
     "smollm2": {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>", "unk_token": "<|endoftext|>",
                 "pad_token": "<|im_end|>"},
 }
@@ -138,6 +140,9 @@ SCENARIOS = {
                                               {"role": "tool", "tool_call_id": "call_zyxwvutsr987", "content": "rainy"},
                                               {"role": "assistant", "content": "Sunny in Paris, rainy in Rome."}],
                                     tools=[WEATHER], add=False),
+    "documents_and_citations": dict(messages=[{"role": "user", "content": "Summarise the notes."}],
+                                    extra={"documents": [{"title": "Notes", "text": "Quiver serves LoRA adapters."}],
+                                           "enable_citations": True}),
     "date_string_given": dict(messages=[{"role": "user", "content": "Today?"}], extra={"date_string": "01 Jan 2030"}),
 }
 
@@ -188,8 +193,10 @@ def main():
             case = {"template": model, "scenario": name, "special_tokens": tokens, "messages": s["messages"],
                     "tools": tools, "add_generation_prompt": add, "extra": extra}
             try:
-                case["expected"] = template.render(messages=s["messages"], tools=tools, documents=None,
-                                                   add_generation_prompt=add, **tokens, **extra)
+                variables = dict(messages=s["messages"], tools=tools, documents=None, add_generation_prompt=add)
+                variables.update(tokens)
+                variables.update(extra)
+                case["expected"] = template.render(**variables)
             except TemplateError as e:
                 case["error"] = e.message
             except Exception as e:  # Python errors inside the template (TypeError, ...): our engine must fail alike
