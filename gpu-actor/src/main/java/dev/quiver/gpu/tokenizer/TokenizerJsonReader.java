@@ -521,16 +521,20 @@ final class TokenizerJsonReader {
     private static final List<String> SPECIAL_TOKEN_FIELDS = List.of("bos_token", "eos_token", "unk_token",
             "sep_token", "pad_token", "cls_token", "mask_token");
 
-    /** tokenizer_config.json's named special tokens, as strings (an object's "content"). */
+    /** tokenizer_config.json's named special tokens, as strings (an object's "content"); others are skipped. */
     private Map<String, Object> readSpecialTokens(JsonNode config) {
         Map<String, Object> out = new java.util.LinkedHashMap<>();
         if (config == null) {
             return out;
         }
         for (String field : SPECIAL_TOKEN_FIELDS) {
-            String token = tokenName(config, field);
-            if (token != null) {
-                out.put(field, token);
+            // NOTE: lenient on purpose: a token that is neither a string nor {content} is not a template variable,
+            // and only bos_token/eos_token (checked above) matter for encoding.
+            JsonNode node = config.get(field);
+            if (node != null && node.isTextual()) {
+                out.put(field, node.textValue());
+            } else if (node != null && node.path("content").isTextual()) {
+                out.put(field, node.get("content").textValue());
             }
         }
         JsonNode extra = config.get("additional_special_tokens");
