@@ -93,7 +93,8 @@ public final class EdgeRoutes extends AllDirectives {
         this.keys = new ApiKeys(settings.apiKeys());
         this.limits = new TenantLimits(settings.tenants(), settings.defaultTenantLimits(), System::nanoTime);
         this.templates = new ChatTemplates(service.baseModel().tokenizer());
-        this.toolFormat = ToolFormat.detect(templates.template());
+        this.toolFormat = ToolFormat.detect(templates.toolTemplateSource() != null ? templates.toolTemplateSource()
+                : templates.templateSource());
         this.materializer = materializer;
     }
 

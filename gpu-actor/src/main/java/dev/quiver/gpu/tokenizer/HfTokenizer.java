@@ -20,7 +20,8 @@ final class HfTokenizer implements Tokenizer {
                  TextNormalizer normalizer, PreTokenizer preTokenizer, BpeModel model,
                  TokenDecoding decoding, String[] tokenStrings, Map<String, Integer> tokenIds,
                  OptionalInt bosId, boolean addsBosByDefault, Set<Integer> eosIds,
-                 Optional<String> chatTemplate) {
+                 Optional<String> chatTemplate, Map<String, String> chatTemplates,
+                 Map<String, Object> specialTokens) {
     }
 
     private final AddedTokenMatcher rawAddedTokens;
@@ -35,6 +36,8 @@ final class HfTokenizer implements Tokenizer {
     private final boolean addsBosByDefault;
     private final Set<Integer> eosIds;
     private final Optional<String> chatTemplate;
+    private final Map<String, String> chatTemplates;
+    private final Map<String, Object> specialTokens;
 
     HfTokenizer(Parts parts) {
         this.rawAddedTokens = parts.rawAddedTokens();
@@ -49,6 +52,8 @@ final class HfTokenizer implements Tokenizer {
         this.addsBosByDefault = parts.addsBosByDefault() && parts.bosId().isPresent();
         this.eosIds = Set.copyOf(parts.eosIds());
         this.chatTemplate = parts.chatTemplate();
+        this.chatTemplates = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(parts.chatTemplates()));
+        this.specialTokens = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(parts.specialTokens()));
     }
 
     @Override
@@ -130,6 +135,16 @@ final class HfTokenizer implements Tokenizer {
     @Override
     public Optional<String> chatTemplate() {
         return chatTemplate;
+    }
+
+    @Override
+    public Map<String, String> chatTemplates() {
+        return chatTemplates;
+    }
+
+    @Override
+    public Map<String, Object> specialTokens() {
+        return specialTokens;
     }
 
     @Override

@@ -64,6 +64,32 @@ public interface Tokenizer {
     /** A fresh streaming decoder; see {@link IncrementalDecoder}. */
     IncrementalDecoder newDecoder(boolean skipSpecial);
 
-    /** The chat_template string from tokenizer_config.json (or chat_template.jinja), if any. */
+    /**
+     * The default chat template: chat_template.jinja when the model directory has one (newer exports keep it
+     * there and it wins, as in transformers), else tokenizer_config.json's {@code chat_template} (a string, or the
+     * entry named "default" of a list of {@code {name, template}}).
+     */
     Optional<String> chatTemplate();
+
+    /**
+     * Every chat template by name: "default" for {@link #chatTemplate()}, plus the other named entries of a
+     * {@code chat_template} list (for example "tool_use", which transformers picks when tools are given).
+     */
+    default java.util.Map<String, String> chatTemplates() {
+        return chatTemplate().map(t -> java.util.Map.of("default", t)).orElse(java.util.Map.of());
+    }
+
+    /**
+     * The special tokens tokenizer_config.json names, as chat templates see them: {@code bos_token},
+     * {@code eos_token}, {@code unk_token}, {@code pad_token}, {@code sep_token}, {@code cls_token},
+     * {@code mask_token} (strings; absent when unset) and {@code additional_special_tokens} (a list of strings).
+     */
+    default java.util.Map<String, Object> specialTokens() {
+        java.util.Map<String, Object> out = new java.util.LinkedHashMap<>();
+        bosId().ifPresent(id -> out.put("bos_token", tokenString(id)));
+        if (!eosIds().isEmpty()) {
+            out.put("eos_token", tokenString(eosIds().iterator().next()));
+        }
+        return out;
+    }
 }

@@ -104,12 +104,14 @@ final class TokenizerJsonReader {
             addsBos = bosToken != null && templateStartsWith(root.get("post_processor"), bosToken);
         }
         Set<Integer> eosIds = readEosIds(config, generation, tokenIds);
-        Optional<String> chatTemplate = readChatTemplate(config, jinjaTemplate);
+        Map<String, String> chatTemplates = readChatTemplates(config, jinjaTemplate);
+        Optional<String> chatTemplate = Optional.ofNullable(chatTemplates.get("default"));
+        Map<String, Object> specialTokens = readSpecialTokens(config);
 
         return new HfTokenizer(new HfTokenizer.Parts(
                 new AddedTokenMatcher(rawAdded), new AddedTokenMatcher(normalizedAdded),
                 normalizer, preTokenizer, model, decoding, tokenStrings, tokenIds,
-                bosId, addsBos, eosIds, chatTemplate));
+                bosId, addsBos, eosIds, chatTemplate, chatTemplates, specialTokens));
     }
 
     // ---- model ---------------------------------------------------------------------------
@@ -490,24 +492,64 @@ final class TokenizerJsonReader {
         return eosToken == null ? Set.of() : Set.of(idOf(eosToken, "eos_token", tokenIds));
     }
 
-    private Optional<String> readChatTemplate(JsonNode config, String jinjaTemplate) {
+    /**
+     * Named chat templates: chat_template.jinja is "default" and wins over tokenizer_config.json (as in
+     * transformers); a {@code chat_template} string is "default"; a list of {@code {name, template}} gives each by
+     * name, its first entry standing in for a missing "default".
+     */
+    private Map<String, String> readChatTemplates(JsonNode config, String jinjaTemplate) {
+        Map<String, String> out = new java.util.LinkedHashMap<>();
         JsonNode template = config == null ? null : config.get("chat_template");
         if (template != null && template.isTextual()) {
-            return Optional.of(template.textValue());
-        }
-        // Some models ship several named templates; "default" is the one for plain chat.
-        if (template != null && template.isArray() && template.size() > 0) {
+            out.put("default", template.textValue());
+        } else if (template != null && template.isArray()) {
             for (JsonNode named : template) {
-                if ("default".equals(named.path("name").asText()) && named.path("template").isTextual()) {
-                    return Optional.of(named.get("template").textValue());
+                if (named.path("name").isTextual() && named.path("template").isTextual()) {
+                    out.putIfAbsent(named.get("name").textValue(), named.get("template").textValue());
                 }
             }
-            JsonNode first = template.get(0).path("template");
-            if (first.isTextual()) {
-                return Optional.of(first.textValue());
+            if (!out.containsKey("default") && template.size() > 0 && template.get(0).path("template").isTextual()) {
+                out.put("default", template.get(0).get("template").textValue());
             }
         }
-        return Optional.ofNullable(jinjaTemplate);
+        if (jinjaTemplate != null) {
+            out.put("default", jinjaTemplate);
+        }
+        return out;
+    }
+
+    private static final List<String> SPECIAL_TOKEN_FIELDS = List.of("bos_token", "eos_token", "unk_token",
+            "sep_token", "pad_token", "cls_token", "mask_token");
+
+    /** tokenizer_config.json's named special tokens, as strings (an object's "content"); others are skipped. */
+    private Map<String, Object> readSpecialTokens(JsonNode config) {
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        if (config == null) {
+            return out;
+        }
+        for (String field : SPECIAL_TOKEN_FIELDS) {
+            // NOTE: lenient on purpose: a token that is neither a string nor {content} is not a template variable,
+            // and only bos_token/eos_token (checked above) matter for encoding.
+            JsonNode node = config.get(field);
+            if (node != null && node.isTextual()) {
+                out.put(field, node.textValue());
+            } else if (node != null && node.path("content").isTextual()) {
+                out.put(field, node.get("content").textValue());
+            }
+        }
+        JsonNode extra = config.get("additional_special_tokens");
+        if (extra != null && extra.isArray()) {
+            List<String> tokens = new ArrayList<>();
+            for (JsonNode t : extra) {
+                if (t.isTextual()) {
+                    tokens.add(t.textValue());
+                } else if (t.path("content").isTextual()) {
+                    tokens.add(t.get("content").textValue());
+                }
+            }
+            out.put("additional_special_tokens", tokens);
+        }
+        return out;
     }
 
     // ---- helpers -------------------------------------------------------------------------

@@ -137,6 +137,39 @@ class TokenizersLoadingTest {
         assertEquals(Optional.of("{{ messages[0]['content'] }}"), Tokenizers.load(dir).chatTemplate());
     }
 
+    @Test
+    void chat_template_jinja_wins_over_the_configs_chat_template_as_in_transformers() {
+        Path dir = edited("w", root -> { });
+        TokenizerFixtures.writeJson(dir.resolve("tokenizer_config.json"), "{\"chat_template\": \"from config\"}");
+        TokenizerFixtures.writeJson(dir.resolve("chat_template.jinja"), "from jinja file");
+        Tokenizer tokenizer = Tokenizers.load(dir);
+        assertEquals(Optional.of("from jinja file"), tokenizer.chatTemplate());
+        assertEquals(java.util.Map.of("default", "from jinja file"), tokenizer.chatTemplates());
+    }
+
+    @Test
+    void a_list_of_named_chat_templates_gives_default_and_tool_use_by_name() {
+        Path dir = edited("n", root -> { });
+        TokenizerFixtures.writeJson(dir.resolve("tokenizer_config.json"), "{\"chat_template\": ["
+                + "{\"name\": \"tool_use\", \"template\": \"T\"}, {\"name\": \"default\", \"template\": \"D\"},"
+                + "{\"name\": \"rag\", \"template\": \"R\"}]}");
+        Tokenizer tokenizer = Tokenizers.load(dir);
+        assertEquals(Optional.of("D"), tokenizer.chatTemplate());
+        assertEquals(java.util.Map.of("default", "D", "tool_use", "T", "rag", "R"), tokenizer.chatTemplates());
+    }
+
+    @Test
+    void special_tokens_are_the_configs_strings_not_the_generation_configs_eos_ids() {
+        Path dir = edited("s", root -> { });
+        TokenizerFixtures.writeJson(dir.resolve("tokenizer_config.json"), "{\"bos_token\": \"<|begin_of_text|>\","
+                + " \"eos_token\": {\"content\": \"<|eot_id|>\"}, \"pad_token\": null, \"unk_token\": \"<unk>\","
+                + " \"additional_special_tokens\": [\"<a>\", {\"content\": \"<b>\"}]}");
+        TokenizerFixtures.writeJson(dir.resolve("generation_config.json"), "{\"eos_token_id\": [24]}");
+        Tokenizer tokenizer = Tokenizers.load(dir);
+        assertEquals(java.util.Map.of("bos_token", "<|begin_of_text|>", "eos_token", "<|eot_id|>", "unk_token", "<unk>",
+                "additional_special_tokens", java.util.List.of("<a>", "<b>")), tokenizer.specialTokens());
+    }
+
     /** A copy of the byte-level fixture with an edit to its tokenizer.json. */
     private Path edited(String name, Consumer<ObjectNode> edit) {
         return TokenizerFixtures.editedCopy("bytelevel-tiny", temp.resolve(name), edit);

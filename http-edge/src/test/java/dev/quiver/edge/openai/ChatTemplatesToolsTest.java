@@ -15,8 +15,8 @@ class ChatTemplatesToolsTest {
     Path dir;
 
     @Test
-    void tools_are_defined_only_when_given_and_extra_variables_reach_the_template() throws Exception {
-        ChatTemplates t = new ChatTemplates(new ScriptedService(dir, "{% if tools is defined %}T={{ tools | length }} "
+    void tools_are_none_unless_given_and_extra_variables_reach_the_template() throws Exception {
+        ChatTemplates t = new ChatTemplates(new ScriptedService(dir, "{% if tools is not none %}T={{ tools | length }} "
                 + "{% endif %}{{ messages[0]['content'] }}{% if add_generation_prompt %}>{% endif %}{{ flavour }}",
                 p -> "", 1).baseModel().tokenizer());
         List<Map<String, Object>> msgs = List.of(Map.of("role", "user", "content", "hi"));

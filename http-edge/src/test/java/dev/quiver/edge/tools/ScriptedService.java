@@ -31,10 +31,10 @@ import java.util.function.Function;
 public final class ScriptedService implements InferenceService {
     /** A template that prints the tools' names and the messages' calls, and teaches the Hermes call format. */
     public static final String TOOLS_TEMPLATE = "{# calls go in <tool_call></tool_call> #}"
-            + "{% if tools %}TOOLS:{% for t in tools %} {{ t['function']['name'] }}{% endfor %}\n{% endif %}"
+            + "{% if tools %}TOOLS:{% for t in tools %} {{ t['function']['name'] }}{% endfor %}{{ '\\n' }}{% endif %}"
             + "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}"
             + "{% if m['tool_calls'] %}{% for c in m['tool_calls'] %}[call {{ c['function']['name'] }} "
-            + "{{ c['function']['arguments']['city'] }}]{% endfor %}{% endif %}\n{% endfor %}assistant:";
+            + "{{ c['function']['arguments']['city'] }}]{% endfor %}{% endif %}{{ '\\n' }}{% endfor %}assistant:";
 
     private final ModelSpec spec;
     private final Function<String, String> script;

@@ -5,11 +5,33 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.quiver.edge.openai.ChatTemplates;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** The call format is read from the chat template's own markers. */
 class ToolFormatTest {
+    /** The real templates vendored for the chat-template fixtures (see chat-templates/NOTICE). */
+    @ParameterizedTest
+    @CsvSource({
+        "llama3_1.jinja, LLAMA3_JSON",
+        "qwen2_5.jinja, HERMES",
+        "qwen3.jinja, HERMES",
+        "mistral_nemo.jinja, MISTRAL",
+        "mistral_small_3_1.jinja, MISTRAL",
+        "gemma3.jinja, UNKNOWN",
+        "phi3.jinja, UNKNOWN"
+    })
+    void real_templates_are_detected_as_the_format_they_teach(String file, ToolFormat expected) throws IOException {
+        try (InputStream in = ToolFormatTest.class.getResourceAsStream("/chat-templates/" + file)) {
+            assertEquals(expected, ToolFormat.detect(new String(in.readAllBytes(), StandardCharsets.UTF_8)), file);
+        }
+    }
+
     @Test
     void qwen_and_hermes_templates_are_hermes() {
         String qwen = "{%- if tools %}{{- '<|im_start|>system\\n' }}# Tools\\n\\n<tools>{%- for tool in tools %}"
