@@ -131,8 +131,9 @@ public final class TokenIndex {
      * {@code state} without dying. Walks the trie depth first; a subtree is skipped as soon as its prefix dies.
      */
     public void allowed(Dfa dfa, int state, long[] mask) {
-        int[] nodeStack = new int[64];
-        int[] stateStack = new int[64];
+        // NOTE: depth-first with an explicit stack; it holds at most 256 siblings per level on the current path.
+        int[] nodeStack = new int[512];
+        int[] stateStack = new int[512];
         int sp = 0;
         for (int c = firstChild[0]; c >= 0; c = nextSibling[c]) {
             nodeStack[sp] = c;
