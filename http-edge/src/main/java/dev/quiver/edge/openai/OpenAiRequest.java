@@ -2,6 +2,7 @@ package dev.quiver.edge.openai;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.quiver.edge.api.ServiceError;
+import dev.quiver.gpu.constraint.ConstraintSpec;
 import dev.quiver.gpu.sampling.SamplingParams;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,12 +12,13 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * A validated {@code /v1/completions} or {@code /v1/chat/completions} request, before tokenization: the fields
  * both share, plus the prompt(s) or messages. Parsing checks types and ranges and names the field of every
- * problem; {@code ignore_eos} is vLLM's extension (keep generating past EOS up to max_tokens); {@link #params} builds the engine's {@link SamplingParams} (which checks its own ranges too).
+ * problem; {@code ignore_eos} is vLLM's extension (keep generating past EOS up to max_tokens); {@code constraint} is
+ * the structured output asked for ({@link ResponseFormats}), null for none; {@link #params} builds the engine's {@link SamplingParams} (which checks its own ranges too).
  */
 public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, List<Map<String, Object>> messages,
                             Integer maxTokens, float temperature, float topP, int topK, long seed,
                             List<String> stop, int logprobs, int n, boolean echo, boolean stream,
-                            boolean includeUsage, String user, boolean ignoreEos) {
+                            boolean includeUsage, String user, boolean ignoreEos, ConstraintSpec constraint) {
 
     /** A completion prompt: text (tokenized later) or token ids. */
     public record Prompt(String text, int[] ids) {
@@ -28,7 +30,8 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
 
     /** Sampling parameters for choice {@code choice} of this request: seed + choice, so n choices differ. */
     public SamplingParams params(int maxTokensResolved, int choice) {
-        return new SamplingParams(maxTokensResolved, temperature, topP, topK, seed + choice, stop, logprobs, ignoreEos);
+        return new SamplingParams(maxTokensResolved, temperature, topP, topK, seed + choice, stop, logprobs, ignoreEos)
+                .withConstraint(constraint);
     }
 
     public static OpenAiRequest parseCompletion(JsonNode body, Limits limits) {
@@ -134,7 +137,8 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
         return new OpenAiRequest(chat, model, prompts, messages, maxTokens,
                 temperature == null ? 1.0f : temperature.floatValue(), topP == null ? 1.0f : topP.floatValue(),
                 topK == null ? -1 : topK, seed != null ? seed : ThreadLocalRandom.current().nextLong(), stop,
-                logprobs, nn, echo, stream, includeUsage, user, Fields.optBool(body, "ignore_eos", false));
+                logprobs, nn, echo, stream, includeUsage, user, Fields.optBool(body, "ignore_eos", false),
+                ResponseFormats.parse(body));
     }
 
     private static List<Prompt> prompts(JsonNode p) {
