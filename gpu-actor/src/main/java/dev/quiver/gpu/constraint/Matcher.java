@@ -35,13 +35,16 @@ public final class Matcher {
             any |= bits != 0;
             int base = w * 64;
             int end = Math.min(64, vocab - base);
-            if (bits == -1L && end == 64) {
+            if (bits == 0L) {
+                java.util.Arrays.fill(logits, offset + base, offset + base + end, Float.NEGATIVE_INFINITY);
                 continue;
             }
-            for (int b = 0; b < end; b++) {
-                if ((bits & (1L << b)) == 0) {
-                    logits[offset + base + b] = Float.NEGATIVE_INFINITY;
+            for (long off = ~bits; off != 0; off &= off - 1) {
+                int b = Long.numberOfTrailingZeros(off);
+                if (b >= end) {
+                    break;
                 }
+                logits[offset + base + b] = Float.NEGATIVE_INFINITY;
             }
         }
         return any;

@@ -14,74 +14,91 @@ import java.util.Arrays;
 public final class TokenIndex {
     private final int vocabSize;
     private final byte[][] bytes;        // [vocabSize] bytes of each indexed id, null when left out
-    // trie: node 0 is the root; children as first-child / next-sibling lists
-    private final int[] firstChild;
-    private final int[] nextSibling;
+    // trie nodes in depth-first preorder; node 0 is the root (empty prefix). The first child of node n is n + 1,
+    // the next sibling of n is subtreeEnd[n], so a walk is a forward scan that jumps over rejected subtrees.
     private final byte[] label;          // [nodes] the byte on the edge into the node
+    private final int[] depth;           // [nodes] bytes from the root
+    private final int[] subtreeEnd;      // [nodes] first node after the node's subtree
     private final int[] tokenAt;         // [nodes] first id whose bytes end here, -1 when none
     private final int[] nextSameBytes;   // [vocabSize] next id with the same bytes, -1 at the end
-    private final int nodes;
+    private final int maxDepth;
 
     private TokenIndex(int vocabSize, byte[][] bytes) {
         this.vocabSize = vocabSize;
         this.bytes = bytes;
+        Integer[] order = new Integer[vocabSize];
+        int n = 0;
+        for (int id = 0; id < vocabSize; id++) {
+            if (bytes[id] != null) {
+                order[n++] = id;
+            }
+        }
+        Integer[] ids = Arrays.copyOf(order, n);
+        Arrays.sort(ids, (a, b) -> {
+            int c = Arrays.compareUnsigned(bytes[a], bytes[b]);
+            return c != 0 ? c : Integer.compare(a, b);
+        });
         int cap = 1024;
-        int[] fc = new int[cap];
-        int[] ns = new int[cap];
         byte[] lb = new byte[cap];
+        int[] dp = new int[cap];
+        int[] end = new int[cap];
         int[] ta = new int[cap];
-        int[] rootChild = new int[256];
-        Arrays.fill(rootChild, -1);
-        fc[0] = -1;
-        ns[0] = -1;
-        ta[0] = -1;
-        int n = 1;
         nextSameBytes = new int[vocabSize];
         Arrays.fill(nextSameBytes, -1);
-        for (int id = 0; id < vocabSize; id++) {
+        int[] path = new int[64];   // path[d] = node at depth d on the current path
+        int nodes = 1;
+        ta[0] = -1;
+        int pathLen = 1;            // path[0] = root
+        byte[] prev = new byte[0];
+        int lastAtLeaf = -1;
+        int deepest = 0;
+        for (int id : ids) {
             byte[] b = bytes[id];
-            if (b == null) {
+            int lcp = 0;
+            while (lcp < b.length && lcp < prev.length && b[lcp] == prev[lcp]) {
+                lcp++;
+            }
+            if (lcp == b.length && lcp == prev.length && lastAtLeaf >= 0) {
+                // same bytes as the previous id: chain it behind
+                nextSameBytes[lastAtLeaf] = id;
+                lastAtLeaf = id;
                 continue;
             }
-            int node = 0;
-            for (int i = 0; i < b.length; i++) {
-                int child;
-                if (node == 0) {
-                    child = rootChild[b[i] & 0xFF];
-                } else {
-                    child = fc[node];
-                    while (child >= 0 && lb[child] != b[i]) {
-                        child = ns[child];
-                    }
-                }
-                if (child < 0) {
-                    if (n == fc.length) {
-                        cap = n * 2;
-                        fc = Arrays.copyOf(fc, cap);
-                        ns = Arrays.copyOf(ns, cap);
-                        lb = Arrays.copyOf(lb, cap);
-                        ta = Arrays.copyOf(ta, cap);
-                    }
-                    child = n++;
-                    fc[child] = -1;
-                    ta[child] = -1;
-                    lb[child] = b[i];
-                    ns[child] = fc[node];
-                    fc[node] = child;
-                    if (node == 0) {
-                        rootChild[b[i] & 0xFF] = child;
-                    }
-                }
-                node = child;
+            // close the nodes below the common prefix
+            for (int d = pathLen - 1; d > lcp; d--) {
+                end[path[d]] = nodes;
             }
-            nextSameBytes[id] = ta[node];
-            ta[node] = id;
+            pathLen = lcp + 1;
+            for (int d = lcp; d < b.length; d++) {
+                if (nodes == lb.length) {
+                    cap = nodes * 2;
+                    lb = Arrays.copyOf(lb, cap);
+                    dp = Arrays.copyOf(dp, cap);
+                    end = Arrays.copyOf(end, cap);
+                    ta = Arrays.copyOf(ta, cap);
+                }
+                int node = nodes++;
+                lb[node] = b[d];
+                dp[node] = d + 1;
+                ta[node] = -1;
+                if (pathLen == path.length) {
+                    path = Arrays.copyOf(path, pathLen * 2);
+                }
+                path[pathLen++] = node;
+            }
+            ta[path[b.length]] = id;
+            lastAtLeaf = id;
+            deepest = Math.max(deepest, b.length);
+            prev = b;
         }
-        this.nodes = n;
-        this.firstChild = fc;
-        this.nextSibling = ns;
-        this.label = lb;
-        this.tokenAt = ta;
+        for (int d = pathLen - 1; d >= 0; d--) {
+            end[path[d]] = nodes;
+        }
+        this.label = Arrays.copyOf(lb, nodes);
+        this.depth = Arrays.copyOf(dp, nodes);
+        this.subtreeEnd = Arrays.copyOf(end, nodes);
+        this.tokenAt = Arrays.copyOf(ta, nodes);
+        this.maxDepth = deepest;
     }
 
     /**
@@ -118,7 +135,7 @@ public final class TokenIndex {
 
     /** Trie nodes (for benchmarks and tests). */
     public int nodeCount() {
-        return nodes;
+        return label.length;
     }
 
     /** The bytes of {@code id}, or null when it is not indexed (special, unknown, empty). */
@@ -131,31 +148,22 @@ public final class TokenIndex {
      * {@code state} without dying. Walks the trie depth first; a subtree is skipped as soon as its prefix dies.
      */
     public void allowed(Dfa dfa, int state, long[] mask) {
-        // NOTE: depth-first with an explicit stack; it holds at most 256 siblings per level on the current path.
-        int[] nodeStack = new int[512];
-        int[] stateStack = new int[512];
-        int sp = 0;
-        for (int c = firstChild[0]; c >= 0; c = nextSibling[c]) {
-            nodeStack[sp] = c;
-            stateStack[sp++] = state;
-        }
-        while (sp > 0) {
-            int node = nodeStack[--sp];
-            int s = dfa.step(stateStack[sp], label[node] & 0xFF);
+        int[] stateAt = new int[maxDepth + 1]; // stateAt[d]: the automaton after the first d bytes of the path
+        stateAt[0] = state;
+        int nodes = label.length;
+        int i = 1;
+        while (i < nodes) {
+            int d = depth[i];
+            int s = dfa.step(stateAt[d - 1], label[i] & 0xFF);
             if (s == Dfa.DEAD) {
+                i = subtreeEnd[i];
                 continue;
             }
-            for (int id = tokenAt[node]; id >= 0; id = nextSameBytes[id]) {
+            stateAt[d] = s;
+            for (int id = tokenAt[i]; id >= 0; id = nextSameBytes[id]) {
                 mask[id >>> 6] |= 1L << id;
             }
-            for (int c = firstChild[node]; c >= 0; c = nextSibling[c]) {
-                if (sp == nodeStack.length) {
-                    nodeStack = Arrays.copyOf(nodeStack, sp * 2);
-                    stateStack = Arrays.copyOf(stateStack, sp * 2);
-                }
-                nodeStack[sp] = c;
-                stateStack[sp++] = s;
-            }
+            i++;
         }
     }
 }
