@@ -74,12 +74,21 @@ public final class ConstraintBench {
                     plain.add(decode(engine, prompt, batch, tokens, null));
                     constrained.add(decode(engine, prompt, batch, tokens, spec));
                 }
-                double p = plain.stream().mapToDouble(Double::doubleValue).average().orElse(0);
-                double c = constrained.stream().mapToDouble(Double::doubleValue).average().orElse(0);
-                System.out.printf("batch %2d: unconstrained %7.1f tok/s %s, json_schema %7.1f tok/s %s: %.0f %%%n",
-                        batch, p, plain, c, constrained, 100 * c / p);
+                double p = median(plain);
+                double c = median(constrained);
+                System.out.printf("batch %2d: unconstrained %7.1f tok/s (median of %s), json_schema %7.1f tok/s "
+                        + "(median of %s): %.0f %%%n", batch, p, rounded(plain), c, rounded(constrained), 100 * c / p);
             }
         }
+    }
+
+    static double median(List<Double> xs) {
+        double[] v = xs.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    static List<String> rounded(List<Double> xs) {
+        return xs.stream().map(x -> String.format("%.1f", x)).toList();
     }
 
     /** Index build over a synthetic 128k vocabulary and the cost of one mask. */

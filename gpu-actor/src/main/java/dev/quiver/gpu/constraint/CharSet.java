@@ -137,14 +137,24 @@ final class CharSet {
     Nfa.Frag toFrag(Nfa nfa) {
         int start = nfa.newState();
         int end = nfa.newState();
+        // NOTE: sequences share their continuation tails (e.g. "80-BF 80-BF"), built from the end backwards, which
+        // keeps a "any character" class at a handful of states.
+        java.util.Map<String, Integer> tails = new java.util.HashMap<>();
         for (int i = 0; i < ranges.length; i += 2) {
             for (int[][] seq : utf8Sequences(ranges[i], ranges[i + 1])) {
-                int cur = start;
-                for (int k = 0; k < seq.length; k++) {
-                    int next = k == seq.length - 1 ? end : nfa.newState();
-                    nfa.edge(cur, seq[k][0], seq[k][1], next);
-                    cur = next;
+                int next = end;
+                StringBuilder key = new StringBuilder();
+                for (int k = seq.length - 1; k >= 1; k--) {
+                    key.insert(0, seq[k][0] + "-" + seq[k][1] + " ");
+                    Integer shared = tails.get(key.toString());
+                    if (shared == null) {
+                        shared = nfa.newState();
+                        nfa.edge(shared, seq[k][0], seq[k][1], next);
+                        tails.put(key.toString(), shared);
+                    }
+                    next = shared;
                 }
+                nfa.edge(start, seq[0][0], seq[0][1], next);
             }
         }
         return new Nfa.Frag(start, end);

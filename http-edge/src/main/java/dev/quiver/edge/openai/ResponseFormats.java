@@ -7,7 +7,10 @@ import dev.quiver.gpu.constraint.ConstraintException;
 import dev.quiver.gpu.constraint.ConstraintSpec;
 import dev.quiver.gpu.constraint.Constraints;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Reads the structured-output fields of a completion or chat request into the {@link ConstraintSpec} the engine
@@ -20,6 +23,17 @@ public final class ResponseFormats {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final List<String> FIELDS = List.of("response_format", "guided_json", "guided_regex",
             "guided_choice");
+
+    // NOTE: a large schema takes milliseconds to compile; clients tend to send the same few over and over, so
+    // the verdicts of recent specs are kept (bounded, least recently used out).
+    private static final int VALIDATED_CAPACITY = 256;
+    private static final Map<ConstraintSpec, String> VALIDATED = Collections.synchronizedMap(
+            new LinkedHashMap<>(64, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<ConstraintSpec, String> e) {
+                    return size() > VALIDATED_CAPACITY;
+                }
+            });
 
     private ResponseFormats() {
     }
@@ -53,12 +67,25 @@ public final class ResponseFormats {
         if (spec == null) {
             return null;
         }
-        try {
-            Constraints.compile(spec);
-        } catch (ConstraintException e) {
-            throw Fields.bad(from, from + ": " + e.getMessage());
+        String problem = VALIDATED.get(spec);
+        if (problem == null) {
+            problem = compileProblem(spec); // outside the map's lock: compiling may take a while
+            VALIDATED.put(spec, problem);
+        }
+        if (!problem.isEmpty()) {
+            throw Fields.bad(from, from + ": " + problem);
         }
         return spec;
+    }
+
+    /** Why {@code spec} does not compile, or "" when it does. */
+    private static String compileProblem(ConstraintSpec spec) {
+        try {
+            Constraints.compile(spec);
+            return "";
+        } catch (ConstraintException e) {
+            return e.getMessage();
+        }
     }
 
     private static ConstraintSpec read(String field, JsonNode n) {
