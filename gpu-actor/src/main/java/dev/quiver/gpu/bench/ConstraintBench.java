@@ -62,6 +62,7 @@ public final class ConstraintBench {
         try (Engine engine = Engine.start(model, EngineSettings.defaults().withThreads(threads)
                 .withKvCacheBytes(1L << 30).withBatch(32, 2048), "bench-constraints")) {
             int[] prompt = engine.tokenizer().encode("Write the record as JSON:", true);
+            matcherCost(engine, 4000);
             ConstraintSpec spec = new ConstraintSpec(ConstraintSpec.Kind.JSON_SCHEMA, SCHEMA);
             System.out.printf("%n[2] engine decode, %d tokens per request, %d threads, schema %s%n", tokens, threads,
                     SCHEMA);
@@ -79,6 +80,45 @@ public final class ConstraintBench {
                 System.out.printf("batch %2d: unconstrained %7.1f tok/s (median of %s), json_schema %7.1f tok/s "
                         + "(median of %s): %.0f %%%n", batch, p, rounded(plain), c, rounded(constrained), 100 * c / p);
             }
+        }
+    }
+
+    /**
+     * The constraint's own work per decoded token on the engine's vocabulary, without the model: a random walk
+     * of {@code tokens} tokens through the schema, each step masking a logits row and advancing the matcher.
+     * Counted twice: from a cold cache (every new automaton state costs a trie walk) and warm.
+     */
+    static void matcherCost(Engine engine, int tokens) {
+        int vocab = engine.config().vocabSize();
+        long t0 = System.nanoTime();
+        TokenIndex index = TokenIndex.of(engine.tokenizer(), vocab);
+        double indexMs = (System.nanoTime() - t0) / 1e6;
+        ConstraintSpec spec = new ConstraintSpec(ConstraintSpec.Kind.JSON_SCHEMA, SCHEMA);
+        TokenConstraint c = new TokenConstraint(Constraints.compile(spec), index, engine.tokenizer().eosIds());
+        float[] logits = new float[vocab];
+        for (String pass : new String[] {"cold", "warm"}) {
+            SplittableRandom rnd = new SplittableRandom(11);
+            var m = c.newMatcher();
+            int[] allowed = new int[vocab];
+            long t = System.nanoTime();
+            int n = 0;
+            for (; n < tokens; n++) {
+                java.util.Arrays.fill(logits, 0f);
+                m.maskLogits(logits, 0, vocab);
+                int k = 0;
+                for (int id = 0; id < vocab; id++) {
+                    if (logits[id] == 0f) {
+                        allowed[k++] = id;
+                    }
+                }
+                if (k == 0 || !m.advance(allowed[rnd.nextInt(k)])) {
+                    break;
+                }
+            }
+            double us = (System.nanoTime() - t) / 1e3 / n;
+            System.out.printf("    constraint work per token, %s, vocab %,d (index built in %.1f ms): %.1f us over %d "
+                    + "tokens (incl. clearing the row and listing allowed ids for the random pick)%n", pass, vocab,
+                    indexMs, us, n);
         }
     }
 
