@@ -26,18 +26,7 @@ public final class TokenIndex {
     private TokenIndex(int vocabSize, byte[][] bytes) {
         this.vocabSize = vocabSize;
         this.bytes = bytes;
-        Integer[] order = new Integer[vocabSize];
-        int n = 0;
-        for (int id = 0; id < vocabSize; id++) {
-            if (bytes[id] != null) {
-                order[n++] = id;
-            }
-        }
-        Integer[] ids = Arrays.copyOf(order, n);
-        Arrays.sort(ids, (a, b) -> {
-            int c = Arrays.compareUnsigned(bytes[a], bytes[b]);
-            return c != 0 ? c : Integer.compare(a, b);
-        });
+        int[] ids = sortedByBytes(bytes);
         int cap = 1024;
         byte[] lb = new byte[cap];
         int[] dp = new int[cap];
@@ -102,10 +91,64 @@ public final class TokenIndex {
     }
 
     /**
+     * The indexed ids in unsigned lexicographic order of their bytes (a prefix before its extensions), equal byte
+     * strings by id. NOTE: sorts primitive keys (first five bytes, capped length, id) and only falls back to a
+     * comparator for runs that share their first five bytes, which keeps a 128k vocabulary well under a second.
+     */
+    private static int[] sortedByBytes(byte[][] bytes) {
+        int n = 0;
+        long[] keys = new long[bytes.length];
+        for (int id = 0; id < bytes.length; id++) {
+            byte[] b = bytes[id];
+            if (b == null) {
+                continue;
+            }
+            long prefix = 0;
+            for (int i = 0; i < 5; i++) {
+                prefix = (prefix << 8) | (i < b.length ? b[i] & 0xFF : 0);
+            }
+            // [prefix: 40 bits][length capped at 5: 3 bits][id: 21 bits], top bit flipped for signed order
+            keys[n++] = ((prefix << 24) | ((long) Math.min(b.length, 5) << 21) | id) ^ Long.MIN_VALUE;
+        }
+        long[] sorted = Arrays.copyOf(keys, n);
+        Arrays.sort(sorted);
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = (int) (sorted[i] & ((1 << 21) - 1));
+        }
+        for (int i = 0; i < n; ) {
+            int j = i + 1;
+            long group = sorted[i] >>> 21;
+            while (j < n && sorted[j] >>> 21 == group) {
+                j++;
+            }
+            if (j - i > 1 && bytes[ids[i]].length >= 5) {
+                Integer[] run = new Integer[j - i];
+                for (int k = i; k < j; k++) {
+                    run[k - i] = ids[k];
+                }
+                Arrays.sort(run, (x, y) -> {
+                    int c = Arrays.compareUnsigned(bytes[x], bytes[y]);
+                    return c != 0 ? c : Integer.compare(x, y);
+                });
+                for (int k = i; k < j; k++) {
+                    ids[k] = run[k - i];
+                }
+            }
+            i = j;
+        }
+        return ids;
+    }
+
+    /**
      * An index over {@code tokenBytes} ({@code [vocabSize]}, null for ids to leave out, empty arrays are left out
      * too).
      */
     public static TokenIndex of(byte[][] tokenBytes) {
+        if (tokenBytes.length > (1 << 21)) {
+            throw new IllegalArgumentException("vocabularies above " + (1 << 21) + " ids are not supported, got "
+                    + tokenBytes.length);
+        }
         byte[][] b = new byte[tokenBytes.length][];
         for (int i = 0; i < b.length; i++) {
             b[i] = tokenBytes[i] == null || tokenBytes[i].length == 0 ? null : tokenBytes[i];
