@@ -122,6 +122,12 @@ final class HfTokenizer implements Tokenizer {
     }
 
     @Override
+    public byte[] tokenBytes(int id) {
+        byte[] b = decoding.bytes(id, false, false);
+        return b == null ? null : b.clone();
+    }
+
+    @Override
     public OptionalInt tokenId(String token) {
         Integer id = tokenIds.get(token);
         return id == null ? OptionalInt.empty() : OptionalInt.of(id);

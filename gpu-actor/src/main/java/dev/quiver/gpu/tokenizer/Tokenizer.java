@@ -58,6 +58,22 @@ public interface Tokenizer {
      */
     String tokenString(int id);
 
+    /**
+     * The bytes {@code id} stands for in decoded output (byte-level alphabet and {@code <0xNN>} byte fallback
+     * resolved, ▁ read as a space), or null when no token has the id. Constrained decoding matches these bytes.
+     * The default reads {@link #tokenString} as UTF-8, which is right only for vocabularies of plain text.
+     */
+    default byte[] tokenBytes(int id) {
+        if (id < 0 || id >= vocabSize()) {
+            return null;
+        }
+        try {
+            return tokenString(id).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
     /** The id whose raw vocabulary string is exactly {@code token}, if there is one. */
     OptionalInt tokenId(String token);
 

@@ -8,6 +8,10 @@ import dev.quiver.gpu.backend.cuda.CudaAvailability;
 import dev.quiver.gpu.backend.cuda.CudaBackend;
 import dev.quiver.gpu.backend.cuda.DeviceBackend;
 import dev.quiver.gpu.cache.AdapterCache;
+import dev.quiver.gpu.constraint.ConstraintCache;
+import dev.quiver.gpu.constraint.ConstraintException;
+import dev.quiver.gpu.constraint.Matcher;
+import dev.quiver.gpu.constraint.TokenIndex;
 import dev.quiver.gpu.kv.BlockAllocator;
 import dev.quiver.gpu.kv.KvBlockManager;
 import dev.quiver.gpu.model.ModelConfig;
@@ -58,6 +62,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Engine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
+    private static final int CONSTRAINT_CACHE_SIZE = 64;
 
     private final EngineSettings settings;
     private final BlockingQueue<Consumer<Engine>> commands = new LinkedBlockingQueue<>();
@@ -76,6 +81,7 @@ public final class Engine implements AutoCloseable {
     private AdapterCache cache;
     private Sampler sampler;
     private LogitProcessor processor;
+    private ConstraintCache constraints; // structured outputs: compiled specs + the vocabulary's token trie
     private int maxModelLen;
     private final Map<String, Active> active = new HashMap<>();
     private long arrivals;
@@ -95,6 +101,7 @@ public final class Engine implements AutoCloseable {
         final StopMatcher stops;
         /** Teacher-forced logprobs of prompt tokens 1..P-1 gathered so far; null when not asked for or sent. */
         List<EngineListener.TokenLogprob> promptLogprobs;
+        Matcher constraint; // structured outputs: null when the request has no constraint
 
         Active(Sequence seq, EngineListener listener, IncrementalDecoder decoder, StopMatcher stops) {
             this.seq = seq;
@@ -177,6 +184,9 @@ public final class Engine implements AutoCloseable {
             }
             sampler = new Sampler(config.vocabSize());
             processor = new LogitProcessor(config.vocabSize());
+            Tokenizer tok = tokenizer;
+            constraints = new ConstraintCache(() -> TokenIndex.of(tok, config.vocabSize()), eosIds,
+                    CONSTRAINT_CACHE_SIZE);
             log.info("engine {} ready: {} layers, hidden {}, vocab {}, {} KV blocks of {} tokens, {} adapter slots",
                     thread.getName(), config.numLayers(), config.hiddenSize(), config.vocabSize(), blocks,
                     settings.blockSize(), settings.maxLoras());
@@ -331,6 +341,14 @@ public final class Engine implements AutoCloseable {
         }
         IncrementalDecoder dec = tokenizer == null ? null : tokenizer.newDecoder(r.params().skipSpecialTokens());
         Active a = new Active(s, l, dec, new StopMatcher(r.params().stop()));
+        // structured outputs: compile (cached) and replay delivered tokens through the matcher
+        if (r.params().constraint() != null) {
+            EngineError cerr = startConstraint(a, r.params().constraint(), resume);
+            if (cerr != null) {
+                safe(() -> l.onFailed(r.id(), cerr));
+                return;
+            }
+        }
         Ended ended = prime(a, resume);
         if (ended != null && ended.at() < resume.length - 1) {
             safe(() -> l.onFailed(r.id(), new EngineError(EngineError.Kind.INVALID_REQUEST, "the request ended ("
@@ -354,6 +372,29 @@ public final class Engine implements AutoCloseable {
         active.put(r.id(), a);
         scheduler.add(s);
         safe(() -> l.onAccepted(r.id(), r.promptIds().length));
+    }
+
+    /**
+     * Structured outputs: gives the request its matcher and replays the resume tokens through it (up to an EOS,
+     * which {@link #prime} handles), or says why the request fails.
+     */
+    private EngineError startConstraint(Active a, dev.quiver.gpu.constraint.ConstraintSpec spec, int[] resume) {
+        if (tokenizer == null) {
+            return new EngineError(EngineError.Kind.INVALID_REQUEST, "structured outputs need a tokenizer and this "
+                    + "model directory has no tokenizer.json", "response_format", 0);
+        }
+        try {
+            a.constraint = constraints.matcher(spec);
+        } catch (ConstraintException e) {
+            return new EngineError(EngineError.Kind.INVALID_REQUEST, e.getMessage(), "response_format", 0);
+        }
+        for (int i = 0; i < resume.length && !isEos(a.seq, resume[i]); i++) {
+            if (!a.constraint.advance(resume[i])) {
+                return new EngineError(EngineError.Kind.INVALID_REQUEST, "resume token " + i + " (id " + resume[i]
+                        + ") does not fit the request's output constraint", "prompt", 0);
+            }
+        }
+        return null;
     }
 
     /** Where and why a resumed request's original run ended inside its resume tokens. */
@@ -571,7 +612,19 @@ public final class Engine implements AutoCloseable {
             Sequence s = sampling.get(i).seq();
             Active a = active.get(s.id);
             int position = s.length();
+            // structured outputs: mask what the constraint forbids (false: the request ended there)
+            if (a.constraint != null && !constrain(a, logits, i * vocab, vocab)) {
+                continue;
+            }
             Sampler.Sample pick = sample(logits, i * vocab, s, position);
+            if (pick == null) {
+                // NOTE: only min_tokens can mask the last token a constraint allows (EOS where the value is complete).
+                finishFlushing(a, EngineListener.FinishReason.STOP);
+                continue;
+            }
+            if (a.constraint != null) {
+                a.constraint.advance(pick.tokenId());
+            }
             s.append(pick.tokenId());
             generatedTokens++;
             emit(a, pick);
@@ -581,7 +634,8 @@ public final class Engine implements AutoCloseable {
     /**
      * Draws the next token of {@code s} from its logits row: plain rows go straight to the sampler; rows whose
      * params adjust logits are adjusted on a copy ({@link LogitProcessor}) and the chosen token is then scored on
-     * the raw row, so reported logprobs stay the model's.
+     * the raw row, so reported logprobs stay the model's. Returns null when the adjustments leave no token to draw
+     * (min_tokens masking the only token an output constraint still allows).
      */
     private Sampler.Sample sample(float[] logits, int offset, Sequence s, int position) {
         if (!LogitProcessor.needed(s.params, s.outputLength())) {
@@ -590,8 +644,20 @@ public final class Engine implements AutoCloseable {
         int vocab = config.vocabSize();
         float[] row = Arrays.copyOfRange(logits, offset, offset + vocab);
         processor.apply(row, 0, s.params, s.promptTokens(), s.outputTokens(), eosIds);
+        if (!anyFinite(row)) {
+            return null;
+        }
         Sampler.Sample pick = sampler.sample(row, 0, s.params, position);
         return s.params.logprobs() < 0 ? pick : sampler.score(logits, offset, pick.tokenId(), s.params.logprobs());
+    }
+
+    private static boolean anyFinite(float[] row) {
+        for (float v : row) {
+            if (v != Float.NEGATIVE_INFINITY) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -616,6 +682,27 @@ public final class Engine implements AutoCloseable {
                 safe(() -> a.listener.onPromptLogprobs(a.seq.id, lps));
             }
         }
+    }
+
+    /**
+     * Structured outputs: sets the logits the request's constraint forbids to -Infinity. Ends the request (and
+     * returns false) where nothing can be sampled: with STOP when the value is complete under ignore_eos or the
+     * vocabulary cannot spell any way on, as a failure when the automaton outgrows its limits.
+     */
+    private boolean constrain(Active a, float[] logits, int offset, int vocab) {
+        try {
+            if (a.constraint.maskLogits(logits, offset, vocab)
+                    && !(a.seq.params.ignoreEos() && a.constraint.isComplete())) {
+                return true;
+            }
+            finishFlushing(a, EngineListener.FinishReason.STOP);
+        } catch (ConstraintException e) {
+            active.remove(a.seq.id);
+            scheduler.remove(a.seq);
+            safe(() -> a.listener.onFailed(a.seq.id, new EngineError(EngineError.Kind.INVALID_REQUEST,
+                    e.getMessage(), "response_format", 0)));
+        }
+        return false;
     }
 
     /** Streams the new token, then applies the stop rules in order: EOS, stop string, max_tokens, context. */

@@ -3,6 +3,7 @@ package dev.quiver.edge.openai;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.quiver.edge.api.ServiceError;
 import dev.quiver.edge.tools.ToolRequest;
+import dev.quiver.gpu.constraint.ConstraintSpec;
 import dev.quiver.gpu.sampling.SamplingParams;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -16,36 +17,39 @@ import java.util.concurrent.ThreadLocalRandom;
  * problem; {@code ignore_eos} is vLLM's extension (keep generating past EOS up to max_tokens); {@link #params} builds the engine's {@link SamplingParams} (which checks its own ranges too).
  * Penalties, {@code logit_bias} and vLLM's sampling extensions are parsed by {@link SamplingFields}; a chat
  * request's {@code tools}, {@code tool_choice} and {@code parallel_tool_calls} by {@link ToolRequest}
- * ({@link ToolRequest#NONE} otherwise).
+ * ({@link ToolRequest#NONE} otherwise); {@code response_format} and vLLM's {@code guided_*} by {@link ResponseFormats}.
  *
  * @param promptLogprobs completions' {@code echo} with {@code logprobs: n}: the prompt's logprobs with the top n
  *                       alternatives are returned before the generated ones; -1 when not asked for
  * @param bestOf         completions' {@code best_of}: candidates generated per prompt, of which the {@code n} with
  *                       the highest cumulative logprob are returned; equals {@code n} when not set
+ * @param constraint     the structured output asked for, null for none (a forced tool call brings its own, see
+ *                       {@code ToolSampling})
  */
 public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, List<Map<String, Object>> messages,
                             Integer maxTokens, float temperature, float topP, int topK, long seed,
                             List<String> stop, int logprobs, int n, boolean echo, boolean stream,
                             boolean includeUsage, String user, boolean ignoreEos, SamplingFields sampling,
-                            int promptLogprobs, int bestOf, ToolRequest tools) {
+                            int promptLogprobs, int bestOf, ToolRequest tools, ConstraintSpec constraint) {
 
     public OpenAiRequest {
         tools = tools == null ? ToolRequest.NONE : tools;
     }
 
-    /** A request without penalties, bias, sampling extensions, prompt logprobs, best_of or tools. */
+    /** A request without penalties, bias, sampling extensions, prompt logprobs, best_of, tools or constraint. */
     public OpenAiRequest(boolean chat, String model, List<Prompt> prompts, List<Map<String, Object>> messages,
                          Integer maxTokens, float temperature, float topP, int topK, long seed, List<String> stop,
                          int logprobs, int n, boolean echo, boolean stream, boolean includeUsage, String user,
                          boolean ignoreEos) {
         this(chat, model, prompts, messages, maxTokens, temperature, topP, topK, seed, stop, logprobs, n, echo, stream,
-                includeUsage, user, ignoreEos, SamplingFields.NONE, -1, n, ToolRequest.NONE);
+                includeUsage, user, ignoreEos, SamplingFields.NONE, -1, n, ToolRequest.NONE, null);
     }
 
     /** A copy with these tool fields. */
     public OpenAiRequest withTools(ToolRequest t) {
         return new OpenAiRequest(chat, model, prompts, messages, maxTokens, temperature, topP, topK, seed, stop,
-                logprobs, n, echo, stream, includeUsage, user, ignoreEos, sampling, promptLogprobs, bestOf, t);
+                logprobs, n, echo, stream, includeUsage, user, ignoreEos, sampling, promptLogprobs, bestOf, t,
+                constraint);
     }
 
     /** A completion prompt: text (tokenized later) or token ids. */
@@ -63,7 +67,7 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
     public SamplingParams params(int maxTokensResolved, int choice) {
         int lp = bestOf > n ? Math.max(logprobs, 0) : logprobs;
         return sampling.apply(maxTokensResolved, temperature, topP, topK, seed + choice, stop, lp, ignoreEos,
-                promptLogprobs);
+                promptLogprobs).withConstraint(constraint);
     }
 
     /** Generations per prompt: {@code best_of} (which is {@code n} unless set higher). */
@@ -101,7 +105,13 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
             }
         }
         ToolRequest tools = ToolRequest.parse(body);
-        return common(body, true, null, messages, lp ? (top == null ? 0 : top) : -1, false, limits).withTools(tools);
+        OpenAiRequest r = common(body, true, null, messages, lp ? (top == null ? 0 : top) : -1, false, limits);
+        if (r.constraint() != null && !tools.forced().isEmpty()) {
+            // NOTE: a forced call is itself a constraint on the output; two cannot both hold.
+            throw Fields.bad("tool_choice", "tool_choice 'required' or a named function cannot be combined with "
+                    + "response_format or guided_* (the forced call already constrains the output)");
+        }
+        return r.withTools(tools);
     }
 
     private static OpenAiRequest common(JsonNode body, boolean chat, List<Prompt> prompts,
@@ -175,7 +185,7 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
                 temperature == null ? 1.0f : temperature.floatValue(), topP == null ? 1.0f : topP.floatValue(),
                 topK == null ? -1 : topK, seed != null ? seed : ThreadLocalRandom.current().nextLong(), stop,
                 logprobs, nn, echo, stream, includeUsage, user, Fields.optBool(body, "ignore_eos", false), sampling,
-                echo && logprobs >= 0 ? logprobs : -1, candidates, ToolRequest.NONE);
+                echo && logprobs >= 0 ? logprobs : -1, candidates, ToolRequest.NONE, ResponseFormats.parse(body));
     }
 
     private static List<Prompt> prompts(JsonNode p) {
