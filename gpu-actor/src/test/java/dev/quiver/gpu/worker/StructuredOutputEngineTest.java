@@ -163,7 +163,7 @@ class StructuredOutputEngineTest {
     }
 
     @Test
-    void a_mixed_batch_gives_each_request_the_tokens_it_gets_alone() {
+    void a_mixed_batch_of_constrained_penalised_and_plain_requests_gives_each_the_tokens_it_gets_alone() {
         ConstraintSpec flat = new ConstraintSpec(ConstraintSpec.Kind.JSON_SCHEMA, SCHEMA_TABLE.get("flat"));
         ConstraintSpec obj = new ConstraintSpec(ConstraintSpec.Kind.JSON_OBJECT, "");
         List<Object[]> cases = List.of(
@@ -171,7 +171,9 @@ class StructuredOutputEngineTest {
                 new Object[] {ADAPTER, params(48, 8, false, null)},
                 new Object[] {ADAPTER, params(48, 9, false, obj)},
                 new Object[] {null, params(48, 10, true, null)},
-                new Object[] {ADAPTER, params(48, 11, true, flat)});
+                new Object[] {ADAPTER, params(48, 11, true, flat)},
+                new Object[] {ADAPTER, penalised(48, 12, flat)},
+                new Object[] {null, penalised(48, 13, null)});
         List<int[]> alone = new ArrayList<>();
         for (Object[] c : cases) {
             Collector x = submit((String) c[0], (SamplingParams) c[1], null).await();
@@ -185,6 +187,12 @@ class StructuredOutputEngineTest {
         for (int i = 0; i < cases.size(); i++) {
             assertArrayEqualsInt(alone.get(i), together.get(i).await().tokenArray(), "case " + i);
         }
+    }
+
+    /** Sampled with presence, frequency and repetition penalties, a logit bias and min_tokens. */
+    static SamplingParams penalised(int maxTokens, long seed, ConstraintSpec c) {
+        return new SamplingParams(maxTokens, 1f, 1f, -1, seed, List.of(), -1, false, 0.8f, 0.5f, 1.3f,
+                java.util.Map.of(5, 3.0f, 40, -2.0f), 4, List.of(), true, -1, c);
     }
 
     static void assertArrayEqualsInt(int[] expected, int[] actual, String what) {
