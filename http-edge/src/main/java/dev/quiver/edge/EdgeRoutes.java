@@ -17,6 +17,7 @@ import dev.quiver.edge.metrics.EdgeMetrics;
 import dev.quiver.edge.openai.ChatTemplates;
 import dev.quiver.edge.openai.GenerationRun;
 import dev.quiver.edge.openai.OpenAiRequest;
+import dev.quiver.edge.openai.RequestFields;
 import dev.quiver.edge.tools.ToolConstraints;
 import dev.quiver.edge.tools.ToolFormat;
 import dev.quiver.edge.tools.ToolSampling;
@@ -39,6 +40,7 @@ import org.apache.pekko.NotUsed;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.Multipart;
@@ -72,6 +74,8 @@ import org.apache.pekko.util.ByteString;
 public final class EdgeRoutes extends AllDirectives {
     /** The most workers one adapter may be preloaded on (the lifecycle's own limit). */
     static final int MAX_PRELOAD_REPLICAS = 64;
+    /** Names the request fields that are part of neither OpenAI's nor vLLM's API, which were ignored. */
+    public static final String IGNORED_FIELDS_HEADER = "x-quiver-ignored-fields";
 
     private final EdgeSettings settings;
     private final InferenceService service;
@@ -429,15 +433,20 @@ public final class EdgeRoutes extends AllDirectives {
         String endpoint = chat ? "chat.completions" : "completions";
         long t0 = System.nanoTime();
         OpenAiRequest r;
+        List<String> ignored;
         try {
             JsonNode n = Json.parseObject(body);
+            ignored = RequestFields.check(n, chat);
             r = chat ? OpenAiRequest.parseChat(n, settings.limits()) : OpenAiRequest.parseCompletion(n, settings.limits());
         } catch (ServiceException ex) {
             EdgeMetrics.request(endpoint, "", Errors.wire(ex.error().kind()).status().intValue(), System.nanoTime() - t0);
             throw ex;
         }
         try {
-            return run(caller, r, endpoint, t0);
+            CompletionStage<HttpResponse> resp = run(caller, r, endpoint, t0);
+            // NOTE: fields outside OpenAI's and vLLM's APIs are ignored, and the response says which.
+            return ignored.isEmpty() ? resp : resp.thenApply(h -> h.addHeader(
+                    HttpHeader.parse(IGNORED_FIELDS_HEADER, String.join(",", ignored))));
         } catch (RuntimeException ex) {
             EdgeMetrics.request(endpoint, r.model(), Errors.wire(Errors.classify(ex).kind()).status().intValue(),
                     System.nanoTime() - t0);
@@ -613,7 +622,8 @@ public final class EdgeRoutes extends AllDirectives {
     /** A chat request's prompt: its messages (and active tools) rendered by the chat template, then encoded. */
     private int[] chatPromptIds(OpenAiRequest r, Tokenizer tok, boolean addGenerationPrompt) {
         requireTokenizer(tok, "messages");
-        String text = templates.render(r.messages(), r.tools().forTemplate(), addGenerationPrompt, Map.of());
+        String text = templates.render(r.messages(), r.tools().forTemplate(), addGenerationPrompt,
+                r.chatTemplateKwargs());
         boolean hasBos = !templates.bosToken().isEmpty() && text.startsWith(templates.bosToken());
         return tok.encode(text, !hasBos && tok.addsBosByDefault());
     }

@@ -30,10 +30,12 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
                             Integer maxTokens, float temperature, float topP, int topK, long seed,
                             List<String> stop, int logprobs, int n, boolean echo, boolean stream,
                             boolean includeUsage, String user, boolean ignoreEos, SamplingFields sampling,
-                            int promptLogprobs, int bestOf, ToolRequest tools, ConstraintSpec constraint) {
+                            int promptLogprobs, int bestOf, ToolRequest tools, ConstraintSpec constraint,
+                            Map<String, Object> chatTemplateKwargs) {
 
     public OpenAiRequest {
         tools = tools == null ? ToolRequest.NONE : tools;
+        chatTemplateKwargs = chatTemplateKwargs == null ? Map.of() : chatTemplateKwargs;
     }
 
     /** A request without penalties, bias, sampling extensions, prompt logprobs, best_of, tools or constraint. */
@@ -42,14 +44,21 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
                          int logprobs, int n, boolean echo, boolean stream, boolean includeUsage, String user,
                          boolean ignoreEos) {
         this(chat, model, prompts, messages, maxTokens, temperature, topP, topK, seed, stop, logprobs, n, echo, stream,
-                includeUsage, user, ignoreEos, SamplingFields.NONE, -1, n, ToolRequest.NONE, null);
+                includeUsage, user, ignoreEos, SamplingFields.NONE, -1, n, ToolRequest.NONE, null, Map.of());
     }
 
     /** A copy with these tool fields. */
     public OpenAiRequest withTools(ToolRequest t) {
         return new OpenAiRequest(chat, model, prompts, messages, maxTokens, temperature, topP, topK, seed, stop,
                 logprobs, n, echo, stream, includeUsage, user, ignoreEos, sampling, promptLogprobs, bestOf, t,
-                constraint);
+                constraint, chatTemplateKwargs);
+    }
+
+    /** A copy with these extra chat template variables (vLLM's {@code chat_template_kwargs}). */
+    public OpenAiRequest withChatTemplateKwargs(Map<String, Object> kwargs) {
+        return new OpenAiRequest(chat, model, prompts, messages, maxTokens, temperature, topP, topK, seed, stop,
+                logprobs, n, echo, stream, includeUsage, user, ignoreEos, sampling, promptLogprobs, bestOf, tools,
+                constraint, kwargs);
     }
 
     /** A completion prompt: text (tokenized later) or token ids. */
@@ -111,7 +120,7 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
             throw Fields.bad("tool_choice", "tool_choice 'required' or a named function cannot be combined with "
                     + "response_format or guided_* (the forced call already constrains the output)");
         }
-        return r.withTools(tools);
+        return r.withTools(tools).withChatTemplateKwargs(chatTemplateKwargs(Fields.get(body, "chat_template_kwargs")));
     }
 
     private static OpenAiRequest common(JsonNode body, boolean chat, List<Prompt> prompts,
@@ -185,7 +194,8 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
                 temperature == null ? 1.0f : temperature.floatValue(), topP == null ? 1.0f : topP.floatValue(),
                 topK == null ? -1 : topK, seed != null ? seed : ThreadLocalRandom.current().nextLong(), stop,
                 logprobs, nn, echo, stream, includeUsage, user, Fields.optBool(body, "ignore_eos", false), sampling,
-                echo && logprobs >= 0 ? logprobs : -1, candidates, ToolRequest.NONE, ResponseFormats.parse(body));
+                echo && logprobs >= 0 ? logprobs : -1, candidates, ToolRequest.NONE, ResponseFormats.parse(body),
+                Map.of());
     }
 
     private static List<Prompt> prompts(JsonNode p) {
@@ -329,6 +339,29 @@ public record OpenAiRequest(boolean chat, String model, List<Prompt> prompts, Li
         }
         return out;
     }
+
+    /** Variables the chat template renders with besides messages and tools; those it already has are refused. */
+    private static Map<String, Object> chatTemplateKwargs(JsonNode k) {
+        if (k == null) {
+            return Map.of();
+        }
+        if (!k.isObject()) {
+            throw Fields.bad("chat_template_kwargs", "'chat_template_kwargs' must be an object, got " + Fields.type(k));
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        for (var it = k.fields(); it.hasNext(); ) {
+            var e = it.next();
+            if (List.of("messages", "tools", "add_generation_prompt", "documents").contains(e.getKey())) {
+                throw Fields.bad("chat_template_kwargs", "chat_template_kwargs may not set '" + e.getKey()
+                        + "': it comes from the request itself");
+            }
+            out.put(e.getKey(), KWARGS.convertValue(e.getValue(), Object.class));
+        }
+        return out;
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper KWARGS =
+            new com.fasterxml.jackson.databind.ObjectMapper();
 
     /** An unknown-model error that does not reveal whether the name exists for someone else. */
     public static ServiceError unknownModel(String model) {

@@ -34,7 +34,7 @@ public final class ScriptedService implements InferenceService {
             + "{% if tools %}TOOLS:{% for t in tools %} {{ t['function']['name'] }}{% endfor %}{{ '\\n' }}{% endif %}"
             + "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}"
             + "{% if m['tool_calls'] %}{% for c in m['tool_calls'] %}[call {{ c['function']['name'] }} "
-            + "{{ c['function']['arguments']['city'] }}]{% endfor %}{% endif %}{{ '\\n' }}{% endfor %}assistant:";
+            + "{{ c['function']['arguments']['city'] }}]{% endfor %}{% endif %}{{ '\\n' }}{% endfor %}assistant:{{ flavour }}";
 
     private final ModelSpec spec;
     private final Function<String, String> script;

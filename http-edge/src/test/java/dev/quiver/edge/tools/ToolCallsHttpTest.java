@@ -183,4 +183,43 @@ class ToolCallsHttpTest {
         assertEquals(400, unenforceable.statusCode());
         assertEquals("tools[0].function.parameters", JSON.readTree(unenforceable.body()).at("/error/param").asText());
     }
+
+    @Test
+    void chat_template_kwargs_reach_the_template_and_may_not_replace_the_requests_own_variables() throws Exception {
+        HttpResponse<String> r = post(chat(",\"chat_template_kwargs\":{\"flavour\":\"mint\"}"));
+        assertEquals(200, r.statusCode(), r.body());
+        String prompt = service.prompts.get(service.prompts.size() - 1);
+        assertTrue(prompt.endsWith("assistant:mint"), prompt);
+        HttpResponse<String> reserved = post(chat(",\"chat_template_kwargs\":{\"messages\":[]}"));
+        assertEquals(400, reserved.statusCode());
+        assertEquals("chat_template_kwargs", JSON.readTree(reserved.body()).at("/error/param").asText());
+        HttpResponse<String> notObject = post(chat(",\"chat_template_kwargs\":[1]"));
+        assertEquals(400, notObject.statusCode());
+    }
+
+    @Test
+    void no_field_is_silently_ignored_unsupported_ones_are_400s_and_unknown_ones_are_named_in_a_header()
+            throws Exception {
+        HttpResponse<String> fine = post(chat(",\"store\":false,\"metadata\":{\"k\":\"v\"},\"modalities\":[\"text\"],"
+                + "\"use_beam_search\":false,\"add_generation_prompt\":true"));
+        assertEquals(200, fine.statusCode(), fine.body());
+        assertTrue(fine.headers().firstValue("x-quiver-ignored-fields").isEmpty(), fine.headers().map().toString());
+        HttpResponse<String> odd = post(chat(",\"my_extra\":1,\"trace\":\"x\""));
+        assertEquals(200, odd.statusCode(), odd.body());
+        assertEquals("my_extra,trace", odd.headers().firstValue("x-quiver-ignored-fields").orElse(""));
+        for (String[] c : new String[][] {
+            {"\"functions\":[{\"name\":\"f\"}]", "functions", "tools"},
+            {"\"reasoning_effort\":\"low\"", "reasoning_effort", "chat_template_kwargs"},
+            {"\"min_p\":0.1", "min_p", "top_p"},
+            {"\"use_beam_search\":true", "use_beam_search", "beam search"},
+            {"\"modalities\":[\"text\",\"audio\"]", "modalities", "text"},
+            {"\"echo\":true", "echo", "completions"},
+            {"\"add_generation_prompt\":false", "add_generation_prompt", "generation prompt"}}) {
+            HttpResponse<String> r = post(chat("," + c[0]));
+            assertEquals(400, r.statusCode(), c[0]);
+            JsonNode e = JSON.readTree(r.body()).path("error");
+            assertEquals(c[1], e.path("param").asText(), r.body());
+            assertTrue(e.path("message").asText().contains(c[2]), r.body());
+        }
+    }
 }
