@@ -283,6 +283,24 @@ class RolloutApiTest {
         assertEquals("fallback", badFallback.error().path("param").asText());
     }
 
+    @Test
+    void fallback_is_opted_into_at_registration_or_later_and_journaled() {
+        JsonNode reg = admin("POST", "/v1/adapters", "{\"name\":\"fb-opt\",\"source\":\""
+                + adapters.resolve("adapter-02").toUri() + "\",\"fallback\":\"base\"}");
+        assertEquals("base", reg.path("fallback").asText());
+        assertEquals("base", admin("GET", "/v1/adapters/fb-opt", null).path("fallback").asText());
+        assertEquals("none", admin("POST", "/v1/adapters/fb-opt/fallback", "{\"fallback\":\"none\"}")
+                .path("fallback").asText());
+        assertEquals(List.of("Registered", "FallbackChanged", "FallbackChanged"), eventTypes("fb-opt"));
+        Client.Reply bad = client.post("/v1/adapters/fb-opt/fallback", ADMIN_A, "{\"fallback\":\"always\"}");
+        assertEquals(400, bad.status(), bad.body());
+        assertEquals("fallback", bad.error().path("param").asText());
+        Client.Reply badReg = client.post("/v1/adapters", ADMIN_A, "{\"name\":\"fb-bad\",\"source\":\""
+                + adapters.resolve("adapter-02").toUri() + "\",\"fallback\":1}");
+        assertEquals(400, badReg.status(), badReg.body());
+        assertEquals("fallback", badReg.error().path("param").asText());
+    }
+
     /** Removes the version's files from the node's disk cache and corrupts its blob, so loading it fails. */
     void corrupt(String sha) throws IOException {
         Path cached = store.resolve(".blobs").resolve(sha);

@@ -106,6 +106,14 @@ class RolloutClusterIT {
         for (AdapterView v : everyNodesView(name)) {
             assertEquals(Map.of("1", 90, "2", 10), v.split().get("versions"), "every node's catalog has the split");
         }
+        // placement loads every version with traffic ahead of the requests (journaled PlacedOn of each version)
+        TestCluster.await(java.time.Duration.ofSeconds(30), () -> {
+            Map<?, ?> residentOn = (Map<?, ?>) cluster.node(1).registry().get(TestCluster.ADMIN, name)
+                    .toCompletableFuture().join().split().get("resident_on");
+            return !((List<?>) residentOn.get("1")).isEmpty() && !((List<?>) residentOn.get("2")).isEmpty();
+        }, "both versions of the split are resident on a worker");
+        TestCluster.await(java.time.Duration.ofSeconds(30), () -> cluster.events(1, name).stream()
+                .anyMatch(e -> e.type().equals("PlacedOn") && e.version() == 2), "PlacedOn of v2 is journaled");
         Map<Integer, List<String>> users = usersPerVersion(name, weights, 2);
         for (int via = 1; via <= 3; via++) {
             for (Map.Entry<Integer, List<String>> e : users.entrySet()) {
