@@ -355,6 +355,52 @@ class RolloutApiTest {
     }
 
     @Test
+    void a_version_whose_files_the_worker_refuses_is_a_422_without_fallback_and_the_base_model_with_it()
+            throws Exception {
+        Map<String, byte[]> files = new java.util.HashMap<>(Archives.adapterFiles(adapters.resolve("adapter-01")));
+        files.put("adapter_config.json", (new String(files.get("adapter_config.json"), StandardCharsets.UTF_8)
+                + "\n\n").getBytes(StandardCharsets.UTF_8));
+        Client.Reply reg = client.post("/v1/adapters?name=refused", ADMIN_A, "application/gzip",
+                Archives.tarGz(files, ""));
+        assertEquals(201, reg.status(), reg.body());
+        // the node's disk cache now holds damaged weights for this version (the blob itself is intact)
+        Files.write(store.resolve(".blobs").resolve(sha(reg.json(), 1)).resolve("adapter_model.safetensors"),
+                "not a safetensors file".getBytes(StandardCharsets.UTF_8));
+
+        Served off = complete(USER_A, "{\"model\":\"refused\",\"prompt\":\"Tell me\",\"max_tokens\":4}");
+        assertEquals(422, off.status(), off.body().toString());
+        assertEquals("adapter_refused", off.body().at("/error/code").asText(), off.body().toString());
+        Served on = greedy("refused", ",\"fallback\":\"base\"");
+        assertTrue(on.body().at("/quiver/fallback").asBoolean(), on.body().toString());
+        assertEquals("refused@v1", on.body().at("/quiver/requested").asText());
+        assertTrue(on.fingerprint().startsWith("quiver-demo:"), on.fingerprint());
+        // streamed: the engine accepted the request before the load failed, yet nothing went out in the
+        // adapter's name: the header and every chunk name the base model and carry the fallback mark
+        HttpResponse<java.io.InputStream> r = http.send(HttpRequest.newBuilder(URI.create(node.baseUrl()
+                        + "/v1/chat/completions")).header("Authorization", "Bearer " + USER_A)
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"model\":\"refused\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                                + "\"max_tokens\":4,\"stream\":true,\"fallback\":\"base\"}")).build(),
+                HttpResponse.BodyHandlers.ofInputStream());
+        assertEquals(200, r.statusCode());
+        assertEquals(on.fingerprint(), r.headers().firstValue("x-quiver-adapter").orElse(null));
+        int chunks = 0;
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+            for (String line; (line = in.readLine()) != null; ) {
+                if (line.startsWith("data: {")) {
+                    JsonNode c = Client.JSON.readTree(line.substring(6));
+                    assertEquals(on.fingerprint(), c.path("system_fingerprint").asText(), c.toString());
+                    assertTrue(c.at("/quiver/fallback").asBoolean(), c.toString());
+                    chunks++;
+                }
+            }
+        }
+        assertTrue(chunks >= 2, "the stream had chunks");
+        long loadFailures = eventTypes("refused").stream().filter("LoadFailed"::equals).count();
+        assertTrue(loadFailures >= 2, "each refused load is journaled: " + eventTypes("refused"));
+    }
+
+    @Test
     void per_version_metrics_and_an_access_log_line_name_the_version_that_served() throws Exception {
         register("metered-rollout", "adapter-01");
         Served s = greedy("metered-rollout", ",\"user\":\"carol\"");

@@ -105,6 +105,8 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     /** On a fallback: the adapter version that could not be loaded ({@code name@vN}) and why. */
     private String fallbackFrom;
     private String fallbackReason;
+    /** An Accepted not yet told to the listener (an adapter attempt that may still fall back), or -1. */
+    private int heldAccept = -1;
     private final GenerationListener listener;
     private final Setup setup;
     private final List<Integer> delivered = new ArrayList<>();
@@ -348,11 +350,17 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         if (e instanceof GpuWorker.Accepted a) {
             timers.cancel(DEADLINE);
             if (!accepted) {
-                accepted = true;
-                promptTokens = a.promptTokens();
-                listener.onAccepted(a.promptTokens());
+                if (!baseModel && fallbackWanted()) {
+                    // the engine accepts before it loads the adapter: the client hears of it (a stream's headers
+                    // and first chunk, naming the version) only with the first output, so a version that then
+                    // fails to load can still be replaced by the base model without anything sent in its name
+                    heldAccept = a.promptTokens();
+                } else {
+                    tellAccepted(a.promptTokens());
+                }
             }
         } else if (e instanceof GpuWorker.Tokens t) {
+            releaseHeldAccept();
             for (int id : t.tokenIds()) {
                 delivered.add(id);
             }
@@ -360,6 +368,7 @@ public final class RequestRelay extends AbstractBehavior<Object> {
                     new GenerationListener.TokenLogprob(lp.tokenId(), lp.logprob(), lp.topIds(), lp.topLogprobs()))
                     .toList());
         } else if (e instanceof GpuWorker.PromptLogprobs pl) {
+            releaseHeldAccept();
             if (!promptLogprobsSent) { // a worker that takes over after a failover scores the prompt again
                 promptLogprobsSent = true;
                 listener.onPromptLogprobs(pl.logprobs().stream().map(lp ->
@@ -367,6 +376,7 @@ public final class RequestRelay extends AbstractBehavior<Object> {
                         .toList());
             }
         } else if (e instanceof GpuWorker.Finished f) {
+            releaseHeldAccept();
             listener.onFinished(f.reason().wire(), f.usage().promptTokens(), f.usage().completionTokens());
             return Behaviors.stopped();
         } else if (e instanceof GpuWorker.Failed f) {
@@ -392,6 +402,19 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     private boolean resumable(EngineError err) {
         return err.kind() == EngineError.Kind.SHUTTING_DOWN || err.kind() == EngineError.Kind.INTERNAL
                 || (err.kind() == EngineError.Kind.OVERLOADED && accepted);
+    }
+
+    private void tellAccepted(int prompt) {
+        accepted = true;
+        heldAccept = -1;
+        promptTokens = prompt;
+        listener.onAccepted(prompt);
+    }
+
+    private void releaseHeldAccept() {
+        if (heldAccept >= 0 && !accepted) {
+            tellAccepted(heldAccept);
+        }
     }
 
     /** The adapter version could not be loaded on the worker: its files were refused or could not be fetched. */
@@ -421,6 +444,7 @@ public final class RequestRelay extends AbstractBehavior<Object> {
                 + "it (fallback)", generation.requestId(), generation.model(), pinnedVersion, workerId, err.message());
         fallbackFrom = generation.model() + "@v" + pinnedVersion;
         fallbackReason = err.message();
+        heldAccept = -1;
         if (agent != null) {
             getContext().unwatch(agent);
         }
