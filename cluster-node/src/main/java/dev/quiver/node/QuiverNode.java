@@ -225,7 +225,8 @@ public final class QuiverNode {
             }
             RequestRelay.Setup relays = new RequestRelay.Setup(directory, catalog, policy,
                     name -> sharding.entityRefFor(AdapterEntity.ENTITY_KEY, name), ns.routing().routeTimeout(),
-                    ns.routing().retryBackoff(), ns.routing().deadline());
+                    ns.routing().retryBackoff(), ns.routing().deadline(), spec.id(),
+                    dev.quiver.node.rollout.BaseModelDigest.of(ns.modelDir()));
             ClusterInferenceService service = new ClusterInferenceService(system, spec, registry, directory, relays);
             EdgeServer server = EdgeServer.start(system, es, service, registry).toCompletableFuture().join();
             EngineMetrics metrics = local == null ? null : new EngineMetrics(local.id());

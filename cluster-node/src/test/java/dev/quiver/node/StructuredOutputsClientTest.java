@@ -108,7 +108,7 @@ class StructuredOutputsClientTest {
     }
 
     @Test
-    void a_named_tool_choice_forces_a_call_to_that_tool_with_arguments_valid_for_its_parameters() {
+    void a_named_tool_choice_forces_one_call_to_that_tool_with_arguments_valid_for_its_parameters() {
         FunctionParameters.Builder params = FunctionParameters.builder();
         CITY.forEach((k, v) -> params.putAdditionalProperty(k, JsonValue.from(v)));
         ChatCompletionTool weather = ChatCompletionTool.builder().function(FunctionDefinition.builder()
@@ -123,12 +123,12 @@ class StructuredOutputsClientTest {
                     .toolChoice(ChatCompletionToolChoiceOption.ofNamedToolChoice(ChatCompletionNamedToolChoice
                             .builder().function(ChatCompletionNamedToolChoice.Function.builder().name("get_weather")
                                     .build()).build()))
-                    .seed(seed).maxCompletionTokens(120).build());
+                    .parallelToolCalls(false).seed(seed).maxCompletionTokens(240).build());
             ChatCompletion.Choice choice = cc.choices().get(0);
             assertEquals(ChatCompletion.Choice.FinishReason.TOOL_CALLS, choice.finishReason(),
                     "seed " + seed + ": " + choice.message());
             List<ChatCompletionMessageToolCall> calls = choice.message().toolCalls().orElseThrow();
-            assertFalse(calls.isEmpty());
+            assertEquals(1, calls.size(), "parallel_tool_calls false: one call");
             for (ChatCompletionMessageToolCall call : calls) {
                 assertEquals("get_weather", call.function().name());
                 assertFalse(call.id().isEmpty());

@@ -40,8 +40,8 @@ import org.apache.pekko.NotUsed;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpEntity;
-import org.apache.pekko.http.javadsl.model.HttpHeader;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
 import org.apache.pekko.http.javadsl.model.MediaTypes;
 import org.apache.pekko.http.javadsl.model.Multipart;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
@@ -178,7 +178,10 @@ public final class EdgeRoutes extends AllDirectives {
                 pathEnd(() -> concat(
                         get(() -> completeWithFuture(mapped(admin.list(c), l -> json(StatusCodes.OK, list(l))))),
                         post(() -> parameterMap(q -> body(settings.maxUploadBytes(), e -> source(e, q, true)
-                                .thenCompose(s -> admin.register(c, s.name(), s.source(), s.shared()))
+                                .thenCompose(s -> admin.register(c, s.name(), s.source(), s.shared())
+                                        .thenCompose(v -> s.fallback() == null || s.fallback().equals("none")
+                                                ? CompletableFuture.completedFuture(v)
+                                                : admin.setFallback(c, s.name(), s.fallback())))
                                 .thenApply(v -> json(StatusCodes.CREATED, v))))))),
                 pathPrefix(PathMatchers.segment(), name -> concat(
                         pathEnd(() -> concat(
@@ -186,8 +189,32 @@ public final class EdgeRoutes extends AllDirectives {
                                 delete(() -> completeWithFuture(mapped(admin.retire(c, name),
                                         v -> json(StatusCodes.OK, v)))))),
                         path("versions", () -> post(() -> parameterMap(q -> body(settings.maxUploadBytes(),
-                                e -> source(e, q, false).thenCompose(s -> admin.publishVersion(c, name, s.source()))
+                                e -> source(e, q, false).thenCompose(s -> s.activate()
+                                                ? admin.publishVersion(c, name, s.source())
+                                                : admin.publishVersion(c, name, s.source(), false))
                                         .thenApply(v -> json(StatusCodes.CREATED, v)))))),
+                        pathPrefix("split", () -> concat(
+                                pathEnd(() -> concat(
+                                        post(() -> body(settings.maxRequestBytes(), e -> {
+                                            JsonNode n = Json.parseObject(e.getData().toArray());
+                                            return admin.split(c, name, splitWeights(n), reason(n))
+                                                    .thenApply(v -> json(StatusCodes.OK, v));
+                                        })),
+                                        delete(() -> completeWithFuture(mapped(admin.abortSplit(c, name,
+                                                "aborted by " + c.keyName()), v -> json(StatusCodes.OK, v)))))),
+                                path("abort", () -> post(() -> body(settings.maxRequestBytes(), e -> {
+                                    String why = e.getData().size() > 0
+                                            ? reason(Json.parseObject(e.getData().toArray())) : null;
+                                    return admin.abortSplit(c, name, why != null ? why : "aborted by " + c.keyName())
+                                            .thenApply(v -> json(StatusCodes.OK, v));
+                                }))))),
+                        path("fallback", () -> post(() -> body(settings.maxRequestBytes(), e -> {
+                            JsonNode n = Json.parseObject(e.getData().toArray());
+                            JsonNode f = n.get("fallback");
+                            return admin.setFallback(c, name, fallbackMode(f == null || f.isNull() ? null
+                                            : f.isTextual() ? f.asText() : f.toString(), true))
+                                    .thenApply(v -> json(StatusCodes.OK, v));
+                        }))),
                         path("rollback", () -> post(() -> body(settings.maxRequestBytes(), e -> {
                             Integer to = null;
                             if (e.getData().size() > 0) {
@@ -223,8 +250,71 @@ public final class EdgeRoutes extends AllDirectives {
                 )));
     }
 
-    /** A register/publish request: its name (register only), visibility and source. */
-    private record SourceRequest(String name, AdapterSource source, boolean shared) {
+    /**
+     * A register/publish request: its name (register only), visibility, source, whether a published version
+     * becomes active at once ({@code activate}, default true) and the adapter's fallback ({@code none}/{@code base},
+     * null when not given).
+     */
+    private record SourceRequest(String name, AdapterSource source, boolean shared, boolean activate,
+                                 String fallback) {
+        SourceRequest(String name, AdapterSource source, boolean shared) {
+            this(name, source, shared, true, null);
+        }
+
+        SourceRequest with(Map<String, String> options) {
+            String a = options.get("activate");
+            if (a != null && !a.equals("true") && !a.equals("false")) {
+                throw ServiceError.invalid("activate", "'activate' must be true or false, got '" + a + "'")
+                        .exception();
+            }
+            String f = options.get("fallback");
+            return new SourceRequest(name, source, shared, !"false".equals(a),
+                    f == null ? fallback : fallbackMode(f, true));
+        }
+    }
+
+    /** {@code none} or {@code base}; anything else is a 400 naming {@code fallback}. */
+    static String fallbackMode(String value, boolean required) {
+        if (value == null && !required) {
+            return null;
+        }
+        if (!"none".equals(value) && !"base".equals(value)) {
+            throw ServiceError.invalid("fallback", "'fallback' must be \"none\" or \"base\", got "
+                    + (value == null ? "nothing" : "'" + value + "'")).exception();
+        }
+        return value;
+    }
+
+    /** A split body's {@code versions}: an object of version numbers (as strings) to integer percentages. */
+    static Map<Integer, Integer> splitWeights(JsonNode body) {
+        JsonNode v = body.get("versions");
+        if (v == null || !v.isObject() || v.size() == 0) {
+            throw ServiceError.invalid("versions", "'versions' must be an object of version numbers to percentages "
+                    + "summing to 100, e.g. {\"3\": 90, \"4\": 10}").exception();
+        }
+        Map<Integer, Integer> out = new java.util.TreeMap<>();
+        var it = v.fields();
+        while (it.hasNext()) {
+            var e = it.next();
+            int version;
+            try {
+                version = Integer.parseInt(e.getKey());
+            } catch (NumberFormatException ex) {
+                throw ServiceError.invalid("versions", "'versions' keys must be version numbers, got '" + e.getKey()
+                        + "'").exception();
+            }
+            if (!e.getValue().isIntegralNumber()) {
+                throw ServiceError.invalid("versions", "'versions' weights must be integers, got "
+                        + e.getValue() + " for version " + e.getKey()).exception();
+            }
+            out.put(version, e.getValue().asInt());
+        }
+        return out;
+    }
+
+    private static String reason(JsonNode body) {
+        JsonNode r = body.get("reason");
+        return r == null || r.isNull() ? null : r.asText();
     }
 
     /**
@@ -239,8 +329,19 @@ public final class EdgeRoutes extends AllDirectives {
             JsonNode n = Json.parseObject(e.getData().toArray());
             String name = needName ? text(n, "name", true) : null;
             String src = text(n, "source", true);
+            Map<String, String> options = new HashMap<>(query);
+            if (n.has("activate")) {
+                if (!n.get("activate").isBoolean()) {
+                    throw ServiceError.invalid("activate", "'activate' must be a boolean").exception();
+                }
+                options.put("activate", n.get("activate").asText());
+            }
+            if (n.has("fallback")) {
+                options.put("fallback", n.get("fallback").isTextual() ? n.get("fallback").asText()
+                        : n.get("fallback").toString());
+            }
             return CompletableFuture.completedFuture(new SourceRequest(name, AdapterSource.ofUri(src),
-                    bool(n, "shared")));
+                    bool(n, "shared")).with(options));
         }
         if (media.startsWith("multipart/form-data")) {
             return Unmarshaller.entityToMultipartFormData().unmarshal(e, materializer)
@@ -270,7 +371,8 @@ public final class EdgeRoutes extends AllDirectives {
                         AdapterSource s = archive != null ? AdapterSource.ofArchive(archive)
                                 : fields.containsKey("source") ? AdapterSource.ofUri(fields.get("source"))
                                 : AdapterSource.ofFiles(files);
-                        return new SourceRequest(name, s, "true".equalsIgnoreCase(fields.get("shared")));
+                        return new SourceRequest(name, s, "true".equalsIgnoreCase(fields.get("shared")))
+                                .with(fields);
                     });
         }
         if (media.equals("application/x-tar") || media.equals("application/gzip") || media.equals("application/x-gzip")
@@ -281,7 +383,8 @@ public final class EdgeRoutes extends AllDirectives {
                         .exception();
             }
             return CompletableFuture.completedFuture(new SourceRequest(name,
-                    AdapterSource.ofArchive(e.getData().toArray()), "true".equalsIgnoreCase(query.get("shared"))));
+                    AdapterSource.ofArchive(e.getData().toArray()), "true".equalsIgnoreCase(query.get("shared")))
+                    .with(query));
         }
         throw ServiceError.invalid("Content-Type", "unsupported Content-Type '" + media + "': send application/json "
                 + "with a file:// source, an application/x-tar or application/gzip archive, or multipart/form-data")
@@ -434,27 +537,43 @@ public final class EdgeRoutes extends AllDirectives {
         long t0 = System.nanoTime();
         OpenAiRequest r;
         List<String> ignored;
+        boolean fallback;
         try {
             JsonNode n = Json.parseObject(body);
             ignored = RequestFields.check(n, chat);
             r = chat ? OpenAiRequest.parseChat(n, settings.limits()) : OpenAiRequest.parseCompletion(n, settings.limits());
+            JsonNode f = n.get("fallback");   // Quiver's extension: "base" lets the base model stand in
+            fallback = f != null && !f.isNull() && "base".equals(fallbackMode(f.isTextual() ? f.asText()
+                    : f.toString(), true));
         } catch (ServiceException ex) {
             EdgeMetrics.request(endpoint, "", Errors.wire(ex.error().kind()).status().intValue(), System.nanoTime() - t0);
+            AccessLog.failed(caller, endpoint, null, ex.error(), t0);
             throw ex;
         }
         try {
-            CompletionStage<HttpResponse> resp = run(caller, r, endpoint, t0);
+            CompletionStage<HttpResponse> resp = run(caller, r, endpoint, t0, fallback);
             // NOTE: fields outside OpenAI's and vLLM's APIs are ignored, and the response says which.
             return ignored.isEmpty() ? resp : resp.thenApply(h -> h.addHeader(
-                    HttpHeader.parse(IGNORED_FIELDS_HEADER, String.join(",", ignored))));
+                    RawHeader.create(IGNORED_FIELDS_HEADER, String.join(",", ignored))));
         } catch (RuntimeException ex) {
             EdgeMetrics.request(endpoint, r.model(), Errors.wire(Errors.classify(ex).kind()).status().intValue(),
                     System.nanoTime() - t0);
+            AccessLog.failed(caller, endpoint, r.model(), Errors.classify(ex), t0);
             throw ex;
         }
     }
 
-    private CompletionStage<HttpResponse> run(Caller caller, OpenAiRequest r, String endpoint, long t0) {
+    /** The {@code x-quiver-adapter} header: the fingerprint of the model that generated, when the service said. */
+    private static HttpResponse withServedHeader(HttpResponse resp, GenerationRun run) {
+        return run.served() == null ? resp
+                : resp.addHeader(RawHeader.create(ADAPTER_HEADER, run.served().fingerprint()));
+    }
+
+    /** The response header naming the model (adapter version or base model) that generated the tokens. */
+    public static final String ADAPTER_HEADER = "x-quiver-adapter";
+
+    private CompletionStage<HttpResponse> run(Caller caller, OpenAiRequest r, String endpoint, long t0,
+                                              boolean fallback) {
         if (draining.get()) {
             throw new ServiceError(ServiceError.Kind.UNAVAILABLE, "the server is shutting down", null, 1).exception();
         }
@@ -468,7 +587,8 @@ public final class EdgeRoutes extends AllDirectives {
         String id = (r.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         inFlight.incrementAndGet();
         if (!r.stream()) {
-            GenerationRun run = new GenerationRun(r, id, spec.tokenizer(), inputs, null, toolFormat);
+            GenerationRun run = new GenerationRun(r, id, spec.tokenizer(), inputs, null, toolFormat)
+                    .routing(r.user(), fallback);
             run.start(service, caller);
             return run.done().orTimeout(settings.requestTimeout().toMillis(), TimeUnit.MILLISECONDS)
                     .handle((v, err) -> {
@@ -477,10 +597,12 @@ public final class EdgeRoutes extends AllDirectives {
                             run.cancel();
                             resp = Errors.toResponse(err);
                         } else {
-                            resp = json(StatusCodes.OK, run.response());
+                            resp = withServedHeader(json(StatusCodes.OK, run.response()), run);
                         }
                         permit.release(run.promptTokensTotal() + run.completionTokensTotal());
                         EdgeMetrics.request(endpoint, r.model(), resp.status().intValue(), System.nanoTime() - t0);
+                        AccessLog.finished(caller, endpoint, r, id, run, resp.status().intValue(),
+                                err == null ? null : Errors.classify(err), t0);
                         inFlight.decrementAndGet();
                         return resp;
                     });
@@ -497,6 +619,7 @@ public final class EdgeRoutes extends AllDirectives {
             }
         }, toolFormat);
         holder[0] = run;
+        run.routing(r.user(), fallback);
         run.done().whenComplete((v, err) -> {
             lines.complete();
             permit.release(run.promptTokensTotal() + run.completionTokensTotal());
@@ -506,6 +629,8 @@ public final class EdgeRoutes extends AllDirectives {
             if (err != null) {
                 EdgeMetrics.request(endpoint, r.model(), Errors.wire(Errors.classify(err).kind()).status().intValue(),
                         System.nanoTime() - t0);
+                AccessLog.finished(caller, endpoint, r, id, run,
+                        Errors.wire(Errors.classify(err).kind()).status().intValue(), Errors.classify(err), t0);
                 inFlight.decrementAndGet();
                 return Errors.toResponse(err);
             }
@@ -515,12 +640,21 @@ public final class EdgeRoutes extends AllDirectives {
                         run.cancel();
                     }
                     EdgeMetrics.request(endpoint, r.model(), 200, System.nanoTime() - t0);
+                    ServiceError failure = null;
+                    if (run.done().isCompletedExceptionally()) {
+                        try {
+                            run.done().join();
+                        } catch (RuntimeException ex) {
+                            failure = Errors.classify(ex);
+                        }
+                    }
+                    AccessLog.finished(caller, endpoint, r, id, run, 200, failure, t0);
                     inFlight.decrementAndGet();
                 });
                 return mat;
             });
-            return HttpResponse.create().withEntity(HttpEntities.createChunked(
-                    MediaTypes.TEXT_EVENT_STREAM.toContentType(), events));
+            return withServedHeader(HttpResponse.create().withEntity(HttpEntities.createChunked(
+                    MediaTypes.TEXT_EVENT_STREAM.toContentType(), events)), run);
         });
     }
 

@@ -78,9 +78,15 @@ class FailoverIT {
         }
     }
 
-    /** One streamed completion as the client saw it. */
+    /**
+     * One streamed completion as the client saw it; {@code fingerprints}: every distinct {@code system_fingerprint}
+     * of its chunks (the version that generated, which a resume elsewhere must not change).
+     */
     record Streamed(int status, List<String> tokens, List<Double> logprobs, String text, String finish,
-                    String error) {
+                    String error, java.util.Set<String> fingerprints) {
+        Streamed(int status, List<String> tokens, List<Double> logprobs, String text, String finish, String error) {
+            this(status, tokens, logprobs, text, finish, error, java.util.Set.of());
+        }
     }
 
     String body(String adapter, int seed, int maxTokens, boolean stream) {
@@ -110,6 +116,7 @@ class FailoverIT {
             String error = null;
             boolean done = false;
             boolean counted = false;
+            java.util.Set<String> fingerprints = new java.util.TreeSet<>();
             for (String line : (Iterable<String>) r.body()::iterator) {
                 if (!line.startsWith("data: ")) {
                     continue;
@@ -124,6 +131,7 @@ class FailoverIT {
                     error = chunk.get("error").toString();
                     continue;
                 }
+                fingerprints.add(chunk.path("system_fingerprint").asText("(none)"));
                 JsonNode c = chunk.path("choices").path(0);
                 text.append(c.path("text").asText());
                 for (JsonNode t : c.at("/logprobs/tokens")) {
@@ -143,7 +151,7 @@ class FailoverIT {
             if (r.statusCode() == 200 && !done) {
                 error = (error == null ? "" : error + "; ") + "stream ended without [DONE]";
             }
-            return new Streamed(r.statusCode(), tokens, logprobs, text.toString(), finish, error);
+            return new Streamed(r.statusCode(), tokens, logprobs, text.toString(), finish, error, fingerprints);
         } catch (IOException | java.io.UncheckedIOException e) {
             return new Streamed(-1, List.of(), List.of(), "", null, e.toString());
         } catch (InterruptedException e) {
@@ -278,6 +286,11 @@ class FailoverIT {
                     || !want.text().equals(got.text()) || !"length".equals(got.finish())) {
                 problems.add("request " + i + ": " + got.tokens().size() + " tokens, differs from the undisturbed "
                         + "run at token " + firstDifference(want.tokens(), got.tokens()));
+            } else if (got.fingerprints().size() != 1 || !got.fingerprints().equals(want.fingerprints())
+                    || !got.fingerprints().iterator().next().startsWith("ft-" + (1 + i % ADAPTERS) + "@v1:")) {
+                // every chunk, before and after a resume, names the one version that generated the tokens
+                problems.add("request " + i + ": system_fingerprint " + got.fingerprints() + ", undisturbed "
+                        + want.fingerprints());
             }
         }
         assertTrue(problems.isEmpty(), problems.size() + " of " + REQUESTS + " requests: " + problems);

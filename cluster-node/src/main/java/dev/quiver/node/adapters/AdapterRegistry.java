@@ -182,13 +182,56 @@ public final class AdapterRegistry implements AdapterAdmin {
 
     @Override
     public CompletionStage<AdapterView> publishVersion(Caller caller, String name, AdapterSource source) {
+        return publishVersion(caller, name, source, true);
+    }
+
+    /** Publishes a version; with {@code activate} false it is added without traffic (staged, for a split). */
+    @Override
+    public CompletionStage<AdapterView> publishVersion(Caller caller, String name, AdapterSource source,
+                                                       boolean activate) {
         return owned(caller, name).thenCompose(e -> {
             if (e.state().isRetired()) {
                 throw conflict("adapter '" + name + "' is retired", null).exception();
             }
+            if (activate && e.state().split().isPresent()) {
+                throw toServiceError(new Rejection.SplitInProgress(name, e.state().split().get().weights()))
+                        .exception();
+            }
             return CompletableFuture.supplyAsync(() -> stageAndStore(name, source), io);
         }).thenCompose(c -> execute(name, new LifecycleRequest.PublishVersion(c.digest, c.staged.sizeBytes(),
-                c.staged.rank(), c.staged.targets(), source.describe(), caller.keyName())))
+                c.staged.rank(), c.staged.targets(), source.describe(), caller.keyName(), !activate)))
+                .thenApply(e -> view(e, true));
+    }
+
+    /**
+     * Starts, changes or (one version at 100) ends a traffic split. Returns once the new state is in every
+     * reachable node's catalog, so every node routes by it.
+     */
+    @Override
+    public CompletionStage<AdapterView> split(Caller caller, String name, Map<Integer, Integer> weights,
+                                              String reason) {
+        String why = reason != null ? reason : "requested by " + caller.keyName();
+        return owned(caller, name).thenCompose(e -> execute(name,
+                new LifecycleRequest.SetSplit(weights, why, caller.keyName()))).thenApply(e -> {
+                    log.info("adapter {}: traffic {} by {}", name, e.state().split().map(sp -> "split "
+                            + dev.quiver.persistence.state.Split.describe(sp.weights())).orElse("all on v"
+                            + e.state().currentVersion()), caller.keyName());
+                    return view(e, true);
+                });
+    }
+
+    @Override
+    public CompletionStage<AdapterView> abortSplit(Caller caller, String name, String reason) {
+        return owned(caller, name).thenCompose(e -> execute(name, new LifecycleRequest.AbortSplit(
+                reason != null ? reason : "aborted by " + caller.keyName(), caller.keyName())))
+                .thenApply(e -> view(e, true));
+    }
+
+    @Override
+    public CompletionStage<AdapterView> setFallback(Caller caller, String name, String fallback) {
+        return owned(caller, name).thenCompose(e -> e.state().fallback().equals(fallback)
+                ? CompletableFuture.completedFuture(e)
+                : execute(name, new LifecycleRequest.SetFallback(fallback, caller.keyName())))
                 .thenApply(e -> view(e, true));
     }
 
@@ -426,7 +469,7 @@ public final class AdapterRegistry implements AdapterAdmin {
             return notFound(n.adapter());
         }
         if (r instanceof Rejection.InvalidRequest i) {
-            return ServiceError.invalid(i.field(), i.problem());
+            return ServiceError.invalid(i.field(), i.field() + " " + i.problem());
         }
         return new ServiceError(ServiceError.Kind.CONFLICT, r.message(), null, 0);
     }
@@ -475,8 +518,26 @@ public final class AdapterRegistry implements AdapterAdmin {
             out.putAll(details);
             details = out;
         }
+        Map<String, Object> split = null;
+        if (st.split().isPresent()) {
+            dev.quiver.persistence.state.Split sp = st.split().get();
+            split = new LinkedHashMap<>();
+            Map<String, Integer> weights = new LinkedHashMap<>();
+            sp.weights().forEach((v, w) -> weights.put(Integer.toString(v), w));
+            split.put("versions", weights);
+            split.put("baseline_version", sp.baselineVersion());
+            split.put("started_at", sp.startedAt().toEpochMilli());
+            split.put("started_by", sp.startedBy());
+            Map<String, List<String>> arms = new LinkedHashMap<>();
+            for (int v : sp.weights().keySet()) {
+                String key = WorkerAgent.adapterKey(st.name(), v);
+                arms.put(Integer.toString(v), live.stream().filter(w -> w.resident().contains(key))
+                        .map(WorkerLoad::workerId).sorted().toList());
+            }
+            split.put("resident_on", arms);
+        }
         return new AdapterView(st.name(), e.owner(), e.shared(), st.isRetired() ? "retired" : "active",
-                st.currentVersion(), versions, st.preloadReplicas(), residentOn, details);
+                st.currentVersion(), versions, st.preloadReplicas(), residentOn, details, split, st.fallback());
     }
 
     private static long offsetSeq(AuditRecord r) {
@@ -502,7 +563,8 @@ public final class AdapterRegistry implements AdapterAdmin {
         } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.VersionPublished x) {
             type = "VersionPublished";
             version = x.version();
-            d.putAll(detail("source", x.source(), "sha256", x.digest().hex(), "rank", x.rank()));
+            d.putAll(detail("source", x.source(), "sha256", x.digest().hex(), "rank", x.rank(), "activated",
+                    !x.staged()));
         } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.RolledBack x) {
             type = "RolledBack";
             version = x.toVersion();
@@ -523,6 +585,23 @@ public final class AdapterRegistry implements AdapterAdmin {
             type = "PreloadChanged";
             version = 0;
             d.putAll(detail("replicas", x.replicas()));
+        } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.SplitStarted x) {
+            type = "SplitStarted";
+            version = x.baselineVersion();
+            d.putAll(detail("versions", weights(x.weights()), "baseline_version", x.baselineVersion(), "reason",
+                    x.reason()));
+        } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.SplitChanged x) {
+            type = "SplitChanged";
+            version = 0;
+            d.putAll(detail("versions", weights(x.weights()), "reason", x.reason()));
+        } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.SplitEnded x) {
+            type = "SplitEnded";
+            version = x.activeVersion();
+            d.putAll(detail("outcome", x.outcome(), "active_version", x.activeVersion(), "reason", x.reason()));
+        } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.FallbackChanged x) {
+            type = "FallbackChanged";
+            version = 0;
+            d.putAll(detail("fallback", x.fallback()));
         } else if (e instanceof dev.quiver.persistence.events.AdapterEvent.Retired x) {
             type = "Retired";
             version = 0;
@@ -533,6 +612,12 @@ public final class AdapterRegistry implements AdapterAdmin {
         }
         d.put("journal_seq", r.sequenceNr());
         return new AdapterEvent(seq, e.at().toEpochMilli(), r.adapter(), type, version, e.by(), d);
+    }
+
+    private static Map<String, Integer> weights(Map<Integer, Integer> w) {
+        Map<String, Integer> out = new LinkedHashMap<>();
+        w.forEach((v, p) -> out.put(Integer.toString(v), p));
+        return out;
     }
 
     private static Map<String, Object> detail(Object... kv) {

@@ -197,6 +197,50 @@ public final class BenchReport {
         return n;
     }
 
+    /**
+     * The figures of one arm: the requests one model served (an adapter version during a canary or A/B test, or
+     * the base model), by the {@code x-quiver-adapter} header of each response.
+     */
+    public record Arm(String servedBy, int requests, int completed, long outputTokens, Stats.Summary ttft,
+                      Stats.Summary itl, Stats.Summary e2e) {
+    }
+
+    /** Per arm, in name order; empty when the server named no model (a server without fingerprints). */
+    public List<Arm> arms() {
+        Map<String, List<RequestResult>> by = new TreeMap<>();
+        for (RequestResult r : results) {
+            if (r.servedBy() != null) {
+                by.computeIfAbsent(r.servedBy(), k -> new ArrayList<>()).add(r);
+            }
+        }
+        List<Arm> out = new ArrayList<>();
+        by.forEach((arm, rs) -> {
+            int done = 0;
+            long tokens = 0;
+            List<Double> t = new ArrayList<>();
+            List<Double> gaps = new ArrayList<>();
+            List<Double> total = new ArrayList<>();
+            for (RequestResult r : rs) {
+                if (!r.ok()) {
+                    continue;
+                }
+                done++;
+                tokens += r.outputTokens();
+                long[] ch = r.chunkNanos();
+                if (ch.length > 0) {
+                    t.add((ch[0] - r.sentNanos()) / 1e6);
+                }
+                for (int i = 1; i < ch.length; i++) {
+                    gaps.add((ch[i] - ch[i - 1]) / 1e6);
+                }
+                total.add((r.endNanos() - r.sentNanos()) / 1e6);
+            }
+            out.add(new Arm(arm, rs.size(), done, tokens, Stats.Summary.of(t), Stats.Summary.of(gaps),
+                    Stats.Summary.of(total)));
+        });
+        return out;
+    }
+
     /** Per-second series over the run: sent, completed, failed (by end time) and output tokens. */
     public record Series(double[] sent, double[] completed, double[] failed, double[] outputTokens) {
     }
@@ -265,6 +309,18 @@ public final class BenchReport {
                     cache.diskMisses(), cache.source().equals("admin") ? "GET /v1/adapters/NAME" : "GET /metrics"));
             line(b, "adapter cache hit rate", pct(cache.hitRate()) + " (slot " + pct(cache.slotHitRate()) + ")");
         }
+        List<Arm> arms = arms();
+        if (!arms.isEmpty()) {
+            b.append(String.format(Locale.ROOT, "per arm (x-quiver-adapter):%n  %-32s %8s %8s %8s %10s %10s %10s%n",
+                    "served by", "requests", "share", "failed", "TTFT p50", "TTFT p99", "ITL p50"));
+            int withArm = arms.stream().mapToInt(Arm::requests).sum();
+            for (Arm a : arms) {
+                b.append(String.format(Locale.ROOT, "  %-32s %8d %8s %8d %10s %10s %10s%n", a.servedBy(),
+                        a.requests(), pct((double) a.requests() / withArm), a.requests() - a.completed(),
+                        ms(a.ttft().count(), a.ttft().p50()), ms(a.ttft().count(), a.ttft().p99()),
+                        ms(a.itl().count(), a.itl().p50())));
+            }
+        }
         return b.toString();
     }
 
@@ -276,6 +332,10 @@ public final class BenchReport {
 
     private static void line(StringBuilder b, String k, String v) {
         b.append(String.format(Locale.ROOT, "%-28s %s%n", k + ":", v));
+    }
+
+    private static String ms(int count, double v) {
+        return count == 0 ? "-" : String.format(Locale.ROOT, "%.1f ms", v);
     }
 
     static String pct(double v) {
@@ -338,6 +398,17 @@ public final class BenchReport {
         array(series.putArray("completed"), s.completed());
         array(series.putArray("failed"), s.failed());
         array(series.putArray("output_tokens"), s.outputTokens());
+        ArrayNode armsJson = o.putArray("arms");
+        for (Arm a : arms()) {
+            ObjectNode j = armsJson.addObject();
+            j.put("served_by", a.servedBy());
+            j.put("requests", a.requests());
+            j.put("completed", a.completed());
+            j.put("output_tokens", a.outputTokens());
+            summary(j.putObject("ttft_ms"), a.ttft());
+            summary(j.putObject("inter_token_ms"), a.itl());
+            summary(j.putObject("end_to_end_ms"), a.e2e());
+        }
         ArrayNode byRank = o.putArray("requests_by_adapter_rank");
         int[] n = requestsByRank();
         for (int k = 0; k < n.length; k++) {
@@ -355,6 +426,7 @@ public final class BenchReport {
             q.put("sent_ms", r.sentNanos() < 0 ? null : r.sentNanos() / 1e6);
             q.put("status", r.status());
             q.put("error", r.error());
+            q.put("served_by", r.servedBy());
             q.put("ttft_ms", r.firstChunkNanos() < 0 ? null : (r.firstChunkNanos() - r.sentNanos()) / 1e6);
             q.put("end_to_end_ms", r.endNanos() < 0 || r.sentNanos() < 0 ? null
                     : (r.endNanos() - r.sentNanos()) / 1e6);

@@ -237,7 +237,8 @@ public final class LoadGenerator {
             String error = res.error() != null ? "stream error: " + res.error()
                     : !res.done() ? (cancelling.get() ? "cancelled at drain" : "incomplete stream") : null;
             return new RequestResult(p.index(), p.model(), p.adapterRank(), p.promptIds().length, p.maxTokens(),
-                    p.offsetNanos(), sent, 200, error, res.chunkNanos(), end, res.outputTokens());
+                    p.offsetNanos(), sent, 200, error, res.chunkNanos(), end, res.outputTokens(),
+                    RequestResult.arm(resp.headers().firstValue("x-quiver-adapter").orElse(null)));
         } catch (HttpTimeoutException e) {
             return failure(p, sent, 0, "timeout");
         } catch (IOException e) {
@@ -279,6 +280,8 @@ public final class LoadGenerator {
         o.put("temperature", settings.temperature());
         o.put("seed", settings.seed() + p.index());
         o.put("ignore_eos", true);
+        // one user per request: a traffic split spreads them over its versions by weight
+        o.put("user", "bench-" + settings.seed() + "-" + p.index());
         o.put("stream", true);
         o.putObject("stream_options").put("include_usage", true);
         return o.toString();

@@ -57,6 +57,11 @@ public record CatalogEntry(AdapterState state, long seqNr) implements ClusterMes
                 .map(Residency::worker).toList();
     }
 
+    /** Workers holding {@code version} (as persisted; the journal keeps one version per worker). */
+    public List<String> holders(int version) {
+        return state.residents().stream().filter(r -> r.version() == version).map(Residency::worker).toList();
+    }
+
     /** The owning tenant of a stored tenant value. */
     public static String owner(String tenant) {
         return tenant.startsWith(SHARED_PREFIX) ? tenant.substring(SHARED_PREFIX.length()) : tenant;

@@ -102,6 +102,16 @@ public final class ReplicatedMap<V> {
     }
 
     /**
+     * Writes {@code value} on this node only (others learn it by gossip); completes once this node's
+     * {@link #snapshot()} shows it (or a newer version).
+     */
+    public CompletionStage<Void> putLocal(String key, V value) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        actor.tell(new Put(key, value, null, done));
+        return done;
+    }
+
+    /**
      * The value of {@code key} as this node's replicator holds it right now: it may be newer than
      * {@link #snapshot()}, which follows the replicator's change notifications (every
      * {@code notify-subscribers-interval}). A local read, no round trip; for a miss in the snapshot.

@@ -7,6 +7,7 @@ import dev.quiver.node.cluster.ClusterMetrics;
 import dev.quiver.node.directory.WorkerDirectory;
 import dev.quiver.node.directory.WorkerLoad;
 import dev.quiver.node.placement.PlacementPolicy;
+import dev.quiver.node.rollout.SplitChooser;
 import dev.quiver.node.worker.WorkerAgent;
 import dev.quiver.persistence.PersistenceSettings;
 import dev.quiver.persistence.events.AdapterEvent;
@@ -76,7 +77,7 @@ public final class AdapterEntity
             EntityTypeKey.create(Command.class, AdapterLifecycle.ENTITY_TYPE);
 
     public sealed interface Command extends ClusterMessage permits Execute, GetState, Route, PlacementDone,
-            WorkerEvicted, NodeLost, Maintain {
+            WorkerEvicted, NodeLost, Maintain, LoadFailedReport {
     }
 
     /** A lifecycle request from the admin API. */
@@ -93,8 +94,23 @@ public final class AdapterEntity
     public record GetState(ActorRef<CatalogEntry> replyTo) implements Command {
     }
 
-    /** Where should request {@code requestId} go? Never to a worker in {@code exclude}. */
-    public record Route(String requestId, List<String> exclude, ActorRef<RouteReply> replyTo) implements Command {
+    /**
+     * Where should request {@code requestId} go? Never to a worker in {@code exclude}. {@code version}: the
+     * version the request is pinned to (chosen by the relay, or kept across a failover resume), or 0 for the
+     * entity to choose by {@code splitKey} (the current version, or the split's choice).
+     */
+    public record Route(String requestId, List<String> exclude, ActorRef<RouteReply> replyTo, int version,
+                        String splitKey) implements Command {
+        public Route(String requestId, List<String> exclude, ActorRef<RouteReply> replyTo) {
+            this(requestId, exclude, replyTo, 0, requestId);
+        }
+    }
+
+    /**
+     * A request could not run on {@code worker} because {@code version} would not load there (refused files, a
+     * blob that cannot be fetched): journaled as {@code LoadFailed}.
+     */
+    public record LoadFailedReport(String worker, String node, int version, String error) implements Command {
     }
 
     public sealed interface RouteReply extends ClusterMessage permits Routed, NotRouted {
@@ -179,6 +195,9 @@ public final class AdapterEntity
                 .onCommand(WorkerEvicted.class, this::onWorkerEvicted)
                 .onCommand(NodeLost.class, this::onNodeLost)
                 .onCommand(Maintain.class, this::onMaintain)
+                .onCommand(LoadFailedReport.class, (state, f) -> persistDecided(state, List.of(
+                        new LifecycleRequest.ReportLoadFailure(f.worker(), f.node(), f.version(), f.error(),
+                                "system:request"))))
                 .build();
     }
 
@@ -253,6 +272,11 @@ public final class AdapterEntity
         } else if (event instanceof AdapterEvent.PreloadChanged) {
             ensurePins(after);
         }
+        if (event instanceof AdapterEvent.SplitStarted || event instanceof AdapterEvent.SplitChanged) {
+            ensureArms(after);
+        } else if (event instanceof AdapterEvent.SplitEnded) {
+            releaseUntrafficked(after);
+        }
         scheduleMaintenance(after);
     }
 
@@ -264,17 +288,23 @@ public final class AdapterEntity
             return Effect().reply(route.replyTo(), new NotRouted(NotRouted.Reason.NOT_FOUND,
                     "adapter '" + name + "' does not exist", 0));
         }
-        int version = state.currentVersion();
+        // A pinned version (a failover resume, or the relay's split choice) is served while it exists, even if a
+        // promote or abort took its traffic away since: the request started on it.
+        int version = route.version() > 0 && state.version(route.version()).isPresent() ? route.version()
+                : SplitChooser.choose(state, route.splitKey() == null ? route.requestId() : route.splitKey());
         String key = WorkerAgent.adapterKey(name, version);
         List<WorkerLoad> live = deps.directory().routable();
-        PlacementPolicy.Decision d = deps.policy().route(key, holders(state), Set.copyOf(route.exclude()), live);
+        PlacementPolicy.Decision d = deps.policy().route(key, holders(state, version), Set.copyOf(route.exclude()),
+                live);
         if (d instanceof PlacementPolicy.Route r) {
-            r.placeOn().ifPresent(w -> startPlacement(state, w, false));
+            if (state.getsTraffic(version)) {
+                r.placeOn().ifPresent(w -> startPlacement(state, w, false, version));
+            }
             WorkerLoad target = live.stream().filter(w -> w.workerId().equals(r.workerId())).findFirst()
                     .orElseThrow();
             ClusterMetrics.routed(r.outcome().wire());
             return Effect().reply(route.replyTo(), new Routed(r.workerId(), target.agent(), version,
-                    state.current().orElseThrow().digest().hex(), state.tenant(), r.outcome().wire()));
+                    state.version(version).orElseThrow().digest().hex(), state.tenant(), r.outcome().wire()));
         }
         if (d instanceof PlacementPolicy.Overloaded o) {
             ClusterMetrics.routed("overloaded");
@@ -288,24 +318,75 @@ public final class AdapterEntity
 
     /** Workers that hold, or are loading, the current version. */
     private Set<String> holders(AdapterState state) {
+        return holders(state, state.currentVersion());
+    }
+
+    /**
+     * Workers that hold, or are loading, {@code version}: as journaled, plus (for a version other than the current
+     * one, since the journal keeps one version per worker) live workers that publish it among their residents.
+     */
+    private Set<String> holders(AdapterState state, int version) {
         Set<String> out = new LinkedHashSet<>();
         for (Residency r : state.residents()) {
-            if (r.version() == state.currentVersion()) {
+            if (r.version() == version) {
                 out.add(r.worker());
             }
         }
         placing.forEach((w, p) -> {
-            if (p.version() == state.currentVersion()) {
+            if (p.version() == version) {
                 out.add(w);
             }
         });
+        if (version != state.currentVersion()) {
+            String key = WorkerAgent.adapterKey(name, version);
+            deps.directory().routable().forEach(w -> {
+                if (w.resident().contains(key)) {
+                    out.add(w.workerId());
+                }
+            });
+        }
         return out;
+    }
+
+    /** Every version that gets split traffic and that no live worker holds is placed on one (loads ahead). */
+    private void ensureArms(AdapterState state) {
+        if (!state.isRegistered() || state.isRetired()) {
+            return;
+        }
+        List<WorkerLoad> live = deps.directory().routable();
+        for (int version : state.trafficWeights().keySet()) {
+            Set<String> holders = holders(state, version);
+            if (!holders.isEmpty()) {
+                continue;
+            }
+            PlacementPolicy.Decision d = deps.policy().route(WorkerAgent.adapterKey(name, version), holders,
+                    Set.of(), live);
+            if (d instanceof PlacementPolicy.Route r) {
+                r.placeOn().ifPresent(w -> startPlacement(state, w, false, version));
+            }
+        }
+    }
+
+    /** After a split ends: live workers drop the versions that no longer get traffic, once idle. */
+    private void releaseUntrafficked(AdapterState state) {
+        for (WorkerLoad w : deps.directory().routable()) {
+            for (String key : w.resident()) {
+                if (name.equals(WorkerAgent.adapterOf(key)) && !state.getsTraffic(WorkerAgent.versionOf(key))) {
+                    release(w.workerId(), WorkerAgent.versionOf(key), false, "split ended: v"
+                            + state.currentVersion() + " serves every request");
+                }
+            }
+        }
+        placing.entrySet().removeIf(e -> !state.getsTraffic(e.getValue().version()));
     }
 
     // ---- placement ----
 
     private void startPlacement(AdapterState state, String workerId, boolean pin) {
-        int version = state.currentVersion();
+        startPlacement(state, workerId, pin, state.currentVersion());
+    }
+
+    private void startPlacement(AdapterState state, String workerId, boolean pin, int version) {
         Placing already = placing.get(workerId);
         if (already != null && already.version() == version && (already.pin() || !pin)) {
             return;
@@ -321,8 +402,8 @@ public final class AdapterEntity
         timers.startSingleTimer("place-" + workerId, new PlacementDone(new WorkerAgent.PlaceResult(workerId,
                 load.get().nodeId(), name, version, pin, false, "placement timed out after "
                 + deps.placementTimeout().toSeconds() + " s")), deps.placementTimeout());
-        load.get().agent().tell(new WorkerAgent.Place(name, version, state.current().orElseThrow().digest().hex(),
-                pin, placeReplies));
+        load.get().agent().tell(new WorkerAgent.Place(name, version, state.version(version).orElseThrow().digest()
+                .hex(), pin, placeReplies));
     }
 
     private ReplyEffect<AdapterEvent, AdapterState> onPlacementDone(AdapterState state, PlacementDone done) {
@@ -334,12 +415,12 @@ public final class AdapterEntity
         placing.remove(r.workerId());
         timers.cancel("place-" + r.workerId());
         ClusterMetrics.placed(r.ok(), System.nanoTime() - p.startedNanos());
-        if (r.ok() && (state.isRetired() || r.version() != state.currentVersion())) {
+        if (r.ok() && (state.isRetired() || !state.getsTraffic(r.version()))) {
             release(r.workerId(), r.version(), false, "no longer current");
             return Effect().noReply();
         }
         LifecycleRequest request = r.ok()
-                ? new LifecycleRequest.Place(r.workerId(), r.nodeId(), "system:placement")
+                ? new LifecycleRequest.Place(r.workerId(), r.nodeId(), "system:placement", r.version())
                 : new LifecycleRequest.ReportLoadFailure(r.workerId(), r.nodeId(), r.version(),
                         String.valueOf(r.error()), "system:placement");
         if (!r.ok()) {

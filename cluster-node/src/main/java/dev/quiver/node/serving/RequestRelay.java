@@ -1,6 +1,9 @@
 package dev.quiver.node.serving;
 
 import dev.quiver.edge.api.GenerationListener;
+import dev.quiver.edge.api.Served;
+import dev.quiver.node.rollout.SplitChooser;
+import dev.quiver.persistence.state.AdapterState;
 import dev.quiver.edge.api.ServiceError;
 import dev.quiver.gpu.worker.EngineError;
 import dev.quiver.gpu.worker.GpuWorker;
@@ -70,10 +73,19 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     private record DeadlinePassed() {
     }
 
-    /** How the relay reaches the cluster. */
+    /**
+     * How the relay reaches the cluster, and the base model's served name and content digest (for the
+     * fingerprint of requests it serves).
+     */
     public record Setup(WorkerDirectory directory, AdapterCatalog catalog, PlacementPolicy policy,
                         java.util.function.Function<String, EntityRef<AdapterEntity.Command>> entities,
-                        Duration routeTimeout, Duration retryBackoff, Duration deadline) {
+                        Duration routeTimeout, Duration retryBackoff, Duration deadline, String baseModel,
+                        String baseDigest) {
+        public Setup(WorkerDirectory directory, AdapterCatalog catalog, PlacementPolicy policy,
+                     java.util.function.Function<String, EntityRef<AdapterEntity.Command>> entities,
+                     Duration routeTimeout, Duration retryBackoff, Duration deadline) {
+            this(directory, catalog, policy, entities, routeTimeout, retryBackoff, deadline, "base", null);
+        }
     }
 
     public static Behavior<Object> create(Generation generation, boolean baseModel, GenerationListener listener,
@@ -86,7 +98,15 @@ public final class RequestRelay extends AbstractBehavior<Object> {
 
     private final TimerScheduler<Object> timers;
     private final Generation generation;
-    private final boolean baseModel;
+    /** Whether the base model serves: asked for, or standing in for an adapter that could not be loaded. */
+    private boolean baseModel;
+    /** The adapter version this request is pinned to once first sent (0 before): a resume stays on it. */
+    private int pinnedVersion;
+    /** On a fallback: the adapter version that could not be loaded ({@code name@vN}) and why. */
+    private String fallbackFrom;
+    private String fallbackReason;
+    /** An Accepted not yet told to the listener (an adapter attempt that may still fall back), or -1. */
+    private int heldAccept = -1;
     private final GenerationListener listener;
     private final Setup setup;
     private final List<Integer> delivered = new ArrayList<>();
@@ -185,7 +205,7 @@ public final class RequestRelay extends AbstractBehavior<Object> {
             PlacementPolicy.Decision d = setup.policy().routeBase(excluded, live);
             if (d instanceof PlacementPolicy.Route r) {
                 WorkerLoad w = live.stream().filter(l -> l.workerId().equals(r.workerId())).findFirst().orElseThrow();
-                ClusterMetrics.routed("base");
+                ClusterMetrics.routed(fallbackFrom != null ? "base_fallback" : "base");
                 send(w.workerId(), w.agent(), null, 0, null);
                 return;
             }
@@ -205,8 +225,21 @@ public final class RequestRelay extends AbstractBehavior<Object> {
             return;
         }
         List<String> exclude = List.copyOf(excluded);
+        int pinned = pinnedVersion;
         getContext().pipeToSelf(setup.entities().apply(generation.model()).<AdapterEntity.RouteReply>ask(
-                replyTo -> new AdapterEntity.Route(attemptId, exclude, replyTo), setup.routeTimeout()), Routed::new);
+                replyTo -> new AdapterEntity.Route(attemptId, exclude, replyTo, pinned, generation.splitKey()),
+                setup.routeTimeout()), Routed::new);
+    }
+
+    /**
+     * The version this request gets from {@code entry}: the one it is pinned to, else the split's choice by the
+     * request's sticky key (the current version when there is no split).
+     */
+    private int versionFor(CatalogEntry entry) {
+        if (pinnedVersion > 0 && entry.state().version(pinnedVersion).isPresent()) {
+            return pinnedVersion;
+        }
+        return SplitChooser.choose(entry.state(), generation.splitKey());
     }
 
     /**
@@ -218,9 +251,17 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         if (entry.isEmpty()) {
             return Optional.empty();
         }
-        String key = WorkerAgent.adapterKey(generation.model(), entry.get().state().currentVersion());
-        PlacementPolicy.Decision d = setup.policy().route(key, entry.get().holders(), excluded,
-                setup.directory().routable());
+        int version = versionFor(entry.get());
+        String key = WorkerAgent.adapterKey(generation.model(), version);
+        List<WorkerLoad> live = setup.directory().routable();
+        List<String> holders = new ArrayList<>(entry.get().holders(version));
+        if (version != entry.get().state().currentVersion()) {
+            // the journal keeps one version per worker: a split's other versions are also found by what the
+            // workers publish as resident
+            live.stream().filter(w -> w.resident().contains(key) && !holders.contains(w.workerId()))
+                    .forEach(w -> holders.add(w.workerId()));
+        }
+        PlacementPolicy.Decision d = setup.policy().route(key, holders, excluded, live);
         return d instanceof PlacementPolicy.Route r && (anyPlacement || r.outcome() == PlacementPolicy.Outcome.RESIDENT)
                 ? Optional.of(r) : Optional.empty();
     }
@@ -228,8 +269,9 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     private void sendLocal(PlacementPolicy.Route r) {
         CatalogEntry e = setup.catalog().get(generation.model()).orElseThrow();
         WorkerLoad w = setup.directory().load(r.workerId()).orElseThrow();
-        int version = e.state().currentVersion();
-        send(w.workerId(), w.agent(), generation.model(), version, e.current().digest().hex());
+        int version = versionFor(e);
+        send(w.workerId(), w.agent(), generation.model(), version, e.state().version(version).orElseThrow().digest()
+                .hex());
     }
 
     private Behavior<Object> onRouted(Routed r) {
@@ -280,6 +322,15 @@ public final class RequestRelay extends AbstractBehavior<Object> {
             ClusterMetrics.resumed();
         }
         sentBefore = true;
+        if (adapter != null) {
+            pinnedVersion = version;
+            listener.onServed(Served.adapter(adapter, version, digest, setup.baseModel(), worker));
+        } else if (fallbackFrom != null) {
+            listener.onServed(Served.fallback(setup.baseModel(), setup.baseDigest(), worker, fallbackFrom,
+                    fallbackReason));
+        } else {
+            listener.onServed(Served.base(setup.baseModel(), setup.baseDigest(), worker));
+        }
         workerId = worker;
         agent = target;
         routedKey = adapter == null ? null : WorkerAgent.adapterKey(adapter, version);
@@ -299,11 +350,17 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         if (e instanceof GpuWorker.Accepted a) {
             timers.cancel(DEADLINE);
             if (!accepted) {
-                accepted = true;
-                promptTokens = a.promptTokens();
-                listener.onAccepted(a.promptTokens());
+                if (!baseModel && fallbackWanted()) {
+                    // the engine accepts before it loads the adapter: the client hears of it (a stream's headers
+                    // and first chunk, naming the version) only with the first output, so a version that then
+                    // fails to load can still be replaced by the base model without anything sent in its name
+                    heldAccept = a.promptTokens();
+                } else {
+                    tellAccepted(a.promptTokens());
+                }
             }
         } else if (e instanceof GpuWorker.Tokens t) {
+            releaseHeldAccept();
             for (int id : t.tokenIds()) {
                 delivered.add(id);
             }
@@ -311,6 +368,7 @@ public final class RequestRelay extends AbstractBehavior<Object> {
                     new GenerationListener.TokenLogprob(lp.tokenId(), lp.logprob(), lp.topIds(), lp.topLogprobs()))
                     .toList());
         } else if (e instanceof GpuWorker.PromptLogprobs pl) {
+            releaseHeldAccept();
             if (!promptLogprobsSent) { // a worker that takes over after a failover scores the prompt again
                 promptLogprobsSent = true;
                 listener.onPromptLogprobs(pl.logprobs().stream().map(lp ->
@@ -318,10 +376,17 @@ public final class RequestRelay extends AbstractBehavior<Object> {
                         .toList());
             }
         } else if (e instanceof GpuWorker.Finished f) {
+            releaseHeldAccept();
             listener.onFinished(f.reason().wire(), f.usage().promptTokens(), f.usage().completionTokens());
             return Behaviors.stopped();
         } else if (e instanceof GpuWorker.Failed f) {
             EngineError err = f.error();
+            if (!baseModel && !cancelled && loadFailure(err)) {
+                reportLoadFailure(err);
+                if (delivered.isEmpty() && !accepted && fallbackWanted()) {
+                    return fallBack(err);
+                }
+            }
             if (!cancelled && resumable(err)) {
                 return retryElsewhere(toServiceError(err));
             }
@@ -337,6 +402,58 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     private boolean resumable(EngineError err) {
         return err.kind() == EngineError.Kind.SHUTTING_DOWN || err.kind() == EngineError.Kind.INTERNAL
                 || (err.kind() == EngineError.Kind.OVERLOADED && accepted);
+    }
+
+    private void tellAccepted(int prompt) {
+        accepted = true;
+        heldAccept = -1;
+        promptTokens = prompt;
+        listener.onAccepted(prompt);
+    }
+
+    private void releaseHeldAccept() {
+        if (heldAccept >= 0 && !accepted) {
+            tellAccepted(heldAccept);
+        }
+    }
+
+    /** The adapter version could not be loaded on the worker: its files were refused or could not be fetched. */
+    private static boolean loadFailure(EngineError err) {
+        return err.kind() == EngineError.Kind.ADAPTER_REFUSED || WorkerAgent.isFetchFailure(err);
+    }
+
+    /** The request or its adapter opted into the base model standing in when the adapter cannot be loaded. */
+    private boolean fallbackWanted() {
+        return generation.fallbackToBase() || setup.catalog().get(generation.model())
+                .map(e -> AdapterState.FALLBACK_BASE.equals(e.state().fallback())).orElse(false);
+    }
+
+    /** Tells the adapter's entity, which journals {@code LoadFailed}. */
+    private void reportLoadFailure(EngineError err) {
+        if (workerId == null || generation.model() == null) {
+            return;
+        }
+        String node = setup.directory().load(workerId).map(WorkerLoad::nodeId).orElse("unknown");
+        setup.entities().apply(generation.model()).tell(new AdapterEntity.LoadFailedReport(workerId, node,
+                pinnedVersion, err.message()));
+    }
+
+    /** Serves the request with the base model instead, marked, never silently. */
+    private Behavior<Object> fallBack(EngineError err) {
+        getContext().getLog().warn("request {}: adapter {} v{} could not be loaded on {} ({}); the base model serves "
+                + "it (fallback)", generation.requestId(), generation.model(), pinnedVersion, workerId, err.message());
+        fallbackFrom = generation.model() + "@v" + pinnedVersion;
+        fallbackReason = err.message();
+        heldAccept = -1;
+        if (agent != null) {
+            getContext().unwatch(agent);
+        }
+        releaseAttempt();
+        agent = null;
+        baseModel = true;
+        excluded.clear();
+        route();
+        return this;
     }
 
     private Behavior<Object> retryElsewhere(ServiceError why) {

@@ -127,6 +127,15 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
         return at > 0 ? key.substring(0, at) : null;
     }
 
+    /** How the message of a request failed because its adapter's files could not be fetched begins. */
+    static final String FETCH_FAILED = "cannot fetch adapter ";
+
+    /** Whether {@code err} says the adapter version's files could not be brought from the blob store. */
+    public static boolean isFetchFailure(EngineError err) {
+        return err.kind() == EngineError.Kind.INTERNAL && err.message() != null
+                && err.message().startsWith(FETCH_FAILED);
+    }
+
     /** The version of an engine key, or 0. */
     public static int versionOf(String key) {
         int at = key.lastIndexOf("@v");
@@ -218,7 +227,7 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
                 forward(g, f.dir());
             } else {
                 g.replyTo().tell(new GpuWorker.Failed(g.requestId(), new EngineError(EngineError.Kind.INTERNAL,
-                        "worker " + setup.workerId() + " cannot fetch adapter '" + g.adapter() + "' v" + g.version()
+                        FETCH_FAILED + "'" + g.adapter() + "' v" + g.version() + " on worker " + setup.workerId()
                                 + ": " + f.error(), null, 1)));
             }
         }

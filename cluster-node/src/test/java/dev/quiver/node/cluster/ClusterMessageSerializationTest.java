@@ -60,6 +60,16 @@ class ClusterMessageSerializationTest {
                 .apply(new AdapterEvent.PreloadChanged("bot", 2, AT, "alice"));
     }
 
+    /** The state in the middle of a canary, with fallback on: what the catalog carries to every node. */
+    static AdapterState splitState() {
+        return state()
+                .apply(new AdapterEvent.VersionPublished("bot", 2, 8, List.of("q_proj"), ContentDigest.of(new byte[] {
+                        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
+                        27, 28, 29, 30, 31, 32}), 1000, "upload", AT, "alice", true))
+                .apply(new AdapterEvent.SplitStarted("bot", Map.of(1, 95, 2, 5), 1, "canary", AT, "alice"))
+                .apply(new AdapterEvent.FallbackChanged("bot", "base", AT, "alice"));
+    }
+
     static Stream<Object> messages() {
         TestProbe<Object> probe = kit.createTestProbe();
         return Stream.of(
@@ -80,6 +90,16 @@ class ClusterMessageSerializationTest {
                 new WorkerAgent.Place("bot", 1, DIGEST.hex(), true, probe.getRef().narrow()),
                 new WorkerAgent.Release("bot", 1, true, "unpinned"),
                 new CatalogEntry(state(), 3),
+                new CatalogEntry(splitState(), 5),
+                new dev.quiver.node.catalog.AdapterCatalog.Sync(new CatalogEntry(splitState(), 5),
+                        probe.getRef().narrow()),
+                new dev.quiver.node.catalog.AdapterCatalog.Synced("bot"),
+                new AdapterEntity.Route("req-2", List.of(), probe.getRef().narrow(), 2, "user-7"),
+                new AdapterEntity.LoadFailedReport("n1/worker-0", "n1", 2, "adapter blob sha256:00 is corrupt"),
+                new AdapterEntity.Execute(new LifecycleRequest.SetSplit(Map.of(1, 95, 2, 5), "canary", "alice"),
+                        probe.getRef().narrow()),
+                new AdapterEntity.Execute(new LifecycleRequest.AbortSplit("regression", "alice"),
+                        probe.getRef().narrow()),
                 new WorkerLoad("n1/worker-0", "n1", "pekko://quiver@127.0.0.1:25521#42", probe.getRef().narrow(),
                         true, 3, 16, 1, 64, 2, 4, List.of("bot@v1"), List.of("bot@v1"), Map.of("bot@v1", 4), 0.25,
                         new WorkerLoad.Cache(List.of("old@v2"), 10, 5, 2, 1, 0, 3.5, 0.8), 1000, 2000));

@@ -1,6 +1,7 @@
 package dev.quiver.edge.api;
 
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -32,4 +33,35 @@ public interface AdapterAdmin {
 
     /** Every lifecycle event the caller may see with {@code seq > since}, oldest first. */
     CompletionStage<List<AdapterEvent>> eventsSince(Caller caller, long since);
+
+    /**
+     * Publishes a new version; with {@code activate} false it is only added (no traffic until a split or a
+     * promotion gives it some).
+     */
+    default CompletionStage<AdapterView> publishVersion(Caller caller, String name, AdapterSource source,
+                                                        boolean activate) {
+        if (activate) {
+            return publishVersion(caller, name, source);
+        }
+        throw ServiceError.of(ServiceError.Kind.METHOD_NOT_ALLOWED, "staged versions are not supported").exception();
+    }
+
+    /**
+     * Splits traffic between versions ({@code weights}: version → percent, two or more summing to 100), changes the
+     * split in progress, or with one version at 100 ends it (promote). Visible on every node when it completes.
+     */
+    default CompletionStage<AdapterView> split(Caller caller, String name, Map<Integer, Integer> weights,
+                                               String reason) {
+        throw ServiceError.of(ServiceError.Kind.METHOD_NOT_ALLOWED, "traffic splits are not supported").exception();
+    }
+
+    /** Ends the split in progress and returns to the version active before it. */
+    default CompletionStage<AdapterView> abortSplit(Caller caller, String name, String reason) {
+        throw ServiceError.of(ServiceError.Kind.METHOD_NOT_ALLOWED, "traffic splits are not supported").exception();
+    }
+
+    /** Sets what serves a request whose version cannot be loaded: {@code none} (it fails) or {@code base}. */
+    default CompletionStage<AdapterView> setFallback(Caller caller, String name, String fallback) {
+        throw ServiceError.of(ServiceError.Kind.METHOD_NOT_ALLOWED, "fallback is not supported").exception();
+    }
 }

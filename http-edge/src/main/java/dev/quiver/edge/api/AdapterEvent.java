@@ -8,7 +8,8 @@ import java.util.Map;
  * @param seq       position in the node's event log (for {@code GET /v1/events?since=})
  * @param timestamp epoch milliseconds
  * @param type      {@code Registered}, {@code VersionPublished}, {@code Preloaded}, {@code PlacedOn},
- *                  {@code EvictedFrom}, {@code RolledBack}, {@code Retired}
+ *                  {@code EvictedFrom}, {@code RolledBack}, {@code Retired}, {@code LoadFailed}, and for rollouts
+ *                  {@code SplitStarted}, {@code SplitChanged}, {@code SplitEnded}, {@code FallbackChanged}
  * @param version   the adapter version concerned (0 when none)
  * @param actor     the API key name (or {@code system}) that caused it
  */

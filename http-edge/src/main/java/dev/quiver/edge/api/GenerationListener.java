@@ -9,6 +9,15 @@ import java.util.List;
 public interface GenerationListener {
     void onAccepted(int promptTokens);
 
+    /**
+     * Which model this request was sent to: before {@link #onAccepted}, again when that changes (a fallback to the
+     * base model after the adapter failed to load), so the last call before {@link #onAccepted} names the model
+     * that generates the tokens. A failover resume stays on the same adapter version. Services that cannot tell
+     * may never call it.
+     */
+    default void onServed(Served served) {
+    }
+
     /** New token ids (often one, empty at the end) and the text that is now safe to show (may be empty). */
     void onTokens(int[] tokenIds, String text, List<TokenLogprob> logprobs);
 

@@ -53,4 +53,53 @@ public final class EdgeMetrics {
         Kamon.counter("quiver.tokens.in").withTag("model", model).increment(in);
         Kamon.counter("quiver.tokens.out").withTag("model", model).increment(out);
     }
+
+    // ---- per served version: labels adapter (the adapter's name, or the base model's) and version (N, or "base") ----
+
+    /** The labels of a served model: the adapter and its version, or the base model and {@code base}. */
+    private static String[] labels(dev.quiver.edge.api.Served s) {
+        return s.adapter() == null ? new String[] {s.baseModel(), "base"}
+                : new String[] {s.adapter(), Integer.toString(s.version())};
+    }
+
+    /**
+     * One request ended ({@code outcome}: ok | error) on the version that served it:
+     * {@code quiver_version_requests_total{adapter,version,outcome}}, {@code quiver_version_tokens_in_total} and
+     * {@code _out_total}; a request served by the base model in place of its adapter also counts in
+     * {@code quiver_fallback_requests_total{adapter}} (the adapter asked for).
+     */
+    public static void versionRequest(dev.quiver.edge.api.Served s, String outcome, long in, long out) {
+        if (s == null) {
+            return;
+        }
+        String[] l = labels(s);
+        Kamon.counter("quiver.version.requests").withTag("adapter", l[0]).withTag("version", l[1])
+                .withTag("outcome", outcome).increment();
+        Kamon.counter("quiver.version.tokens.in").withTag("adapter", l[0]).withTag("version", l[1]).increment(in);
+        Kamon.counter("quiver.version.tokens.out").withTag("adapter", l[0]).withTag("version", l[1]).increment(out);
+        if (s.isFallback()) {
+            String from = s.fallbackFrom();
+            int at = from.lastIndexOf("@v");
+            Kamon.counter("quiver.fallback.requests").withTag("adapter", at > 0 ? from.substring(0, at) : from)
+                    .withTag("outcome", outcome).increment();
+        }
+    }
+
+    /** {@code quiver_version_time_to_first_token_seconds{adapter,version}}. */
+    public static void versionFirstToken(dev.quiver.edge.api.Served s, long nanos) {
+        if (s != null) {
+            String[] l = labels(s);
+            Kamon.timer("quiver.version.time.to.first.token").withTag("adapter", l[0]).withTag("version", l[1])
+                    .record(nanos);
+        }
+    }
+
+    /** {@code quiver_version_inter_token_latency_seconds{adapter,version}}. */
+    public static void versionInterToken(dev.quiver.edge.api.Served s, long nanos) {
+        if (s != null) {
+            String[] l = labels(s);
+            Kamon.timer("quiver.version.inter.token.latency").withTag("adapter", l[0]).withTag("version", l[1])
+                    .record(nanos);
+        }
+    }
 }

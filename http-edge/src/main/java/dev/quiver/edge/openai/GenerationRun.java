@@ -7,6 +7,7 @@ import dev.quiver.edge.api.Generation;
 import dev.quiver.edge.api.GenerationHandle;
 import dev.quiver.edge.api.GenerationListener;
 import dev.quiver.edge.api.InferenceService;
+import dev.quiver.edge.api.Served;
 import dev.quiver.edge.api.ServiceError;
 import dev.quiver.edge.metrics.EdgeMetrics;
 import dev.quiver.edge.tools.ToolCall;
@@ -66,6 +67,12 @@ public final class GenerationRun {
     private final long startNanos = System.nanoTime();
     /** The format replies are parsed in, or null when the request's tools are not active. */
     private final ToolFormat toolFormat;
+    /** Which model generates (the last report of any choice; every choice of a request gets the same one). */
+    private volatile Served served;
+    private String stickyKey;
+    private boolean fallbackToBase;
+    /** When the first token of any choice arrived (System.nanoTime), 0 before. */
+    private volatile long firstTokenNanos;
 
     private static final class Choice {
         final ChoiceInput in;
@@ -83,6 +90,8 @@ public final class GenerationRun {
         List<GenerationListener.TokenLogprob> promptLogprobs;
         /** The reply's call parser when streaming a tool-enabled chat, else null. */
         ToolCallStream calls;
+        /** Whether this choice's opening SSE chunk (chat role, or completions echo) went out. */
+        boolean opened;
 
         Choice(ChoiceInput in) {
             this.in = in;
@@ -134,24 +143,56 @@ public final class GenerationRun {
         return startNanos;
     }
 
+    /**
+     * How the service picks a version for this request: {@code stickyKey} (the OpenAI {@code user}; null: this
+     * request's id, shared by its choices) for a traffic split, and whether the base model may stand in when the
+     * adapter cannot be loaded. Call before {@link #start}.
+     */
+    public GenerationRun routing(String stickyKey, boolean fallbackToBase) {
+        this.stickyKey = stickyKey;
+        this.fallbackToBase = fallbackToBase;
+        return this;
+    }
+
+    /** Nanoseconds from the start to the first token of any choice, or -1 when none came. */
+    public long timeToFirstTokenNanos() {
+        long f = firstTokenNanos;
+        return f == 0 ? -1 : f - startNanos;
+    }
+
+    /** Which model generated (null when the service did not say, or before it was sent anywhere). */
+    public Served served() {
+        return served;
+    }
+
     /** Submits every choice to the service. */
     public void start(InferenceService service, Caller caller) {
-        if (sink != null) {
-            for (Choice c : choices) {
-                if (req.chat()) {
-                    sink.accept(sse(chunk(c.in.index(), Map.of("role", "assistant", "content", ""), null, null)));
-                } else if (c.in.echoText() != null && req.promptLogprobs() < 0) {
-                    // NOTE: with prompt logprobs the echo goes out with them, in onPromptLogprobs
-                    sink.accept(sse(chunk(c.in.index(), c.in.echoText(), null, null)));
-                }
-            }
-        }
         for (Choice c : choices) {
             if (failed.get()) {
                 break;
             }
-            Generation g = new Generation(id + "-" + c.in.index(), req.model(), c.in.promptIds(), c.in.params());
+            Generation g = new Generation(id + "-" + c.in.index(), req.model(), c.in.promptIds(), c.in.params(),
+                    stickyKey != null ? stickyKey : id, fallbackToBase);
             handles.add(service.generate(caller, g, listener(c)));
+        }
+    }
+
+    /**
+     * A choice's opening SSE chunk, once, when it is accepted (so it carries the fingerprint of the model that
+     * generates): chat's role delta, or the completions echo.
+     */
+    private void open(Choice c) {
+        synchronized (c) {
+            if (sink == null || c.opened) {
+                return;
+            }
+            c.opened = true;
+            if (req.chat()) {
+                sink.accept(sse(chunk(c.in.index(), Map.of("role", "assistant", "content", ""), null, null)));
+            } else if (c.in.echoText() != null && req.promptLogprobs() < 0) {
+                // NOTE: with prompt logprobs the echo goes out with them, in onPromptLogprobs
+                sink.accept(sse(chunk(c.in.index(), c.in.echoText(), null, null)));
+            }
         }
     }
 
@@ -163,7 +204,13 @@ public final class GenerationRun {
     private GenerationListener listener(Choice c) {
         return new GenerationListener() {
             @Override
+            public void onServed(Served s) {
+                served = s;
+            }
+
+            @Override
             public void onAccepted(int promptTokens) {
+                open(c);
                 c.promptTokens = promptTokens;
                 if (toAccept.decrementAndGet() == 0) {
                     accepted.complete(null);
@@ -175,10 +222,16 @@ public final class GenerationRun {
                 long now = System.nanoTime();
                 synchronized (c) {
                     if (tokenIds.length > 0) {
+                        Served s = served;
                         if (c.completionTokens == 0) {
+                            if (firstTokenNanos == 0) {
+                                firstTokenNanos = now;
+                            }
                             EdgeMetrics.firstToken(req.model(), now - startNanos);
+                            EdgeMetrics.versionFirstToken(s, now - startNanos);
                         } else {
                             EdgeMetrics.interToken(req.model(), now - c.lastTokenNanos);
+                            EdgeMetrics.versionInterToken(s, now - c.lastTokenNanos);
                         }
                         c.lastTokenNanos = now;
                         c.completionTokens += tokenIds.length;
@@ -254,6 +307,7 @@ public final class GenerationRun {
                         sink.accept("data: [DONE]\n\n");
                     }
                     EdgeMetrics.tokens(req.model(), promptTokensTotal(), completionTokensTotal());
+                    EdgeMetrics.versionRequest(served, "ok", promptTokensTotal(), completionTokensTotal());
                     done.complete(null);
                 }
             }
@@ -270,6 +324,7 @@ public final class GenerationRun {
         if (!failed.compareAndSet(false, true)) {
             return;
         }
+        EdgeMetrics.versionRequest(served, "error", promptTokensTotal(), completionTokensTotal());
         cancel();
         if (sink != null && accepted.isDone()) {
             sink.accept(sse(Errors.body(error)));
@@ -403,7 +458,22 @@ public final class GenerationRun {
         r.put("object", object);
         r.put("created", created);
         r.put("model", req.model());
+        Served s = served;
+        r.put("system_fingerprint", s == null ? null : s.fingerprint());
+        if (s != null && s.isFallback()) {
+            r.put("quiver", fallbackJson(s));
+        }
         return r;
+    }
+
+    /** The {@code quiver} extension object of a response served by the base model in place of the adapter. */
+    private static Map<String, Object> fallbackJson(Served s) {
+        Map<String, Object> q = new LinkedHashMap<>();
+        q.put("fallback", true);
+        q.put("served_by", s.fingerprint());
+        q.put("requested", s.fallbackFrom());
+        q.put("reason", s.fallbackReason());
+        return q;
     }
 
     private Map<String, Object> chunk(int index, Object textOrDelta, Object logprobs, String finish) {

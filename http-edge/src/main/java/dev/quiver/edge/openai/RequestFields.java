@@ -29,7 +29,7 @@ public final class RequestFields {
     static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "top_k", "seed", "stop", "n",
             "stream", "stream_options", "user", "ignore_eos", "presence_penalty", "frequency_penalty", "logit_bias",
             "repetition_penalty", "min_tokens", "stop_token_ids", "skip_special_tokens", "logprobs",
-            "response_format", "guided_json", "guided_regex", "guided_choice", "quiver");
+            "response_format", "guided_json", "guided_regex", "guided_choice", "fallback");
     static final Set<String> COMPLETIONS = Set.of("prompt", "echo", "best_of", "suffix");
     static final Set<String> CHAT = Set.of("messages", "max_completion_tokens", "top_logprobs", "tools", "tool_choice",
             "parallel_tool_calls", "chat_template_kwargs");

@@ -6,7 +6,9 @@ import com.fasterxml.jackson.annotation.JsonTypeName;
 import dev.quiver.persistence.ContentDigest;
 import dev.quiver.persistence.JsonSerializable;
 import java.time.Instant;
+import dev.quiver.persistence.state.Split;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -35,7 +37,11 @@ import java.util.Objects;
   @JsonSubTypes.Type(AdapterEvent.EvictedFrom.class),
   @JsonSubTypes.Type(AdapterEvent.LoadFailed.class),
   @JsonSubTypes.Type(AdapterEvent.Retired.class),
-  @JsonSubTypes.Type(AdapterEvent.PreloadChanged.class)
+  @JsonSubTypes.Type(AdapterEvent.PreloadChanged.class),
+  @JsonSubTypes.Type(AdapterEvent.SplitStarted.class),
+  @JsonSubTypes.Type(AdapterEvent.SplitChanged.class),
+  @JsonSubTypes.Type(AdapterEvent.SplitEnded.class),
+  @JsonSubTypes.Type(AdapterEvent.FallbackChanged.class)
 })
 public sealed interface AdapterEvent extends JsonSerializable {
 
@@ -77,8 +83,11 @@ public sealed interface AdapterEvent extends JsonSerializable {
   }
 
   /**
-   * A new immutable version became current. Versions are numbered 1, 2, 3... in the order the
-   * entity accepted them; the content was written to the blob store before this event.
+   * A new immutable version was published and became current, or, when {@code staged}, was only
+   * added (the current version stays; a traffic split or a promotion gives it traffic later).
+   * Versions are numbered 1, 2, 3... in the order the entity accepted them; the content was
+   * written to the blob store before this event. An event written before {@code staged} existed
+   * reads as {@code false} (it became current), which is what it meant.
    */
   @JsonTypeName("version-published.v1")
   record VersionPublished(
@@ -90,11 +99,26 @@ public sealed interface AdapterEvent extends JsonSerializable {
       long sizeBytes,
       String source,
       Instant at,
-      String by)
+      String by,
+      boolean staged)
       implements AdapterEvent {
     public VersionPublished {
       targetModules = List.copyOf(targetModules);
       Objects.requireNonNull(digest, "digest");
+    }
+
+    /** A version that becomes current at once. */
+    public VersionPublished(
+        String adapter,
+        int version,
+        int rank,
+        List<String> targetModules,
+        ContentDigest digest,
+        long sizeBytes,
+        String source,
+        Instant at,
+        String by) {
+      this(adapter, version, rank, targetModules, digest, sizeBytes, source, at, by, false);
     }
   }
 
@@ -134,5 +158,54 @@ public sealed interface AdapterEvent extends JsonSerializable {
    */
   @JsonTypeName("preload-changed.v1")
   record PreloadChanged(String adapter, int replicas, Instant at, String by)
+      implements AdapterEvent {}
+
+  /**
+   * A traffic split started: requests go to the versions in {@code weights} (version → percent,
+   * summing to 100) instead of only the current version, which is {@code baselineVersion} and
+   * where an abort returns.
+   */
+  @JsonTypeName("split-started.v1")
+  record SplitStarted(
+      String adapter,
+      Map<Integer, Integer> weights,
+      int baselineVersion,
+      String reason,
+      Instant at,
+      String by)
+      implements AdapterEvent {
+    public SplitStarted {
+      weights = Split.sorted(weights);
+    }
+  }
+
+  /** The weights of the split in progress changed (the canary grows, say). */
+  @JsonTypeName("split-changed.v1")
+  record SplitChanged(
+      String adapter, Map<Integer, Integer> weights, String reason, Instant at, String by)
+      implements AdapterEvent {
+    public SplitChanged {
+      weights = Split.sorted(weights);
+    }
+  }
+
+  /**
+   * The split ended and {@code activeVersion} serves every request: {@code outcome} is
+   * {@code promoted} (a version got 100%) or {@code aborted} (back to the baseline).
+   */
+  @JsonTypeName("split-ended.v1")
+  record SplitEnded(
+      String adapter, int activeVersion, String outcome, String reason, Instant at, String by)
+      implements AdapterEvent {
+    public static final String PROMOTED = "promoted";
+    public static final String ABORTED = "aborted";
+  }
+
+  /**
+   * What happens to a request when the adapter's version cannot be loaded: {@code none} (the
+   * request fails, the default) or {@code base} (the base model serves it, marked as such).
+   */
+  @JsonTypeName("fallback-changed.v1")
+  record FallbackChanged(String adapter, String fallback, Instant at, String by)
       implements AdapterEvent {}
 }

@@ -10,6 +10,10 @@ import dev.quiver.persistence.events.AdapterEvent.PreloadChanged;
 import dev.quiver.persistence.events.AdapterEvent.Retired;
 import dev.quiver.persistence.events.AdapterEvent.RolledBack;
 import dev.quiver.persistence.events.AdapterEvent.VersionPublished;
+import dev.quiver.persistence.events.AdapterEvent.FallbackChanged;
+import dev.quiver.persistence.events.AdapterEvent.SplitChanged;
+import dev.quiver.persistence.events.AdapterEvent.SplitEnded;
+import dev.quiver.persistence.events.AdapterEvent.SplitStarted;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -32,6 +36,10 @@ import java.util.Optional;
  * @param lastChangedAt the time of the last event; {@link Instant#EPOCH} when unregistered
  * @param preloadReplicas how many workers must keep the current version pinned (0: none); a
  *     snapshot written before this field existed reads as 0
+ * @param split the traffic split in progress, if any (during a split {@code currentVersion} is its
+ *     baseline); a snapshot written before this field existed reads as none
+ * @param fallback what serves a request whose version cannot be loaded: {@code none} (it fails)
+ *     or {@code base} (the base model, marked); a snapshot written before it reads as {@code none}
  */
 public record AdapterState(
     String name,
@@ -44,13 +52,55 @@ public record AdapterState(
     List<Residency> residents,
     Optional<LoadFailure> lastLoadFailure,
     Instant lastChangedAt,
-    int preloadReplicas)
+    int preloadReplicas,
+    Optional<Split> split,
+    String fallback)
     implements JsonSerializable {
+
+  /** The fallback values: the request fails, or the base model serves it. */
+  public static final String FALLBACK_NONE = "none";
+
+  public static final String FALLBACK_BASE = "base";
 
   public AdapterState {
     versions = List.copyOf(versions);
     rollbackStack = List.copyOf(rollbackStack);
     residents = List.copyOf(residents);
+    split = split == null ? Optional.empty() : split;
+    fallback = fallback == null ? FALLBACK_NONE : fallback;
+  }
+
+  /** A state without a split and without fallback (the shape before those existed). */
+  public AdapterState(
+      String name,
+      AdapterStatus status,
+      String tenant,
+      String baseModel,
+      List<AdapterVersion> versions,
+      int currentVersion,
+      List<Integer> rollbackStack,
+      List<Residency> residents,
+      Optional<LoadFailure> lastLoadFailure,
+      Instant lastChangedAt,
+      int preloadReplicas) {
+    this(name, status, tenant, baseModel, versions, currentVersion, rollbackStack, residents,
+        lastLoadFailure, lastChangedAt, preloadReplicas, Optional.empty(), FALLBACK_NONE);
+  }
+
+  /**
+   * The versions that get traffic, version → percent: the split's weights, or the current version
+   * at 100; empty when unregistered.
+   */
+  public java.util.Map<Integer, Integer> trafficWeights() {
+    if (split.isPresent()) {
+      return split.get().weights();
+    }
+    return currentVersion == 0 ? java.util.Map.of() : java.util.Map.of(currentVersion, 100);
+  }
+
+  /** Whether a request for {@code version} can be served: the current one or a split's arm. */
+  public boolean getsTraffic(int version) {
+    return trafficWeights().containsKey(version);
   }
 
   /** The state of an adapter entity before its first event. */
@@ -125,6 +175,7 @@ public record AdapterState(
                 + e.version());
       }
       List<AdapterVersion> nextVersions = new ArrayList<>(versions);
+      boolean staged = e.staged();
       nextVersions.add(
           new AdapterVersion(
               e.version(),
@@ -135,6 +186,10 @@ public record AdapterState(
               e.source(),
               e.at(),
               e.by()));
+      if (staged) {
+        return with(status, nextVersions, currentVersion, rollbackStack, residents,
+            lastLoadFailure, e.at(), preloadReplicas);
+      }
       List<Integer> stack = new ArrayList<>(rollbackStack);
       stack.add(currentVersion);
       return with(status, nextVersions, e.version(), stack, residents, lastLoadFailure, e.at(),
@@ -166,6 +221,24 @@ public record AdapterState(
     } else if (event instanceof PreloadChanged e) {
       return with(status, versions, currentVersion, rollbackStack, residents, lastLoadFailure,
           e.at(), e.replicas());
+    } else if (event instanceof SplitStarted e) {
+      return withSplit(Optional.of(new Split(e.weights(), e.baselineVersion(), e.at(), e.by())),
+          currentVersion, rollbackStack, e.at());
+    } else if (event instanceof SplitChanged e) {
+      Split running = split.orElseThrow(() -> new IllegalStateException(
+          "adapter '" + name + "' has no split to change: " + e));
+      return withSplit(Optional.of(new Split(e.weights(), running.baselineVersion(),
+          running.startedAt(), running.startedBy())), currentVersion, rollbackStack, e.at());
+    } else if (event instanceof SplitEnded e) {
+      if (e.activeVersion() == currentVersion) {
+        return withSplit(Optional.empty(), currentVersion, rollbackStack, e.at());
+      }
+      List<Integer> stack = new ArrayList<>(rollbackStack);
+      stack.add(currentVersion);
+      return withSplit(Optional.empty(), e.activeVersion(), stack, e.at());
+    } else if (event instanceof FallbackChanged e) {
+      return new AdapterState(name, status, tenant, baseModel, versions, currentVersion,
+          rollbackStack, residents, lastLoadFailure, e.at(), preloadReplicas, split, e.fallback());
     } else if (event instanceof Retired e) {
       return with(AdapterStatus.RETIRED, versions, currentVersion, rollbackStack, residents,
           lastLoadFailure, e.at(), preloadReplicas);
@@ -183,7 +256,14 @@ public record AdapterState(
       Instant lastChangedAt,
       int preloadReplicas) {
     return new AdapterState(name, status, tenant, baseModel, versions, currentVersion,
-        rollbackStack, residents, lastLoadFailure, lastChangedAt, preloadReplicas);
+        rollbackStack, residents, lastLoadFailure, lastChangedAt, preloadReplicas, split,
+        fallback);
+  }
+
+  private AdapterState withSplit(
+      Optional<Split> nextSplit, int nextCurrent, List<Integer> nextStack, Instant at) {
+    return new AdapterState(name, status, tenant, baseModel, versions, nextCurrent, nextStack,
+        residents, lastLoadFailure, at, preloadReplicas, nextSplit, fallback);
   }
 
   private List<Residency> withoutWorker(String worker) {

@@ -7,6 +7,7 @@ import dev.quiver.persistence.ContentDigest;
 import dev.quiver.persistence.JsonSerializable;
 import dev.quiver.persistence.events.EvictionReason;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What can be asked of an adapter's lifecycle, without the reply address: the adapter entity
@@ -23,7 +24,10 @@ import java.util.List;
   @JsonSubTypes.Type(LifecycleRequest.Evict.class),
   @JsonSubTypes.Type(LifecycleRequest.ReportLoadFailure.class),
   @JsonSubTypes.Type(LifecycleRequest.Retire.class),
-  @JsonSubTypes.Type(LifecycleRequest.SetPreload.class)
+  @JsonSubTypes.Type(LifecycleRequest.SetPreload.class),
+  @JsonSubTypes.Type(LifecycleRequest.SetSplit.class),
+  @JsonSubTypes.Type(LifecycleRequest.AbortSplit.class),
+  @JsonSubTypes.Type(LifecycleRequest.SetFallback.class)
 })
 public sealed interface LifecycleRequest extends JsonSerializable {
 
@@ -46,7 +50,10 @@ public sealed interface LifecycleRequest extends JsonSerializable {
     }
   }
 
-  /** Make new content (already in the blob store) the current version. */
+  /**
+   * Make new content (already in the blob store) the current version, or with {@code staged} only
+   * add it as a new version (for a traffic split).
+   */
   @JsonTypeName("publish-version")
   record PublishVersion(
       ContentDigest digest,
@@ -54,10 +61,21 @@ public sealed interface LifecycleRequest extends JsonSerializable {
       int rank,
       List<String> targetModules,
       String source,
-      String by)
+      String by,
+      boolean staged)
       implements LifecycleRequest {
     public PublishVersion {
       targetModules = targetModules == null ? List.of() : List.copyOf(targetModules);
+    }
+
+    public PublishVersion(
+        ContentDigest digest,
+        long sizeBytes,
+        int rank,
+        List<String> targetModules,
+        String source,
+        String by) {
+      this(digest, sizeBytes, rank, targetModules, source, by, false);
     }
   }
 
@@ -65,9 +83,16 @@ public sealed interface LifecycleRequest extends JsonSerializable {
   @JsonTypeName("roll-back")
   record RollBack(String reason, String by) implements LifecycleRequest {}
 
-  /** Record that {@code worker} on {@code node} now holds the current version. */
+  /**
+   * Record that {@code worker} on {@code node} now holds {@code version} (0: the current one; a
+   * version of a traffic split otherwise).
+   */
   @JsonTypeName("place")
-  record Place(String worker, String node, String by) implements LifecycleRequest {}
+  record Place(String worker, String node, String by, int version) implements LifecycleRequest {
+    public Place(String worker, String node, String by) {
+      this(worker, node, by, 0);
+    }
+  }
 
   /** Record that {@code worker} dropped the adapter. */
   @JsonTypeName("evict")
@@ -86,4 +111,24 @@ public sealed interface LifecycleRequest extends JsonSerializable {
   /** Keep at least {@code replicas} workers holding the current version, pinned (0: unpin). */
   @JsonTypeName("set-preload")
   record SetPreload(int replicas, String by) implements LifecycleRequest {}
+
+  /**
+   * Split traffic between versions ({@code weights}: version → percent, summing to 100), change
+   * the split in progress, or with a single version at 100 end it (promote that version).
+   */
+  @JsonTypeName("set-split")
+  record SetSplit(Map<Integer, Integer> weights, String reason, String by)
+      implements LifecycleRequest {
+    public SetSplit {
+      weights = weights == null ? Map.of() : Split.sorted(weights);
+    }
+  }
+
+  /** End the split in progress and return to the version that was active before it. */
+  @JsonTypeName("abort-split")
+  record AbortSplit(String reason, String by) implements LifecycleRequest {}
+
+  /** Set what serves a request whose version cannot be loaded: {@code none} or {@code base}. */
+  @JsonTypeName("set-fallback")
+  record SetFallback(String fallback, String by) implements LifecycleRequest {}
 }

@@ -9,11 +9,15 @@ import dev.quiver.persistence.state.LifecycleRequest.ReportLoadFailure;
 import dev.quiver.persistence.state.LifecycleRequest.Retire;
 import dev.quiver.persistence.state.LifecycleRequest.RollBack;
 import dev.quiver.persistence.state.LifecycleRequest.SetPreload;
+import dev.quiver.persistence.state.LifecycleRequest.AbortSplit;
+import dev.quiver.persistence.state.LifecycleRequest.SetFallback;
+import dev.quiver.persistence.state.LifecycleRequest.SetSplit;
 import dev.quiver.persistence.state.Rejection.AdapterRetired;
 import dev.quiver.persistence.state.Rejection.InvalidRequest;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
@@ -61,14 +65,20 @@ public final class LifecycleRules {
       if (current.digest().equals(p.digest())) {
         return reject(new Rejection.DigestAlreadyCurrent(name, current.version(), p.digest()));
       }
+      if (!p.staged() && state.split().isPresent()) {
+        return reject(new Rejection.SplitInProgress(name, state.split().get().weights()));
+      }
       return accept(
           new AdapterEvent.VersionPublished(
               name, state.versions().size() + 1, p.rank(), p.targetModules(), p.digest(),
-              p.sizeBytes(), p.source(), now, p.by()));
+              p.sizeBytes(), p.source(), now, p.by(), p.staged()));
     }
     if (request instanceof RollBack rb) {
       if (state.isRetired()) {
         return reject(new AdapterRetired(name));
+      }
+      if (state.split().isPresent()) {
+        return reject(new Rejection.SplitInProgress(name, state.split().get().weights()));
       }
       List<Integer> stack = state.rollbackStack();
       if (stack.isEmpty()) {
@@ -83,13 +93,17 @@ public final class LifecycleRules {
       if (state.isRetired()) {
         return reject(new AdapterRetired(name));
       }
-      Optional<Residency> resident = state.residencyOn(p.worker());
-      if (resident.isPresent() && resident.get().version() == state.currentVersion()) {
-        return reject(new Rejection.AlreadyPlaced(name, p.worker(), state.currentVersion()));
+      int version = p.version() == 0 ? state.currentVersion() : p.version();
+      if (!state.getsTraffic(version)) {
+        return reject(new InvalidRequest(name, "version",
+            "must be a version that gets traffic " + state.trafficWeights().keySet() + ", got "
+                + version));
       }
-      return accept(
-          new AdapterEvent.PlacedOn(name, p.worker(), p.node(), state.currentVersion(), now,
-              p.by()));
+      Optional<Residency> resident = state.residencyOn(p.worker());
+      if (resident.isPresent() && resident.get().version() == version) {
+        return reject(new Rejection.AlreadyPlaced(name, p.worker(), version));
+      }
+      return accept(new AdapterEvent.PlacedOn(name, p.worker(), p.node(), version, now, p.by()));
     }
     if (request instanceof Evict e) {
       if (state.residencyOn(e.worker()).isEmpty()) {
@@ -116,6 +130,25 @@ public final class LifecycleRules {
       }
       return accept(new AdapterEvent.PreloadChanged(name, p.replicas(), now, p.by()));
     }
+    if (request instanceof SetSplit sp) {
+      return decideSplit(state, sp, now);
+    }
+    if (request instanceof AbortSplit a) {
+      if (state.isRetired()) {
+        return reject(new AdapterRetired(name));
+      }
+      if (state.split().isEmpty()) {
+        return reject(new Rejection.NoActiveSplit(name));
+      }
+      return accept(new AdapterEvent.SplitEnded(name, state.split().get().baselineVersion(),
+          AdapterEvent.SplitEnded.ABORTED, a.reason(), now, a.by()));
+    }
+    if (request instanceof SetFallback f) {
+      if (state.isRetired()) {
+        return reject(new AdapterRetired(name));
+      }
+      return accept(new AdapterEvent.FallbackChanged(name, f.fallback(), now, f.by()));
+    }
     if (request instanceof Retire r) {
       if (state.isRetired()) {
         return reject(new AdapterRetired(name));
@@ -124,6 +157,47 @@ public final class LifecycleRules {
     }
     throw new IllegalArgumentException("unknown lifecycle request " + request);
   }
+
+  /**
+   * Two or more versions start or change a split; one version at 100 ends the split in progress
+   * (promoted, or aborted when it is the baseline). Every version must be published, and a
+   * promoted one must be an arm of the split.
+   */
+  private static Decision decideSplit(AdapterState state, SetSplit sp, Instant now) {
+    String name = state.name();
+    if (state.isRetired()) {
+      return reject(new AdapterRetired(name));
+    }
+    for (int v : sp.weights().keySet()) {
+      if (state.version(v).isEmpty()) {
+        return reject(new InvalidRequest(name, "versions",
+            "must name published versions (1.." + state.versions().size() + "), got " + v));
+      }
+    }
+    Optional<Split> running = state.split();
+    if (sp.weights().size() == 1) {
+      int only = sp.weights().keySet().iterator().next();
+      if (running.isEmpty()) {
+        return reject(new Rejection.NoActiveSplit(name));
+      }
+      if (!running.get().weights().containsKey(only)) {
+        return reject(new InvalidRequest(name, "versions",
+            "can promote only a version of the split in progress ("
+                + Split.describe(running.get().weights()) + "), got " + only));
+      }
+      String outcome = only == running.get().baselineVersion()
+          ? AdapterEvent.SplitEnded.ABORTED : AdapterEvent.SplitEnded.PROMOTED;
+      return accept(new AdapterEvent.SplitEnded(name, only, outcome, sp.reason(), now, sp.by()));
+    }
+    if (running.isPresent()) {
+      return accept(new AdapterEvent.SplitChanged(name, sp.weights(), sp.reason(), now, sp.by()));
+    }
+    return accept(new AdapterEvent.SplitStarted(name, sp.weights(), state.currentVersion(),
+        sp.reason(), now, sp.by()));
+  }
+
+  /** The most versions one split may name. */
+  public static final int MAX_SPLIT_VERSIONS = 8;
 
   /** Field checks that need no state; the first problem found, if any. */
   static Optional<Rejection> validate(String name, LifecycleRequest request) {
@@ -153,6 +227,37 @@ public final class LifecycleRules {
       if (p.replicas() < 0 || p.replicas() > MAX_PRELOAD_REPLICAS) {
         return invalid(name, "replicas",
             "must be in [0, " + MAX_PRELOAD_REPLICAS + "], got " + p.replicas());
+      }
+    }
+    if (request instanceof SetSplit sp) {
+      Map<Integer, Integer> w = sp.weights();
+      if (w.isEmpty()) {
+        return invalid(name, "versions",
+            "must map version numbers to percentages, e.g. {\"3\": 90, \"4\": 10}");
+      }
+      if (w.size() > MAX_SPLIT_VERSIONS) {
+        return invalid(name, "versions",
+            "may name at most " + MAX_SPLIT_VERSIONS + " versions, got " + w.size());
+      }
+      int sum = 0;
+      for (Map.Entry<Integer, Integer> e : w.entrySet()) {
+        if (e.getKey() == null || e.getKey() < 1) {
+          return invalid(name, "versions", "keys must be version numbers >= 1, got " + e.getKey());
+        }
+        if (e.getValue() == null || e.getValue() < 1 || e.getValue() > 100) {
+          return invalid(name, "versions",
+              "weights must be integers in [1, 100], got " + e.getValue() + " for v" + e.getKey());
+        }
+        sum += e.getValue();
+      }
+      if (sum != 100) {
+        return invalid(name, "versions", "weights must sum to 100, got " + sum);
+      }
+    }
+    if (request instanceof SetFallback f) {
+      if (!AdapterState.FALLBACK_NONE.equals(f.fallback())
+          && !AdapterState.FALLBACK_BASE.equals(f.fallback())) {
+        return invalid(name, "fallback", "must be 'none' or 'base', got '" + f.fallback() + "'");
       }
     }
     if (request instanceof Evict e) {

@@ -21,7 +21,9 @@ import dev.quiver.persistence.JsonSerializable;
   @JsonSubTypes.Type(Rejection.AlreadyPlaced.class),
   @JsonSubTypes.Type(Rejection.NotPlaced.class),
   @JsonSubTypes.Type(Rejection.InvalidRequest.class),
-  @JsonSubTypes.Type(Rejection.PreloadUnchanged.class)
+  @JsonSubTypes.Type(Rejection.PreloadUnchanged.class),
+  @JsonSubTypes.Type(Rejection.NoActiveSplit.class),
+  @JsonSubTypes.Type(Rejection.SplitInProgress.class)
 })
 public sealed interface Rejection extends JsonSerializable {
 
@@ -109,6 +111,29 @@ public sealed interface Rejection extends JsonSerializable {
     @Override
     public String message() {
       return "adapter '" + adapter + "' already keeps " + replicas + " preloaded replicas";
+    }
+  }
+
+  /** A promote or abort of a traffic split when none is active. */
+  @JsonTypeName("no-active-split")
+  record NoActiveSplit(String adapter) implements Rejection {
+    @Override
+    public String message() {
+      return "adapter '" + adapter + "' has no traffic split in progress";
+    }
+  }
+
+  /**
+   * A change of the active version (publish with activation, rollback) while a traffic split is in
+   * progress: the split would silently lose its baseline. Promote or abort the split first.
+   */
+  @JsonTypeName("split-in-progress")
+  record SplitInProgress(String adapter, java.util.Map<Integer, Integer> weights)
+      implements Rejection {
+    @Override
+    public String message() {
+      return "adapter '" + adapter + "' has a traffic split in progress (" + Split.describe(weights)
+          + "); promote or abort it first";
     }
   }
 }

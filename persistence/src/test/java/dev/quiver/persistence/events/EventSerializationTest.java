@@ -16,6 +16,7 @@ import dev.quiver.persistence.state.Decision;
 import dev.quiver.persistence.state.Rejection;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Map;
 import java.util.stream.Stream;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
@@ -58,6 +59,12 @@ class EventSerializationTest {
         new AdapterEvent.LoadFailed("a", "w1", "n1", 1, "shape mismatch in q_proj", NOW,
             "system:w1"),
         new AdapterEvent.PreloadChanged("a", 2, NOW, "alice"),
+        new AdapterEvent.VersionPublished("a", 3, 8, List.of("o_proj"), digest(3), 43L,
+            "upload:3", NOW, "alice", true),
+        new AdapterEvent.SplitStarted("a", Map.of(1, 90, 3, 10), 1, "canary", NOW, "alice"),
+        new AdapterEvent.SplitChanged("a", Map.of(1, 50, 3, 50), "grow", NOW, "alice"),
+        new AdapterEvent.SplitEnded("a", 3, "promoted", "good", NOW, "bob"),
+        new AdapterEvent.FallbackChanged("a", "base", NOW, "alice"),
         new AdapterEvent.Retired("a", "superseded", NOW, "bob"));
   }
 
@@ -77,7 +84,25 @@ class EventSerializationTest {
         Fixtures.publish(2),
         new LifecycleRequest.Evict("w", "n", EvictionReason.LRU, "system:lru"),
         new LifecycleRequest.SetPreload(3, "alice"),
-        new LifecycleReply.Rejected(new Rejection.PreloadUnchanged("a", 3)));
+        new LifecycleReply.Rejected(new Rejection.PreloadUnchanged("a", 3)),
+        new LifecycleRequest.SetSplit(Map.of(3, 95, 4, 5), "canary", "alice"),
+        new LifecycleRequest.AbortSplit("regression", "bob"),
+        new LifecycleRequest.SetFallback("base", "alice"),
+        new LifecycleRequest.Place("w", "n", "system:placement", 4),
+        new LifecycleReply.Rejected(new Rejection.NoActiveSplit("a")),
+        new LifecycleReply.Rejected(new Rejection.SplitInProgress("a", Map.of(1, 90, 2, 10))),
+        splitState());
+  }
+
+  /** A state in the middle of a split, with fallback on. */
+  static AdapterState splitState() {
+    AdapterState s = AdapterState.unregistered("a")
+        .apply(allEvents().findFirst().orElseThrow())
+        .apply(new AdapterEvent.VersionPublished("a", 2, 8, List.of("o_proj"), digest(2), 42L,
+            "upload:2", NOW, "alice", true))
+        .apply(new AdapterEvent.SplitStarted("a", Map.of(1, 95, 2, 5), 1, "canary", NOW, "alice"))
+        .apply(new AdapterEvent.FallbackChanged("a", "base", NOW, "alice"));
+    return s;
   }
 
   private static Object roundTrip(Object message) {
@@ -175,5 +200,39 @@ class EventSerializationTest {
         Serializers.manifestFor(serializer, state)).get();
     assertEquals(0, read.preloadReplicas());
     assertEquals(state.versions(), read.versions());
+  }
+
+  @Test
+  void a_version_published_before_staged_existed_reads_as_made_current() {
+    AdapterEvent.VersionPublished staged = new AdapterEvent.VersionPublished("a", 2, 8,
+        List.of("o_proj"), digest(2), 42L, "upload:2", NOW, "alice", true);
+    Serializer serializer = serialization.findSerializerFor(staged);
+    String json = new String(serialization.serialize(staged).get(), StandardCharsets.UTF_8);
+    String old = json.replace(",\"staged\":true", "");
+    assertTrue(!old.equals(json) && !old.contains("staged"), old);
+    AdapterEvent.VersionPublished read = (AdapterEvent.VersionPublished) serialization.deserialize(
+        old.getBytes(StandardCharsets.UTF_8), serializer.identifier(),
+        Serializers.manifestFor(serializer, staged)).get();
+    assertEquals(false, read.staged());
+    assertEquals(2, AdapterState.unregistered("a").apply(allEvents().findFirst().orElseThrow())
+        .apply(read).currentVersion());
+  }
+
+  @Test
+  void a_state_snapshot_written_before_splits_and_fallback_existed_reads_as_none() {
+    AdapterState state = splitState();
+    Serializer serializer = serialization.findSerializerFor(state);
+    String json = new String(serialization.serialize(state).get(), StandardCharsets.UTF_8);
+    int at = json.indexOf(",\"split\":");
+    assertTrue(at > 0, json);
+    String old = json.substring(0, at) + "}";
+    assertTrue(!old.contains("split") && !old.contains("fallback"), old);
+    AdapterState read = (AdapterState) serialization.deserialize(
+        old.getBytes(StandardCharsets.UTF_8), serializer.identifier(),
+        Serializers.manifestFor(serializer, state)).get();
+    assertEquals(java.util.Optional.empty(), read.split());
+    assertEquals("none", read.fallback());
+    assertEquals(state.versions(), read.versions());
+    assertEquals(1, read.currentVersion());
   }
 }
