@@ -25,6 +25,9 @@ import dev.quiver.node.cluster.ClusterMetrics;
 import dev.quiver.node.directory.WorkerDirectory;
 import dev.quiver.node.directory.WorkerLoad;
 import dev.quiver.node.entity.AdapterEntity;
+import dev.quiver.node.ops.Management;
+import dev.quiver.node.ops.NodeHealth;
+import dev.quiver.node.ops.OpsSettings;
 import dev.quiver.node.placement.PlacementPolicy;
 import dev.quiver.node.serving.ClusterInferenceService;
 import dev.quiver.node.serving.RequestRelay;
@@ -123,6 +126,7 @@ public final class QuiverNode {
     /** Starts a node from a fully resolved config; returns once it is Up, its model loaded and its port bound. */
     public static QuiverNode start(Config config) {
         NodeSettings ns = NodeSettings.fromConfig(config);
+        OpsSettings ops = OpsSettings.fromConfig(config);
         PersistenceSettings ps = PersistenceSettings.fromConfig(config);
         if (ns.persistence() == NodeSettings.Persistence.CASSANDRA) {
             if (!ps.cassandra().useEmbedded()) {
@@ -130,10 +134,11 @@ public final class QuiverNode {
                         ps.cassandra().localDatacenter()).withFallback(config);
             }
         } else {
-            if (!config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+            if (!config.getStringList("pekko.cluster.seed-nodes").isEmpty()
+                    || ops.formation() == OpsSettings.Formation.BOOTSTRAP) {
                 throw new IllegalArgumentException("quiver.node.persistence = in-memory keeps the adapter journal "
-                        + "in this process, so it serves a single node: remove pekko.cluster.seed-nodes or use "
-                        + "cassandra");
+                        + "in this process, so it serves a single node: remove pekko.cluster.seed-nodes (and "
+                        + "quiver.node.cluster-formation = bootstrap) or use cassandra");
             }
             config = PersistenceTestKitPlugin.config().withFallback(PersistenceTestKitSnapshotPlugin.config())
                     .withFallback(config);
@@ -156,14 +161,18 @@ public final class QuiverNode {
         });
         Engine engine = null;
         try {
-            joinCluster(system, ns.joinTimeout());
+            NodeHealth health = NodeHealth.get(system);
+            Management.start(system, ops);
+            joinCluster(system, ns.joinTimeout(), ops.formation());
             Cluster cluster = Cluster.get(system);
             boolean workerRole = cluster.selfMember().hasRole("worker");
+            health.expectWorker(workerRole);
 
             ModelSpec spec;
             ModelConfig modelConfig;
             if (workerRole) {
                 engine = Engine.start(ns.modelDir(), engineSettings, ns.workerName());
+                health.workerLoaded(engine);
                 modelConfig = engine.config();
                 spec = new ModelSpec(ns.servedModelName(), engine.tokenizer(), engine.maxModelLen(),
                         System.currentTimeMillis() / 1000, "quiver");
@@ -253,6 +262,8 @@ public final class QuiverNode {
                         return CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
                     });
             CoordinatedShutdown.get(system).addJvmShutdownHook(io::shutdownNow);
+            probeJournal(system, health, () -> storageCheck(session, catalog, io), ops.journalProbe());
+            health.serving();
             log.info("node {} is up at {} ({}), edge on {}", ns.nodeId(), cluster.selfMember().address(),
                     workerRole ? "worker " + ns.workerId() : "no worker", server.address());
             return new QuiverNode(system, ns, server, registry, service, directory, local, spec, bootstrap, io);
@@ -267,20 +278,24 @@ public final class QuiverNode {
     }
 
     /**
-     * Joins the seed nodes of {@code pekko.cluster.seed-nodes} (Pekko does that on its own), or, with none
-     * configured, forms a cluster of this node alone; waits until this node is Up.
+     * Joins the seed nodes of {@code pekko.cluster.seed-nodes} (Pekko does that on its own), or the cluster that
+     * Cluster Bootstrap finds (started by {@link Management}), or, with neither, forms a cluster of this node alone;
+     * waits until this node is Up.
      */
-    private static void joinCluster(ActorSystem<?> system, Duration timeout) {
+    private static void joinCluster(ActorSystem<?> system, Duration timeout, OpsSettings.Formation formation) {
         Cluster cluster = Cluster.get(system);
-        if (system.settings().config().getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+        boolean bootstrap = formation == OpsSettings.Formation.BOOTSTRAP;
+        if (!bootstrap && system.settings().config().getStringList("pekko.cluster.seed-nodes").isEmpty()) {
             cluster.manager().tell(Join.create(cluster.selfMember().address()));
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         while (cluster.selfMember().status() != MemberStatus.up()) {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("this node did not join the cluster within " + timeout.toSeconds()
-                        + " s (seed nodes " + system.settings().config().getStringList("pekko.cluster.seed-nodes")
-                        + " not reachable?)");
+                        + " s (quiver.node.join-timeout; " + (bootstrap ? "Cluster Bootstrap found too few contact "
+                        + "points? see pekko.management.cluster.bootstrap.contact-point-discovery" : "seed nodes "
+                        + system.settings().config().getStringList("pekko.cluster.seed-nodes") + " not reachable?")
+                        + ")");
             }
             try {
                 Thread.sleep(20);
@@ -352,6 +367,35 @@ public final class QuiverNode {
                 sharding.entityRefFor(AdapterEntity.ENTITY_KEY, e.name()).tell(new AdapterEntity.Maintain());
             }
         }
+    }
+
+    /**
+     * Probes the journal once now (so readiness does not lag the start) and then every {@code interval}, telling
+     * {@link NodeHealth} the outcome; stops with the node.
+     */
+    private static void probeJournal(ActorSystem<?> system, NodeHealth health,
+                                     java.util.function.Supplier<CompletionStage<AdapterRegistry.StorageCheck>> check,
+                                     Duration interval) {
+        java.util.function.Consumer<AdapterRegistry.StorageCheck> record = c ->
+                health.journalProbed(c.ok() ? null : String.valueOf(c.detail()));
+        try {
+            record.accept(check.get().toCompletableFuture().get(10, TimeUnit.SECONDS));
+        } catch (Exception e) {
+            health.journalProbed(e.toString());
+        }
+        var probing = system.scheduler().scheduleWithFixedDelay(interval, interval,
+                () -> {
+                    try {
+                        check.get().thenAccept(record);
+                    } catch (RuntimeException stopping) {
+                        health.journalProbed(stopping.toString()); // the io pool is closing with the node
+                    }
+                }, system.executionContext());
+        CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),
+                "stop-journal-probe", () -> {
+                    probing.cancel();
+                    return CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
+                });
     }
 
     private static CqlSession connect(ActorSystem<?> system, Config config) {
