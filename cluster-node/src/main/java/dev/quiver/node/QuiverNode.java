@@ -26,6 +26,7 @@ import dev.quiver.node.directory.WorkerDirectory;
 import dev.quiver.node.directory.WorkerLoad;
 import dev.quiver.node.entity.AdapterEntity;
 import dev.quiver.node.ops.Management;
+import dev.quiver.node.ops.MembershipMetrics;
 import dev.quiver.node.ops.NodeHealth;
 import dev.quiver.node.ops.OpsSettings;
 import dev.quiver.node.placement.PlacementPolicy;
@@ -40,6 +41,7 @@ import dev.quiver.persistence.blob.AdapterDirectories;
 import dev.quiver.persistence.blob.BlobStore;
 import dev.quiver.persistence.blob.LocalBlobStore;
 import dev.quiver.persistence.cassandra.CassandraConnection;
+import dev.quiver.persistence.cassandra.CassandraPreflight;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -96,6 +98,8 @@ public final class QuiverNode {
     private static final Logger log = LoggerFactory.getLogger(QuiverNode.class);
     /** The tenant of the bootstrap admin key and of adapters registered at start. */
     public static final String DEFAULT_TENANT = "default";
+    /** How long the connection check before start may take (connect, login, one query). */
+    private static final Duration CASSANDRA_PREFLIGHT_TIMEOUT = Duration.ofSeconds(15);
 
     private final ActorSystem<Void> system;
     private final NodeSettings settings;
@@ -130,9 +134,12 @@ public final class QuiverNode {
         PersistenceSettings ps = PersistenceSettings.fromConfig(config);
         if (ns.persistence() == NodeSettings.Persistence.CASSANDRA) {
             if (!ps.cassandra().useEmbedded()) {
-                config = CassandraConnection.driverConfig(ps.cassandra().contactPoints(),
-                        ps.cassandra().localDatacenter()).withFallback(config);
+                config = CassandraConnection.driverConfig(ps.cassandra(), ps.cassandra().contactPoints())
+                        .withFallback(config);
             }
+            // One attempt without retries first: a refused login or an untrusted certificate stops the start here
+            // with a sentence naming the setting, instead of the journal's driver retrying forever.
+            CassandraPreflight.check(config, CASSANDRA_PREFLIGHT_TIMEOUT);
         } else {
             if (!config.getStringList("pekko.cluster.seed-nodes").isEmpty()
                     || ops.formation() == OpsSettings.Formation.BOOTSTRAP) {
@@ -236,7 +243,14 @@ public final class QuiverNode {
                     name -> sharding.entityRefFor(AdapterEntity.ENTITY_KEY, name), ns.routing().routeTimeout(),
                     ns.routing().retryBackoff(), ns.routing().deadline());
             ClusterInferenceService service = new ClusterInferenceService(system, spec, registry, directory, relays);
-            EdgeServer server = EdgeServer.start(system, es, service, registry).toCompletableFuture().join();
+            EdgeServer server;
+            try {
+                server = EdgeServer.start(system, es, service, registry).toCompletableFuture().join();
+            } catch (java.util.concurrent.CompletionException e) {
+                Throwable cause = e.getCause() != null ? e.getCause() : e;
+                throw new IllegalStateException("cannot bind the HTTP edge on " + es.host() + ":" + es.port()
+                        + " (quiver.edge.host / port): " + cause.getMessage(), cause);
+            }
             EngineMetrics metrics = local == null ? null : new EngineMetrics(local.id());
             Engine metered = engine;
             var metering = system.scheduler().scheduleAtFixedRate(ns.metricsInterval(), ns.metricsInterval(), () -> {
@@ -248,6 +262,7 @@ public final class QuiverNode {
                     }
                 }
                 ClusterMetrics.adaptersPerWorker(directory.loads().values());
+                MembershipMetrics.update(cluster, health);
             }, system.executionContext());
             var keepAlive = system.scheduler().scheduleAtFixedRate(KEEP_ALIVE, KEEP_ALIVE,
                     () -> keepAlive(directory, catalog, sharding), system.executionContext());

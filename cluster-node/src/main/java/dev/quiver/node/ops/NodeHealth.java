@@ -94,7 +94,9 @@ public final class NodeHealth implements Extension {
         }
         MemberStatus status = Cluster.get(system).selfMember().status();
         if (status != MemberStatus.up() && status != MemberStatus.weaklyUp()) {
-            return Optional.of("not a cluster member yet (self " + status + ")");
+            // NOTE: Pekko reports a node that has not joined anything yet as Removed.
+            return Optional.of("not a cluster member yet (" + (status == MemberStatus.removed()
+                    ? "looking for the cluster to join" : "status " + status) + ")");
         }
         if (workerRole && engine == null) {
             return Optional.of("the worker engine is not loaded yet");

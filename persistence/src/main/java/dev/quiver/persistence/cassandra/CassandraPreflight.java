@@ -40,7 +40,8 @@ public final class CassandraPreflight {
         .withFallback(config).resolve();
     List<String> points = once.getStringList("datastax-java-driver.basic.contact-points");
     try (CqlSession session = CqlSession.builder()
-        .withConfigLoader(new DefaultDriverConfigLoader(() -> once, false)).build()) {
+        .withConfigLoader(new DefaultDriverConfigLoader(
+            () -> once.getConfig("datastax-java-driver"), false)).build()) {
       Row row = session.execute("SELECT release_version, data_center FROM system.local").one();
       return new Answer(row == null ? "?" : row.getString(0), row == null ? "?" : row.getString(1));
     } catch (RuntimeException e) {
