@@ -90,8 +90,8 @@ public final class NodeMain {
                     cassandra = startOrReuse(ps.cassandra().embedded());
                     CassandraEndpoint endpoint = cassandra != null ? cassandra.endpoint()
                             : EmbeddedCassandra.status(ps.cassandra().embedded()).endpoint().orElseThrow();
-                    config = CassandraConnection.driverConfig(List.of(endpoint.toString()),
-                            ps.cassandra().localDatacenter()).withFallback(config);
+                    config = CassandraConnection.driverConfig(ps.cassandra(), List.of(endpoint.toString()))
+                            .withFallback(config);
                 }
             }
             node = QuiverNode.start(config);

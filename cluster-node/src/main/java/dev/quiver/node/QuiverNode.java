@@ -25,6 +25,10 @@ import dev.quiver.node.cluster.ClusterMetrics;
 import dev.quiver.node.directory.WorkerDirectory;
 import dev.quiver.node.directory.WorkerLoad;
 import dev.quiver.node.entity.AdapterEntity;
+import dev.quiver.node.ops.Management;
+import dev.quiver.node.ops.MembershipMetrics;
+import dev.quiver.node.ops.NodeHealth;
+import dev.quiver.node.ops.OpsSettings;
 import dev.quiver.node.placement.PlacementPolicy;
 import dev.quiver.node.serving.ClusterInferenceService;
 import dev.quiver.node.serving.RequestRelay;
@@ -37,6 +41,7 @@ import dev.quiver.persistence.blob.AdapterDirectories;
 import dev.quiver.persistence.blob.BlobStore;
 import dev.quiver.persistence.blob.LocalBlobStore;
 import dev.quiver.persistence.cassandra.CassandraConnection;
+import dev.quiver.persistence.cassandra.CassandraPreflight;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -93,6 +98,8 @@ public final class QuiverNode {
     private static final Logger log = LoggerFactory.getLogger(QuiverNode.class);
     /** The tenant of the bootstrap admin key and of adapters registered at start. */
     public static final String DEFAULT_TENANT = "default";
+    /** How long the connection check before start may take (connect, login, one query). */
+    private static final Duration CASSANDRA_PREFLIGHT_TIMEOUT = Duration.ofSeconds(15);
 
     private final ActorSystem<Void> system;
     private final NodeSettings settings;
@@ -123,17 +130,22 @@ public final class QuiverNode {
     /** Starts a node from a fully resolved config; returns once it is Up, its model loaded and its port bound. */
     public static QuiverNode start(Config config) {
         NodeSettings ns = NodeSettings.fromConfig(config);
+        OpsSettings ops = OpsSettings.fromConfig(config);
         PersistenceSettings ps = PersistenceSettings.fromConfig(config);
         if (ns.persistence() == NodeSettings.Persistence.CASSANDRA) {
             if (!ps.cassandra().useEmbedded()) {
-                config = CassandraConnection.driverConfig(ps.cassandra().contactPoints(),
-                        ps.cassandra().localDatacenter()).withFallback(config);
+                config = CassandraConnection.driverConfig(ps.cassandra(), ps.cassandra().contactPoints())
+                        .withFallback(config);
             }
+            // One attempt without retries first: a refused login or an untrusted certificate stops the start here
+            // with a sentence naming the setting, instead of the journal's driver retrying forever.
+            CassandraPreflight.check(config, CASSANDRA_PREFLIGHT_TIMEOUT);
         } else {
-            if (!config.getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+            if (!config.getStringList("pekko.cluster.seed-nodes").isEmpty()
+                    || ops.formation() == OpsSettings.Formation.BOOTSTRAP) {
                 throw new IllegalArgumentException("quiver.node.persistence = in-memory keeps the adapter journal "
-                        + "in this process, so it serves a single node: remove pekko.cluster.seed-nodes or use "
-                        + "cassandra");
+                        + "in this process, so it serves a single node: remove pekko.cluster.seed-nodes (and "
+                        + "quiver.node.cluster-formation = bootstrap) or use cassandra");
             }
             config = PersistenceTestKitPlugin.config().withFallback(PersistenceTestKitSnapshotPlugin.config())
                     .withFallback(config);
@@ -156,14 +168,18 @@ public final class QuiverNode {
         });
         Engine engine = null;
         try {
-            joinCluster(system, ns.joinTimeout());
+            NodeHealth health = NodeHealth.get(system);
+            Management.start(system, ops);
+            joinCluster(system, ns.joinTimeout(), ops.formation());
             Cluster cluster = Cluster.get(system);
             boolean workerRole = cluster.selfMember().hasRole("worker");
+            health.expectWorker(workerRole);
 
             ModelSpec spec;
             ModelConfig modelConfig;
             if (workerRole) {
                 engine = Engine.start(ns.modelDir(), engineSettings, ns.workerName());
+                health.workerLoaded(engine);
                 modelConfig = engine.config();
                 spec = new ModelSpec(ns.servedModelName(), engine.tokenizer(), engine.maxModelLen(),
                         System.currentTimeMillis() / 1000, "quiver");
@@ -228,7 +244,14 @@ public final class QuiverNode {
                     ns.routing().retryBackoff(), ns.routing().deadline(), spec.id(),
                     dev.quiver.node.rollout.BaseModelDigest.of(ns.modelDir()));
             ClusterInferenceService service = new ClusterInferenceService(system, spec, registry, directory, relays);
-            EdgeServer server = EdgeServer.start(system, es, service, registry).toCompletableFuture().join();
+            EdgeServer server;
+            try {
+                server = EdgeServer.start(system, es, service, registry).toCompletableFuture().join();
+            } catch (java.util.concurrent.CompletionException e) {
+                Throwable cause = e.getCause() != null ? e.getCause() : e;
+                throw new IllegalStateException("cannot bind the HTTP edge on " + es.host() + ":" + es.port()
+                        + " (quiver.edge.host / port): " + cause.getMessage(), cause);
+            }
             EngineMetrics metrics = local == null ? null : new EngineMetrics(local.id());
             Engine metered = engine;
             var metering = system.scheduler().scheduleAtFixedRate(ns.metricsInterval(), ns.metricsInterval(), () -> {
@@ -240,6 +263,7 @@ public final class QuiverNode {
                     }
                 }
                 ClusterMetrics.adaptersPerWorker(directory.loads().values());
+                MembershipMetrics.update(cluster, health);
             }, system.executionContext());
             var keepAlive = system.scheduler().scheduleAtFixedRate(KEEP_ALIVE, KEEP_ALIVE,
                     () -> keepAlive(directory, catalog, sharding), system.executionContext());
@@ -254,6 +278,8 @@ public final class QuiverNode {
                         return CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
                     });
             CoordinatedShutdown.get(system).addJvmShutdownHook(io::shutdownNow);
+            probeJournal(system, health, () -> storageCheck(session, catalog, io), ops.journalProbe());
+            health.serving();
             log.info("node {} is up at {} ({}), edge on {}", ns.nodeId(), cluster.selfMember().address(),
                     workerRole ? "worker " + ns.workerId() : "no worker", server.address());
             return new QuiverNode(system, ns, server, registry, service, directory, local, spec, bootstrap, io);
@@ -268,20 +294,24 @@ public final class QuiverNode {
     }
 
     /**
-     * Joins the seed nodes of {@code pekko.cluster.seed-nodes} (Pekko does that on its own), or, with none
-     * configured, forms a cluster of this node alone; waits until this node is Up.
+     * Joins the seed nodes of {@code pekko.cluster.seed-nodes} (Pekko does that on its own), or the cluster that
+     * Cluster Bootstrap finds (started by {@link Management}), or, with neither, forms a cluster of this node alone;
+     * waits until this node is Up.
      */
-    private static void joinCluster(ActorSystem<?> system, Duration timeout) {
+    private static void joinCluster(ActorSystem<?> system, Duration timeout, OpsSettings.Formation formation) {
         Cluster cluster = Cluster.get(system);
-        if (system.settings().config().getStringList("pekko.cluster.seed-nodes").isEmpty()) {
+        boolean bootstrap = formation == OpsSettings.Formation.BOOTSTRAP;
+        if (!bootstrap && system.settings().config().getStringList("pekko.cluster.seed-nodes").isEmpty()) {
             cluster.manager().tell(Join.create(cluster.selfMember().address()));
         }
         long deadline = System.nanoTime() + timeout.toNanos();
         while (cluster.selfMember().status() != MemberStatus.up()) {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("this node did not join the cluster within " + timeout.toSeconds()
-                        + " s (seed nodes " + system.settings().config().getStringList("pekko.cluster.seed-nodes")
-                        + " not reachable?)");
+                        + " s (quiver.node.join-timeout; " + (bootstrap ? "Cluster Bootstrap found too few contact "
+                        + "points? see pekko.management.cluster.bootstrap.contact-point-discovery" : "seed nodes "
+                        + system.settings().config().getStringList("pekko.cluster.seed-nodes") + " not reachable?")
+                        + ")");
             }
             try {
                 Thread.sleep(20);
@@ -353,6 +383,35 @@ public final class QuiverNode {
                 sharding.entityRefFor(AdapterEntity.ENTITY_KEY, e.name()).tell(new AdapterEntity.Maintain());
             }
         }
+    }
+
+    /**
+     * Probes the journal once now (so readiness does not lag the start) and then every {@code interval}, telling
+     * {@link NodeHealth} the outcome; stops with the node.
+     */
+    private static void probeJournal(ActorSystem<?> system, NodeHealth health,
+                                     java.util.function.Supplier<CompletionStage<AdapterRegistry.StorageCheck>> check,
+                                     Duration interval) {
+        java.util.function.Consumer<AdapterRegistry.StorageCheck> record = c ->
+                health.journalProbed(c.ok() ? null : String.valueOf(c.detail()));
+        try {
+            record.accept(check.get().toCompletableFuture().get(10, TimeUnit.SECONDS));
+        } catch (Exception e) {
+            health.journalProbed(e.toString());
+        }
+        var probing = system.scheduler().scheduleWithFixedDelay(interval, interval,
+                () -> {
+                    try {
+                        check.get().thenAccept(record);
+                    } catch (RuntimeException stopping) {
+                        health.journalProbed(stopping.toString()); // the io pool is closing with the node
+                    }
+                }, system.executionContext());
+        CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeActorSystemTerminate(),
+                "stop-journal-probe", () -> {
+                    probing.cancel();
+                    return CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
+                });
     }
 
     private static CqlSession connect(ActorSystem<?> system, Config config) {

@@ -140,6 +140,7 @@ public final class EdgeRoutes extends AllDirectives {
         return handleExceptions(exceptions, () -> handleRejections(rejections, () -> concat(
                 path("health", () -> get(() -> complete(json(StatusCodes.OK, Map.of("status", "ok"))))),
                 path("ready", () -> get(this::ready)),
+                path("ui", () -> get(() -> complete(OperatorPage.response()))),
                 path("metrics", () -> get(() -> complete(HttpResponse.create().withEntity(
                         ContentTypes.TEXT_PLAIN_UTF8, EdgeMetrics.scrape())))),
                 tokenizeRoutes(),

@@ -44,8 +44,26 @@ public final class LocalCluster implements AutoCloseable {
     /**
      * @param extraNodeConfig HOCON every node gets on top of the harness's own (e.g. engine or SBR settings)
      * @param nodeHeap        {@code -Xmx} of each node JVM
+     * @param formation       how the nodes find each other
      */
-    public record Settings(int nodes, Path workDir, String keyspacePrefix, String extraNodeConfig, String nodeHeap) {
+    public record Settings(int nodes, Path workDir, String keyspacePrefix, String extraNodeConfig, String nodeHeap,
+                           Formation formation) {
+        /** Nodes that join node 1 as their seed. */
+        public Settings(int nodes, Path workDir, String keyspacePrefix, String extraNodeConfig, String nodeHeap) {
+            this(nodes, workDir, keyspacePrefix, extraNodeConfig, nodeHeap, Formation.SEED_NODES);
+        }
+    }
+
+    /** How the nodes form their cluster. */
+    public enum Formation {
+        /** {@code pekko.cluster.seed-nodes} = node 1: start node 1 first. */
+        SEED_NODES,
+        /**
+         * Cluster Bootstrap with {@code config} discovery, no seed nodes: the management endpoints of the first
+         * min(3, nodes) nodes are the contact points and {@code required-contact-point-nr}; those start in any order
+         * and form the cluster, later nodes join it through them.
+         */
+        BOOTSTRAP
     }
 
     private final Settings settings;
@@ -53,6 +71,7 @@ public final class LocalCluster implements AutoCloseable {
     private final EmbeddedCassandra cassandra;
     private final int[] artery;
     private final int[] http;
+    private final int[] management;
     private final Process[] processes;
     private final int[] incarnation;
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -62,6 +81,7 @@ public final class LocalCluster implements AutoCloseable {
         this.settings = settings;
         this.artery = new int[settings.nodes() + 1];
         this.http = new int[settings.nodes() + 1];
+        this.management = new int[settings.nodes() + 1];
         this.processes = new Process[settings.nodes() + 1];
         this.incarnation = new int[settings.nodes() + 1];
         try {
@@ -76,6 +96,7 @@ public final class LocalCluster implements AutoCloseable {
         for (int i = 1; i <= settings.nodes(); i++) {
             artery[i] = LocalResources.freePort();
             http[i] = LocalResources.freePort();
+            management[i] = LocalResources.freePort();
         }
         Runtime.getRuntime().addShutdownHook(hook);
         Path data = settings.workDir().resolve("cassandra");
@@ -92,6 +113,16 @@ public final class LocalCluster implements AutoCloseable {
 
     public String url(int node) {
         return "http://127.0.0.1:" + http[node];
+    }
+
+    /** The node's management endpoint ({@code /alive}, {@code /ready}, {@code /cluster/members}). */
+    public String managementUrl(int node) {
+        return "http://127.0.0.1:" + management[node];
+    }
+
+    /** The config file node {@code i} was (or will be) started with. */
+    public Path configFile(int i) {
+        return settings.workDir().resolve("node-" + i).resolve("node.conf");
     }
 
     public int size() {
@@ -120,6 +151,7 @@ public final class LocalCluster implements AutoCloseable {
         if (processes[i] != null && processes[i].isAlive()) {
             throw new IllegalStateException("node " + i + " is already running");
         }
+        refreshTakenPorts(i);
         try {
             incarnation[i]++;
             Path dir = Files.createDirectories(settings.workDir().resolve("node-" + i));
@@ -182,6 +214,14 @@ public final class LocalCluster implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+        }
+    }
+
+    /** {@code SIGTERM}: the node runs its coordinated shutdown (drain, hand shards over, leave) and exits. */
+    public void terminate(int i) {
+        Process p = processes[i];
+        if (p != null) {
+            p.destroy();
         }
     }
 
@@ -290,13 +330,68 @@ public final class LocalCluster implements AutoCloseable {
                   api-keys = [ { name = "admin", sha256 = "%s", tenant = "default", role = "admin" } ]
                 }
                 pekko.remote.artery.canonical.port = %d
-                pekko.cluster.seed-nodes = ["pekko://quiver@127.0.0.1:%d"]
+                %s
                 pekko.coordinated-shutdown.exit-jvm = on
                 quiver.engine { threads = 1, max-loras = 2, kv-cache-memory = 64MiB }
                 %s
                 """.formatted(modelDir, i, settings.workDir().resolve("node-" + i).resolve("adapter-store"),
                 settings.workDir(), cassandra.endpoint(), ks, ks, firstBucket, ks, http[i],
-                ApiKeys.sha256Hex(ADMIN_KEY), artery[i], artery[1], settings.extraNodeConfig());
+                ApiKeys.sha256Hex(ADMIN_KEY), artery[i], formationConfig(i), settings.extraNodeConfig());
+    }
+
+    /**
+     * Ports were picked free when the harness was made; a node started minutes later may find one taken (by an
+     * outgoing connection's ephemeral port, or another process). Such a port is replaced, unless other nodes know it:
+     * node 1's cluster port (the seed) and the contact points' management ports.
+     */
+    private void refreshTakenPorts(int i) {
+        if (!isFree(http[i])) {
+            http[i] = LocalResources.freePort();
+        }
+        boolean seed = settings.formation() == Formation.SEED_NODES && i == 1;
+        if (!seed && !isFree(artery[i])) {
+            artery[i] = LocalResources.freePort();
+        }
+        boolean contactPoint = settings.formation() == Formation.BOOTSTRAP && i <= Math.min(3, settings.nodes());
+        if (!contactPoint && !isFree(management[i])) {
+            management[i] = LocalResources.freePort();
+        }
+    }
+
+    private static boolean isFree(int port) {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(port, 1,
+                java.net.InetAddress.getByName("127.0.0.1"))) {
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private String formationConfig(int i) {
+        if (settings.formation() == Formation.SEED_NODES) {
+            return "pekko.cluster.seed-nodes = [\"pekko://quiver@127.0.0.1:" + artery[1] + "\"]";
+        }
+        // NOTE: the contact points are the nodes that start together, exactly: with contact-with-all-contact-points
+        // (Pekko's default, which keeps a node that reaches only some of them from forming a cluster of its own) a
+        // listed node that is not running blocks the formation. Later nodes join through these.
+        int contactPoints = Math.min(3, settings.nodes());
+        StringBuilder endpoints = new StringBuilder();
+        for (int n = 1; n <= contactPoints; n++) {
+            endpoints.append(n > 1 ? ", " : "").append("{ host = \"127.0.0.1\", port = ").append(management[n])
+                    .append(" }");
+        }
+        return String.join("\n",
+                "quiver.node.cluster-formation = bootstrap",
+                "quiver.node.management.enabled = on",
+                "quiver.node.join-timeout = 600s",
+                "pekko.management.http.port = " + management[i],
+                "pekko.management.cluster.bootstrap.contact-point-discovery {",
+                "  discovery-method = config, service-name = quiver, stable-margin = 2s",
+                "  required-contact-point-nr = " + contactPoints,
+                "}",
+                // Every contact point is on 127.0.0.1: without this, Pekko keeps only the one on the fallback port.
+                "pekko.management.cluster.bootstrap.contact-point.filter-on-fallback-port = false",
+                "pekko.discovery.config.services.quiver.endpoints = [ " + endpoints + " ]");
     }
 
     private static void writeModel(Path dir) {

@@ -14,7 +14,8 @@ import java.nio.charset.StandardCharsets;
  * and operators. {@code start} leaves the server running in the background and returns once CQL
  * answers; {@code stop} stops it cleanly through its pid file; {@code status} says whether it is
  * up and where (exit code 0 up, 3 not running, 1 alive but not answering); {@code schema} prints
- * the production CQL schema. Settings come from {@code quiver.persistence.cassandra.embedded}
+ * the production CQL schema with the configured keyspaces and replication
+ * ({@link CassandraSchema}). Settings come from {@code quiver.persistence.cassandra.embedded}
  * (override with {@code QUIVER_JAVA_OPTS="-Dquiver.persistence.cassandra.embedded.native-port=..."}).
  */
 public final class CassandraCli {
@@ -80,7 +81,8 @@ public final class CassandraCli {
             err.println("quiver: schema.cql is missing from the quiver-persistence jar");
             return 1;
           }
-          out.print(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+          out.print(CassandraSchema.render(new String(in.readAllBytes(), StandardCharsets.UTF_8),
+              settings));
           return 0;
         } catch (IOException e) {
           err.println("quiver: cannot read schema.cql: " + e);

@@ -36,10 +36,55 @@ public final class CassandraConnection {
             localDatacenter));
   }
 
+  /**
+   * A config overlay with everything Quiver sets for the driver and the Pekko plugin from
+   * {@code quiver.persistence.cassandra}: contact points and local data center, the
+   * PasswordAuthenticator login, client TLS, the replication of the journal and snapshot
+   * keyspaces the plugin creates, and the journal's and snapshot store's consistency levels.
+   */
+  public static Config driverConfig(PersistenceSettings.Cassandra cassandra,
+      List<String> contactPoints) {
+    Map<String, Object> m = new java.util.LinkedHashMap<>();
+    m.put("datastax-java-driver.basic.contact-points", contactPoints);
+    m.put("datastax-java-driver.basic.load-balancing-policy.local-datacenter",
+        cassandra.localDatacenter());
+    cassandra.credentials().ifPresent(c -> {
+      m.put("datastax-java-driver.advanced.auth-provider.class", "PlainTextAuthProvider");
+      m.put("datastax-java-driver.advanced.auth-provider.username", c.username());
+      m.put("datastax-java-driver.advanced.auth-provider.password", c.password());
+    });
+    PersistenceSettings.Tls tls = cassandra.tls();
+    if (tls.enabled()) {
+      String ssl = "datastax-java-driver.advanced.ssl-engine-factory.";
+      m.put(ssl + "class", "DefaultSslEngineFactory");
+      m.put(ssl + "hostname-validation", tls.hostnameValidation());
+      tls.truststore().ifPresent(t -> {
+        m.put(ssl + "truststore-path", t.toString());
+        m.put(ssl + "truststore-password", tls.truststorePassword());
+      });
+      tls.keystore().ifPresent(k -> {
+        m.put(ssl + "keystore-path", k.toString());
+        m.put(ssl + "keystore-password", tls.keystorePassword());
+      });
+    }
+    PersistenceSettings.Replication r = cassandra.replication();
+    for (String store : List.of("journal", "snapshot")) {
+      String p = "pekko.persistence.cassandra." + store + ".";
+      m.put(p + "replication-strategy", r.strategy());
+      m.put(p + "replication-factor", r.replicationFactor());
+      m.put(p + "data-center-replication-factors", r.dataCenters().entrySet().stream()
+          .map(e -> e.getKey() + ":" + e.getValue()).toList());
+    }
+    m.put("datastax-java-driver.profiles.pekko-persistence-cassandra-profile.basic.request"
+        + ".consistency", cassandra.consistency().journal());
+    m.put("datastax-java-driver.profiles.pekko-persistence-cassandra-snapshot-profile.basic"
+        + ".request.consistency", cassandra.consistency().snapshot());
+    return ConfigFactory.parseMap(m);
+  }
+
   /** {@code config} with the driver pointed at Cassandra (embedded started when needed). */
   public static Config connect(Config config) {
     PersistenceSettings settings = PersistenceSettings.fromConfig(config);
-    return driverConfig(contactPoints(settings), settings.cassandra().localDatacenter())
-        .withFallback(config);
+    return driverConfig(settings.cassandra(), contactPoints(settings)).withFallback(config);
   }
 }
