@@ -1,0 +1,48 @@
+package dev.quiver.sources;
+
+import com.typesafe.config.ConfigFactory;
+
+/**
+ * {@code bin/quiver fetch SOURCE [--adapter]}: downloads a model (or, with {@code --adapter}, an adapter) into the
+ * download cache with a progress bar per file, and prints the local directory on stdout (so scripts can pass it
+ * on, e.g. to {@code bin/quiver generate --model}). Settings: {@code quiver.sources.*}, {@code HF_ENDPOINT},
+ * {@code HF_TOKEN}, {@code HF_HUB_OFFLINE}. Exit status 0, or 1 with the reason on stderr.
+ */
+public final class SourcesCli {
+    private SourcesCli() {
+    }
+
+    public static void main(String[] args) {
+        String source = null;
+        FileSet set = FileSet.MODEL;
+        for (String a : args) {
+            switch (a) {
+                case "--adapter" -> set = FileSet.ADAPTER;
+                case "-h", "--help" -> {
+                    System.out.println("usage: bin/quiver fetch hf://ORG/REPO[@REVISION][/SUBDIR] [--adapter]");
+                    return;
+                }
+                default -> {
+                    if (source != null || a.startsWith("--")) {
+                        System.err.println("quiver: unexpected argument '" + a + "'");
+                        System.exit(2);
+                    }
+                    source = a;
+                }
+            }
+        }
+        if (source == null) {
+            System.err.println("usage: bin/quiver fetch hf://ORG/REPO[@REVISION][/SUBDIR] [--adapter]");
+            System.exit(2);
+        }
+        try {
+            Sources sources = Sources.create(SourcesSettings.fromConfig(ConfigFactory.load()));
+            Fetched f = sources.fetch(source, set);
+            System.err.println("quiver: " + f.describe() + ": " + f.files());
+            System.out.println(f.dir());
+        } catch (SourceException | IllegalArgumentException | UnsupportedOperationException e) {
+            System.err.println("quiver: " + e.getMessage());
+            System.exit(1);
+        }
+    }
+}
