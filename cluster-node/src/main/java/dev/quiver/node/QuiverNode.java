@@ -37,6 +37,7 @@ import dev.quiver.persistence.blob.AdapterDirectories;
 import dev.quiver.persistence.blob.BlobStore;
 import dev.quiver.persistence.blob.LocalBlobStore;
 import dev.quiver.persistence.cassandra.CassandraConnection;
+import dev.quiver.sources.Sources;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -122,6 +123,8 @@ public final class QuiverNode {
 
     /** Starts a node from a fully resolved config; returns once it is Up, its model loaded and its port bound. */
     public static QuiverNode start(Config config) {
+        Sources sources = ModelSource.sources(config);
+        config = ModelSource.materialize(config, sources);
         NodeSettings ns = NodeSettings.fromConfig(config);
         PersistenceSettings ps = PersistenceSettings.fromConfig(config);
         if (ns.persistence() == NodeSettings.Persistence.CASSANDRA) {
@@ -210,7 +213,7 @@ public final class QuiverNode {
             }
 
             AdapterStore store = new AdapterStore(ns.adapterStore(), ns.allowedAdapterRoots(), modelConfig,
-                    engineSettings.maxLoraRank(), ns.maxAdapterFileBytes());
+                    engineSettings.maxLoraRank(), ns.maxAdapterFileBytes(), sources);
             AdapterAuditLog audit = new AdapterAuditLog(system, ps.lifecycle().tag(), durable
                     ? org.apache.pekko.persistence.cassandra.query.javadsl.CassandraReadJournal.Identifier()
                     : PersistenceTestKitReadJournal.Identifier());

@@ -33,9 +33,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Gated repos answer 401 without the right token. Fault switches: drop the connection after N bytes, corrupt a
  * byte, answer slowly.
  */
-final class TestHub implements AutoCloseable {
+public final class TestHub implements AutoCloseable {
     /** One request as the server saw it. */
-    record Seen(String host, String path, String authorization, String range) {
+    public record Seen(String host, String path, String authorization, String range) {
     }
 
     private final HttpServer server;
@@ -45,19 +45,19 @@ final class TestHub implements AutoCloseable {
     private final Map<String, byte[]> lfs = new ConcurrentHashMap<>();                          // sha256 -> bytes
     private final Set<String> gated = ConcurrentHashMap.newKeySet();
     private volatile String token = "";
-    final List<Seen> seen = new CopyOnWriteArrayList<>();
+    public final List<Seen> seen = new CopyOnWriteArrayList<>();
     private final AtomicInteger commitCounter = new AtomicInteger();
     private final AtomicInteger inFlight = new AtomicInteger();
-    final AtomicInteger maxInFlight = new AtomicInteger();
+    public final AtomicInteger maxInFlight = new AtomicInteger();
 
     // fault switches (CDN downloads)
-    volatile long dropAfterBytes = -1;
-    final AtomicInteger dropTimes = new AtomicInteger();
-    final AtomicInteger corruptTimes = new AtomicInteger();
-    volatile int slowBytesPerChunk = 0;
-    volatile long slowChunkMillis = 0;
+    public volatile long dropAfterBytes = -1;
+    public final AtomicInteger dropTimes = new AtomicInteger();
+    public final AtomicInteger corruptTimes = new AtomicInteger();
+    public volatile int slowBytesPerChunk = 0;
+    public volatile long slowChunkMillis = 0;
 
-    TestHub() throws IOException {
+    public TestHub() throws IOException {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
         server.createContext("/", this::handle);
         server.setExecutor(pool);
@@ -65,12 +65,12 @@ final class TestHub implements AutoCloseable {
     }
 
     /** The endpoint (as HF_ENDPOINT): http://localhost:PORT. */
-    URI endpoint() {
+    public URI endpoint() {
         return URI.create("http://localhost:" + server.getAddress().getPort());
     }
 
     /** Pushes a commit with {@code files} to {@code branch} of {@code repo}; returns the commit sha. */
-    String push(String repo, String branch, Map<String, byte[]> files) {
+    public String push(String repo, String branch, Map<String, byte[]> files) {
         String commit = sha1Hex(("commit " + commitCounter.incrementAndGet() + repo + branch)
                 .getBytes(StandardCharsets.UTF_8));
         commits.put(commit, new LinkedHashMap<>(files));
@@ -83,24 +83,24 @@ final class TestHub implements AutoCloseable {
         return commit;
     }
 
-    void tag(String repo, String tag, String commit) {
+    public void tag(String repo, String tag, String commit) {
         refs.get(repo).put(tag, commit);
     }
 
-    void gate(String repo, String requiredToken) {
+    public void gate(String repo, String requiredToken) {
         gated.add(repo);
         token = requiredToken;
     }
 
-    List<Seen> downloads() {
+    public List<Seen> downloads() {
         return seen.stream().filter(s -> s.path().startsWith("/cdn/") || s.path().contains("/resolve/")).toList();
     }
 
-    void forget() {
+    public void forget() {
         seen.clear();
     }
 
-    static boolean isLfs(String name) {
+    public static boolean isLfs(String name) {
         return name.endsWith(".safetensors");
     }
 
@@ -286,15 +286,15 @@ final class TestHub implements AutoCloseable {
         ex.getResponseBody().write(body);
     }
 
-    static String sha256Hex(byte[] b) {
+    public static String sha256Hex(byte[] b) {
         return digest("SHA-256", b);
     }
 
-    static String sha1Hex(byte[] b) {
+    public static String sha1Hex(byte[] b) {
         return digest("SHA-1", b);
     }
 
-    static String gitBlobSha1(byte[] b) {
+    public static String gitBlobSha1(byte[] b) {
         byte[] header = ("blob " + b.length + "\0").getBytes(StandardCharsets.US_ASCII);
         byte[] all = new byte[header.length + b.length];
         System.arraycopy(header, 0, all, 0, header.length);
@@ -310,7 +310,7 @@ final class TestHub implements AutoCloseable {
         }
     }
 
-    static Map<String, byte[]> files(Object... nameThenBytes) {
+    public static Map<String, byte[]> files(Object... nameThenBytes) {
         Map<String, byte[]> m = new LinkedHashMap<>();
         for (int i = 0; i < nameThenBytes.length; i += 2) {
             Object v = nameThenBytes[i + 1];

@@ -172,7 +172,7 @@ public final class AdapterRegistry implements AdapterAdmin {
             return CompletableFuture.supplyAsync(() -> stageAndStore(name, source), io);
         }).thenCompose(c -> execute(name, new LifecycleRequest.Register(
                 shared ? CatalogEntry.SHARED_PREFIX + caller.tenant() : caller.tenant(), baseModel, c.staged.rank(),
-                c.staged.targets(), c.digest, c.staged.sizeBytes(), source.describe(), caller.keyName())))
+                c.staged.targets(), c.digest, c.staged.sizeBytes(), c.describe(source), caller.keyName())))
                 .thenApply(e -> {
                     log.info("adapter {} v1 registered by {} ({}, {})", name, caller.keyName(), source.describe(),
                             e.current().digest().shortForm());
@@ -188,7 +188,7 @@ public final class AdapterRegistry implements AdapterAdmin {
             }
             return CompletableFuture.supplyAsync(() -> stageAndStore(name, source), io);
         }).thenCompose(c -> execute(name, new LifecycleRequest.PublishVersion(c.digest, c.staged.sizeBytes(),
-                c.staged.rank(), c.staged.targets(), source.describe(), caller.keyName())))
+                c.staged.rank(), c.staged.targets(), c.describe(source), caller.keyName())))
                 .thenApply(e -> view(e, true));
     }
 
@@ -323,6 +323,10 @@ public final class AdapterRegistry implements AdapterAdmin {
 
     /** A staged, validated version whose files are in the blob store and in the local cache. */
     private record Stored(AdapterStore.Staged staged, ContentDigest digest) {
+        /** The journal's name for the source: a remote one pinned to the commit it resolved to. */
+        String describe(AdapterSource source) {
+            return staged.origin() != null ? staged.origin() : source.describe();
+        }
     }
 
     private Stored stageAndStore(String name, AdapterSource source) {
