@@ -12,9 +12,10 @@ import dev.quiver.sources.SourcesSettings;
 
 /**
  * The base model's source at node start: {@code quiver.node.model-dir} may be {@code hf://ORG/REPO[@REV][/SUBDIR]}
- * (or {@code s3://}, refused as not built); it is fetched into the download cache (verified, with progress) and the
+ * or {@code s3://BUCKET/PREFIX}; it is fetched into the download cache (verified, with progress) and the
  * config is rewritten to the local snapshot directory, so everything after start reads a plain directory. With no
- * {@code served-model-name}, the repo's name (after the org) is the model's name, as a local directory's name is.
+ * {@code served-model-name}, the repo's name (after the org) or the prefix's last segment is the model's name, as a
+ * local directory's name is.
  */
 final class ModelSource {
     private ModelSource() {
@@ -50,10 +51,19 @@ final class ModelSource {
             throw new IllegalArgumentException("quiver.node.model-dir: " + e.getMessage());
         }
         Config out = config.withValue("quiver.node.model-dir", ConfigValueFactory.fromAnyRef(f.dir().toString()));
-        if (uri instanceof SourceUri.Hub h && config.getString("quiver.node.served-model-name").isBlank()) {
-            String repoName = h.repo().substring(h.repo().indexOf('/') + 1);
-            out = out.withValue("quiver.node.served-model-name", ConfigValueFactory.fromAnyRef(repoName));
+        if (config.getString("quiver.node.served-model-name").isBlank()) {
+            out = out.withValue("quiver.node.served-model-name", ConfigValueFactory.fromAnyRef(defaultName(uri)));
         }
         return out;
+    }
+
+    /** The repo's name after the org (hf://org/NAME), or the last segment of an S3 prefix (s3://b/models/NAME/). */
+    private static String defaultName(SourceUri uri) {
+        if (uri instanceof SourceUri.Hub h) {
+            return h.repo().substring(h.repo().indexOf('/') + 1);
+        }
+        SourceUri.S3 s = (SourceUri.S3) uri;
+        String p = s.prefix().endsWith("/") ? s.prefix().substring(0, s.prefix().length() - 1) : s.prefix();
+        return p.isEmpty() ? s.bucket() : p.substring(p.lastIndexOf('/') + 1);
     }
 }

@@ -121,12 +121,4 @@ class HubSourcedNodeTest {
         assertEquals(400, bad.status(), bad.body());
         assertEquals("source", bad.error().path("param").asText(), bad.body());
     }
-
-    @Test
-    void an_s3_source_is_refused_as_not_built_with_a_400() {
-        Client.Reply r = client.post("/v1/adapters", ADMIN_A, "{\"name\":\"s3-lora\",\"source\":"
-                + "\"s3://my-bucket/adapters/sql\"}");
-        assertEquals(400, r.status(), r.body());
-        assertTrue(r.error().path("message").asText().contains("not built"), r.body());
-    }
 }

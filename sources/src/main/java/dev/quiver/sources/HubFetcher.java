@@ -15,10 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -271,7 +268,7 @@ final class HubFetcher implements Fetcher {
                     if (append) {
                         log.info("resuming {} of {} at byte {}", f.path(), hub.canonical(), have);
                     }
-                    Digests d = new Digests(exp.gitSha1 != null ? exp.size : -1);
+                    Digests d = Digests.forHub(exp.gitSha1 != null ? exp.size : -1);
                     if (append) {
                         d.updateFrom(part);
                     }
@@ -293,6 +290,13 @@ final class HubFetcher implements Fetcher {
                         continue;
                     }
                     long size = Files.size(part);
+                    if (exp.size >= 0 && size < exp.size) {
+                        // NOTE: a connection cut mid-body can read as a short, clean end of stream: resume it.
+                        lastProblem = "the body ended after " + size + " of " + exp.size + " bytes";
+                        log.warn("download of {} from {} ended early: {}; resuming", f.path(), hub.canonical(),
+                                lastProblem);
+                        continue;
+                    }
                     String sha256 = d.sha256();
                     String problem = null;
                     if (exp.size >= 0 && size != exp.size) {
@@ -496,49 +500,6 @@ final class HubFetcher implements Fetcher {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new SourceException(SourceException.Kind.UNAVAILABLE, "interrupted");
-        }
-    }
-
-    /** sha256 of the bytes, and for small git-tracked files the git blob sha1 ("blob SIZE\0" + bytes). */
-    private static final class Digests {
-        private final MessageDigest sha256;
-        private final MessageDigest git;
-
-        Digests(long gitSize) {
-            try {
-                sha256 = MessageDigest.getInstance("SHA-256");
-                git = gitSize >= 0 ? MessageDigest.getInstance("SHA-1") : null;
-                if (git != null) {
-                    git.update(("blob " + gitSize + "\0").getBytes(StandardCharsets.US_ASCII));
-                }
-            } catch (NoSuchAlgorithmException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-
-        void update(byte[] b, int n) {
-            sha256.update(b, 0, n);
-            if (git != null) {
-                git.update(b, 0, n);
-            }
-        }
-
-        void updateFrom(Path file) throws IOException {
-            try (InputStream in = Files.newInputStream(file)) {
-                byte[] buf = new byte[BUFFER];
-                int n;
-                while ((n = in.read(buf)) >= 0) {
-                    update(buf, n);
-                }
-            }
-        }
-
-        String sha256() {
-            return HexFormat.of().formatHex(sha256.digest());
-        }
-
-        String gitSha1() {
-            return git == null ? null : HexFormat.of().formatHex(git.digest());
         }
     }
 }

@@ -16,13 +16,14 @@ public final class Sources {
     private final SourcesSettings settings;
     private final DownloadCache cache;
     private final Fetcher hub;
-    private final Fetcher s3 = new S3Fetcher();
+    private final Fetcher s3;
     private final Fetcher local = new LocalFetcher();
 
     private Sources(SourcesSettings settings) {
         this.settings = settings;
         this.cache = new DownloadCache(settings.cacheDir());
         this.hub = new HubFetcher(settings, cache);
+        this.s3 = new S3Fetcher(settings, cache);
     }
 
     public static Sources create(SourcesSettings settings) {
