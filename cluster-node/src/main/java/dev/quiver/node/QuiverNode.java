@@ -18,6 +18,7 @@ import dev.quiver.gpu.worker.Engine;
 import dev.quiver.gpu.worker.EngineSettings;
 import dev.quiver.gpu.worker.GpuWorker;
 import dev.quiver.node.adapters.AdapterRegistry;
+import dev.quiver.node.adapters.AdapterResolvers;
 import dev.quiver.node.adapters.AdapterStore;
 import dev.quiver.node.catalog.AdapterCatalog;
 import dev.quiver.node.catalog.CatalogEntry;
@@ -229,7 +230,10 @@ public final class QuiverNode {
             RequestRelay.Setup relays = new RequestRelay.Setup(directory, catalog, policy,
                     name -> sharding.entityRefFor(AdapterEntity.ENTITY_KEY, name), ns.routing().routeTimeout(),
                     ns.routing().retryBackoff(), ns.routing().deadline());
-            ClusterInferenceService service = new ClusterInferenceService(system, spec, registry, directory, relays);
+            AdapterResolvers resolvers = new AdapterResolvers(AdapterResolvers.Settings.fromConfig(config), registry,
+                    Clock.systemUTC());
+            ClusterInferenceService service = new ClusterInferenceService(system, spec, registry, directory, relays,
+                    resolvers.enabled() ? resolvers : null);
             EdgeServer server = EdgeServer.start(system, es, service, registry).toCompletableFuture().join();
             EngineMetrics metrics = local == null ? null : new EngineMetrics(local.id());
             Engine metered = engine;

@@ -154,6 +154,25 @@ public final class AdapterRegistry implements AdapterAdmin {
             return failed(ServiceError.invalid("name", "adapter name must match " + NAME.pattern() + ", got '"
                     + name + "'"));
         }
+        return registerNamed(caller, name, source, shared);
+    }
+
+    /**
+     * Registers an adapter that an {@link AdapterResolvers adapter resolver} found for a request's model name
+     * ({@code ORG/NAME}, the one name form with a '/'), through the same lifecycle as an admin registration:
+     * staged, validated, journaled as {@code Registered} by {@code caller.keyName()} ("resolver:PREFIX").
+     */
+    public CompletionStage<AdapterView> registerResolved(Caller caller, String name, AdapterSource source,
+                                                         boolean shared) {
+        if (name == null || !AdapterResolvers.NAME.matcher(name).matches()) {
+            return failed(ServiceError.invalid("name", "a resolved adapter name must match "
+                    + AdapterResolvers.NAME.pattern() + ", got '" + name + "'"));
+        }
+        return registerNamed(caller, name, source, shared);
+    }
+
+    private CompletionStage<AdapterView> registerNamed(Caller caller, String name, AdapterSource source,
+                                                       boolean shared) {
         if (name.equals(baseModel)) {
             return failed(conflict("'" + name + "' is the base model's name", "name"));
         }
