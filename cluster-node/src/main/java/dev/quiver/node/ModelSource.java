@@ -47,8 +47,6 @@ final class ModelSource {
             f = sources.fetch(uri, FileSet.MODEL);
         } catch (SourceException e) {
             throw new IllegalStateException("cannot fetch the base model (quiver.node.model-dir): " + e.getMessage(), e);
-        } catch (UnsupportedOperationException e) {
-            throw new IllegalArgumentException("quiver.node.model-dir: " + e.getMessage());
         }
         Config out = config.withValue("quiver.node.model-dir", ConfigValueFactory.fromAnyRef(f.dir().toString()));
         if (config.getString("quiver.node.served-model-name").isBlank()) {

@@ -148,7 +148,7 @@ final class HubFetcher implements Fetcher {
             }
         }
         throw new SourceException(SourceException.Kind.UNAVAILABLE, "cannot reach the Hub at " + endpoint() + " for "
-                + hub.canonical() + ": " + last.getMessage(), last);
+                + hub.canonical() + ": " + (last.getMessage() != null ? last.getMessage() : last.toString()), last);
     }
 
     private List<RemoteFile> select(SourceUri.Hub hub, JsonNode info, FileSet set) {

@@ -19,7 +19,7 @@ public final class SourcesCli {
             switch (a) {
                 case "--adapter" -> set = FileSet.ADAPTER;
                 case "-h", "--help" -> {
-                    System.out.println("usage: bin/quiver fetch hf://ORG/REPO[@REVISION][/SUBDIR] [--adapter]");
+                    System.out.println("usage: bin/quiver fetch hf://ORG/REPO[@REVISION][/SUBDIR] | s3://BUCKET/PREFIX [--adapter]");
                     return;
                 }
                 default -> {
@@ -32,15 +32,21 @@ public final class SourcesCli {
             }
         }
         if (source == null) {
-            System.err.println("usage: bin/quiver fetch hf://ORG/REPO[@REVISION][/SUBDIR] [--adapter]");
+            System.err.println("usage: bin/quiver fetch hf://ORG/REPO[@REVISION][/SUBDIR] | s3://BUCKET/PREFIX [--adapter]");
             System.exit(2);
         }
         try {
             Sources sources = Sources.create(SourcesSettings.fromConfig(ConfigFactory.load()));
-            Fetched f = sources.fetch(source, set);
+            // NOTE: this tool has no logging backend: progress goes to stderr itself, bars on a terminal, else lines.
+            Fetched f;
+            try (DownloadProgress p = System.console() != null ? DownloadProgress.toTerminal(System.err)
+                    : DownloadProgress.toLog(line -> System.err.println("quiver: " + line),
+                    sources.settings().logInterval())) {
+                f = sources.fetch(SourceUri.parse(source), set, p);
+            }
             System.err.println("quiver: " + f.describe() + ": " + f.files());
             System.out.println(f.dir());
-        } catch (SourceException | IllegalArgumentException | UnsupportedOperationException e) {
+        } catch (SourceException | IllegalArgumentException e) {
             System.err.println("quiver: " + e.getMessage());
             System.exit(1);
         }

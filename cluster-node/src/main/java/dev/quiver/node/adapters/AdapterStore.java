@@ -173,8 +173,6 @@ public final class AdapterStore {
             return sources.fetch(uri, FileSet.ADAPTER);
         } catch (SourceException e) {
             throw toServiceError(e).exception();
-        } catch (UnsupportedOperationException e) {
-            throw ServiceError.invalid("source", e.getMessage()).exception();
         }
     }
 
