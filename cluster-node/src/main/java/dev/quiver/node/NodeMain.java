@@ -25,7 +25,9 @@ import java.util.List;
  *
  * <ul>
  *   <li>{@code --config FILE}: HOCON (e.g. conf/quiver.conf) over the modules' reference.conf defaults.</li>
- *   <li>{@code --model-dir}, {@code --port}: override {@code quiver.node.model-dir} / {@code quiver.edge.port}.</li>
+ *   <li>{@code --model-dir}, {@code --port}: override {@code quiver.node.model-dir} / {@code quiver.edge.port}. The
+ *       model may be {@code hf://ORG/REPO[@REVISION][/SUBDIR]}: fetched at start into the download cache
+ *       ({@code quiver.sources}, module sources) with a progress bar per file.</li>
  *   <li>{@code --register-adapters DIR}: register each adapter directory under DIR as a shared adapter at start
  *       (DIR becomes an allowed adapter root).</li>
  *   <li>{@code --demo}: print the URL, the API key and a ready-to-paste curl (used by {@code bin/quiver up}).</li>
@@ -50,7 +52,7 @@ public final class NodeMain {
                         .toAbsolutePath().normalize();
                 case "--demo" -> demo = true;
                 case "-h", "--help" -> {
-                    System.out.println("usage: bin/quiver node|serve --config FILE [--model-dir DIR] [--port N] "
+                    System.out.println("usage: bin/quiver node|serve --config FILE [--model-dir DIR|hf://ORG/REPO[@REV]] [--port N] "
                             + "[--register-adapters DIR] [--demo]");
                     return;
                 }

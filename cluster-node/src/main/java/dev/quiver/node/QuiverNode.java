@@ -18,6 +18,7 @@ import dev.quiver.gpu.worker.Engine;
 import dev.quiver.gpu.worker.EngineSettings;
 import dev.quiver.gpu.worker.GpuWorker;
 import dev.quiver.node.adapters.AdapterRegistry;
+import dev.quiver.node.adapters.AdapterResolvers;
 import dev.quiver.node.adapters.AdapterStore;
 import dev.quiver.node.catalog.AdapterCatalog;
 import dev.quiver.node.catalog.CatalogEntry;
@@ -42,6 +43,7 @@ import dev.quiver.persistence.blob.BlobStore;
 import dev.quiver.persistence.blob.LocalBlobStore;
 import dev.quiver.persistence.cassandra.CassandraConnection;
 import dev.quiver.persistence.cassandra.CassandraPreflight;
+import dev.quiver.sources.Sources;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -129,6 +131,8 @@ public final class QuiverNode {
 
     /** Starts a node from a fully resolved config; returns once it is Up, its model loaded and its port bound. */
     public static QuiverNode start(Config config) {
+        Sources sources = ModelSource.sources(config);
+        config = ModelSource.materialize(config, sources);
         NodeSettings ns = NodeSettings.fromConfig(config);
         OpsSettings ops = OpsSettings.fromConfig(config);
         PersistenceSettings ps = PersistenceSettings.fromConfig(config);
@@ -226,7 +230,7 @@ public final class QuiverNode {
             }
 
             AdapterStore store = new AdapterStore(ns.adapterStore(), ns.allowedAdapterRoots(), modelConfig,
-                    engineSettings.maxLoraRank(), ns.maxAdapterFileBytes());
+                    engineSettings.maxLoraRank(), ns.maxAdapterFileBytes(), sources);
             AdapterAuditLog audit = new AdapterAuditLog(system, ps.lifecycle().tag(), durable
                     ? org.apache.pekko.persistence.cassandra.query.javadsl.CassandraReadJournal.Identifier()
                     : PersistenceTestKitReadJournal.Identifier());
@@ -243,7 +247,10 @@ public final class QuiverNode {
                     name -> sharding.entityRefFor(AdapterEntity.ENTITY_KEY, name), ns.routing().routeTimeout(),
                     ns.routing().retryBackoff(), ns.routing().deadline(), spec.id(),
                     dev.quiver.node.rollout.BaseModelDigest.of(ns.modelDir()));
-            ClusterInferenceService service = new ClusterInferenceService(system, spec, registry, directory, relays);
+            AdapterResolvers resolvers = new AdapterResolvers(AdapterResolvers.Settings.fromConfig(config), registry,
+                    Clock.systemUTC());
+            ClusterInferenceService service = new ClusterInferenceService(system, spec, registry, directory, relays,
+                    resolvers.enabled() ? resolvers : null);
             EdgeServer server;
             try {
                 server = EdgeServer.start(system, es, service, registry).toCompletableFuture().join();

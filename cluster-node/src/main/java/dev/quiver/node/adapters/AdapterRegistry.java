@@ -154,6 +154,25 @@ public final class AdapterRegistry implements AdapterAdmin {
             return failed(ServiceError.invalid("name", "adapter name must match " + NAME.pattern() + ", got '"
                     + name + "'"));
         }
+        return registerNamed(caller, name, source, shared);
+    }
+
+    /**
+     * Registers an adapter that an {@link AdapterResolvers adapter resolver} found for a request's model name
+     * ({@code ORG/NAME}, the one name form with a '/'), through the same lifecycle as an admin registration:
+     * staged, validated, journaled as {@code Registered} by {@code caller.keyName()} ("resolver:PREFIX").
+     */
+    public CompletionStage<AdapterView> registerResolved(Caller caller, String name, AdapterSource source,
+                                                         boolean shared) {
+        if (name == null || !AdapterResolvers.NAME.matcher(name).matches()) {
+            return failed(ServiceError.invalid("name", "a resolved adapter name must match "
+                    + AdapterResolvers.NAME.pattern() + ", got '" + name + "'"));
+        }
+        return registerNamed(caller, name, source, shared);
+    }
+
+    private CompletionStage<AdapterView> registerNamed(Caller caller, String name, AdapterSource source,
+                                                       boolean shared) {
         if (name.equals(baseModel)) {
             return failed(conflict("'" + name + "' is the base model's name", "name"));
         }
@@ -172,7 +191,7 @@ public final class AdapterRegistry implements AdapterAdmin {
             return CompletableFuture.supplyAsync(() -> stageAndStore(name, source), io);
         }).thenCompose(c -> execute(name, new LifecycleRequest.Register(
                 shared ? CatalogEntry.SHARED_PREFIX + caller.tenant() : caller.tenant(), baseModel, c.staged.rank(),
-                c.staged.targets(), c.digest, c.staged.sizeBytes(), source.describe(), caller.keyName())))
+                c.staged.targets(), c.digest, c.staged.sizeBytes(), c.describe(source), caller.keyName())))
                 .thenApply(e -> {
                     log.info("adapter {} v1 registered by {} ({}, {})", name, caller.keyName(), source.describe(),
                             e.current().digest().shortForm());
@@ -199,7 +218,7 @@ public final class AdapterRegistry implements AdapterAdmin {
             }
             return CompletableFuture.supplyAsync(() -> stageAndStore(name, source), io);
         }).thenCompose(c -> execute(name, new LifecycleRequest.PublishVersion(c.digest, c.staged.sizeBytes(),
-                c.staged.rank(), c.staged.targets(), source.describe(), caller.keyName(), !activate)))
+                c.staged.rank(), c.staged.targets(), c.describe(source), caller.keyName(), !activate)))
                 .thenApply(e -> view(e, true));
     }
 
@@ -366,6 +385,10 @@ public final class AdapterRegistry implements AdapterAdmin {
 
     /** A staged, validated version whose files are in the blob store and in the local cache. */
     private record Stored(AdapterStore.Staged staged, ContentDigest digest) {
+        /** The journal's name for the source: a remote one pinned to the commit it resolved to. */
+        String describe(AdapterSource source) {
+            return staged.origin() != null ? staged.origin() : source.describe();
+        }
     }
 
     private Stored stageAndStore(String name, AdapterSource source) {

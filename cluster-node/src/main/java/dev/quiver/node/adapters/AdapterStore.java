@@ -5,6 +5,11 @@ import dev.quiver.edge.api.ServiceError;
 import dev.quiver.gpu.lora.AdapterLoader;
 import dev.quiver.gpu.lora.AdapterRefusedException;
 import dev.quiver.gpu.model.ModelConfig;
+import dev.quiver.sources.FileSet;
+import dev.quiver.sources.Fetched;
+import dev.quiver.sources.SourceException;
+import dev.quiver.sources.SourceUri;
+import dev.quiver.sources.Sources;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -27,7 +32,8 @@ import java.util.stream.Stream;
 /**
  * The node's local adapter store: every accepted adapter version lives in {@code STORE/NAME/vN/} as
  * {@code adapter_config.json} + {@code adapter_model.safetensors}. A new version is first staged (copied from an
- * allowed {@code file://} directory, unpacked from a tar/tar.gz, or written from multipart parts), then validated
+ * allowed {@code file://} directory, fetched from an {@code hf://} or {@code s3://} source through {@link Sources}
+ * (into the download cache, verified), unpacked from a tar/tar.gz, or written from multipart parts), then validated
  * with {@link AdapterLoader#load} against the base model (names, shapes, rank, NaN/Inf), and only then moved into
  * place. Nothing else from the source is ever copied.
  */
@@ -35,8 +41,15 @@ public final class AdapterStore {
     static final String CONFIG = "adapter_config.json";
     static final String WEIGHTS = "adapter_model.safetensors";
 
-    /** A validated, staged version: where it is staged and what it is. */
-    public record Staged(Path dir, String sha256, long sizeBytes, int rank, List<String> targets) {
+    /**
+     * A validated, staged version: where it is staged and what it is. {@code origin} is how the journal names where
+     * it came from: for a remote source the source pinned to the commit it resolved to
+     * ({@code hf://org/repo@<commit> (main)}), else null (the request's own description).
+     */
+    public record Staged(Path dir, String sha256, long sizeBytes, int rank, List<String> targets, String origin) {
+        public Staged(Path dir, String sha256, long sizeBytes, int rank, List<String> targets) {
+            this(dir, sha256, sizeBytes, rank, targets, null);
+        }
     }
 
     private final Path root;
@@ -44,8 +57,16 @@ public final class AdapterStore {
     private final ModelConfig base;
     private final int maxRank;
     private final long maxFileBytes;
+    /** Fetches hf:// and s3:// sources; null = only file:// sources and uploads. */
+    private final Sources sources;
 
     public AdapterStore(Path root, List<Path> allowedRoots, ModelConfig base, int maxRank, long maxFileBytes) {
+        this(root, allowedRoots, base, maxRank, maxFileBytes, null);
+    }
+
+    public AdapterStore(Path root, List<Path> allowedRoots, ModelConfig base, int maxRank, long maxFileBytes,
+                        Sources sources) {
+        this.sources = sources;
         this.root = root.toAbsolutePath().normalize();
         this.allowedRoots = allowedRoots.stream().map(p -> p.toAbsolutePath().normalize()).toList();
         this.base = base;
@@ -67,7 +88,12 @@ public final class AdapterStore {
         Path dir = root.resolve(".staging").resolve(UUID.randomUUID().toString());
         try {
             Files.createDirectories(dir);
-            if (source.uri() != null) {
+            String origin = null;
+            if (source.uri() != null && remote(source.uri()) != null) {
+                Fetched f = fetch(remote(source.uri()));
+                copyFrom(f.dir(), dir);
+                origin = f.describe();
+            } else if (source.uri() != null) {
                 copyFrom(resolveAllowed(source.uri()), dir);
             } else if (source.archive() != null) {
                 Map<String, byte[]> files;
@@ -89,7 +115,7 @@ public final class AdapterStore {
             }
             Path weights = dir.resolve(WEIGHTS);
             return new Staged(dir, sha256(weights), Files.size(weights) + Files.size(dir.resolve(CONFIG)), cfg.rank(),
-                    cfg.targets().stream().map(m -> m.peftName).sorted().toList());
+                    cfg.targets().stream().map(m -> m.peftName).sorted().toList(), origin);
         } catch (RuntimeException e) {
             discard(dir);
             throw e;
@@ -125,6 +151,40 @@ public final class AdapterStore {
         }
     }
 
+    /** The parsed source when {@code uri} names a remote one (hf://, s3://), else null (file:// and paths). */
+    private static SourceUri remote(String uri) {
+        if (!uri.startsWith("hf://") && !uri.startsWith("s3://")) {
+            return null;
+        }
+        try {
+            return SourceUri.parse(uri);
+        } catch (SourceException e) {
+            throw ServiceError.invalid("source", e.getMessage()).exception();
+        }
+    }
+
+    /** Fetches an adapter's two files from a remote source; errors cross to the wire here, once. */
+    private Fetched fetch(SourceUri uri) {
+        if (sources == null) {
+            throw ServiceError.invalid("source", "this node fetches no remote sources; got '" + uri.canonical()
+                    + "'").exception();
+        }
+        try {
+            return sources.fetch(uri, FileSet.ADAPTER);
+        } catch (SourceException e) {
+            throw toServiceError(e).exception();
+        }
+    }
+
+    /** How a source's failure reads at the edge: the source's fault is a 400 naming it, a bad download a refusal. */
+    public static ServiceError toServiceError(SourceException e) {
+        return switch (e.kind()) {
+            case CORRUPT -> ServiceError.of(ServiceError.Kind.ADAPTER_REFUSED, e.getMessage());
+            case UNAVAILABLE -> ServiceError.of(ServiceError.Kind.UNAVAILABLE, e.getMessage());
+            default -> ServiceError.invalid("source", e.getMessage());
+        };
+    }
+
     /**
      * A {@code file://} URI or absolute path that lies under an allowed root (checked on the normalized path and
      * again on the real path, so {@code ..} and symlinks cannot leave the roots).
@@ -138,8 +198,8 @@ public final class AdapterStore {
                     .exception();
         }
         if (!uri.startsWith("file:") && uri.contains("://")) {
-            throw ServiceError.invalid("source", "only file:// sources (or uploads) are supported, got '" + uri + "'")
-                    .exception();
+            throw ServiceError.invalid("source", "only file://, hf://ORG/REPO[@REVISION][/SUBDIR] and "
+                    + "s3://BUCKET/PREFIX sources (or uploads) are supported, got '" + uri + "'").exception();
         }
         if (!p.isAbsolute()) {
             throw ServiceError.invalid("source", "source path must be absolute, got '" + uri + "'").exception();

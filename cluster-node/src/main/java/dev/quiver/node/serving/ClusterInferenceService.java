@@ -11,6 +11,8 @@ import dev.quiver.edge.api.ModelSpec;
 import dev.quiver.edge.api.Readiness;
 import dev.quiver.edge.openai.OpenAiRequest;
 import dev.quiver.node.adapters.AdapterRegistry;
+import dev.quiver.node.adapters.AdapterResolvers;
+import dev.quiver.node.catalog.CatalogEntry;
 import dev.quiver.node.directory.WorkerDirectory;
 import dev.quiver.node.directory.WorkerLoad;
 import java.util.ArrayList;
@@ -18,6 +20,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -38,14 +41,23 @@ public final class ClusterInferenceService implements InferenceService {
     private final AdapterRegistry registry;
     private final WorkerDirectory directory;
     private final RequestRelay.Setup relays;
+    /** Null when none are configured. */
+    private final AdapterResolvers resolvers;
 
     public ClusterInferenceService(ActorSystem<?> system, ModelSpec spec, AdapterRegistry registry,
                                    WorkerDirectory directory, RequestRelay.Setup relays) {
+        this(system, spec, registry, directory, relays, null);
+    }
+
+    /** With adapter resolvers: an unknown model name under a resolver is registered on its first request. */
+    public ClusterInferenceService(ActorSystem<?> system, ModelSpec spec, AdapterRegistry registry,
+                                   WorkerDirectory directory, RequestRelay.Setup relays, AdapterResolvers resolvers) {
         this.system = system;
         this.spec = spec;
         this.registry = registry;
         this.directory = directory;
         this.relays = relays;
+        this.resolvers = resolvers;
     }
 
     @Override
@@ -70,16 +82,21 @@ public final class ClusterInferenceService implements InferenceService {
         if (base || registry.usable(caller, g.model()).isPresent()) {
             return start(g, base, listener);
         }
-        // Not in this node's catalog view: an adapter registered a moment ago may be in the replica already.
+        // Not in this node's catalog view: an adapter registered a moment ago may be in the replica already; else an
+        // adapter resolver may register it now (the same 404 as any unknown model when none does).
         CompletableFuture<GenerationHandle> started = new CompletableFuture<>();
-        registry.usableFresh(caller, g.model()).whenComplete((entry, err) -> {
-            if (entry != null && entry.isPresent()) {
-                started.complete(start(g, false, listener));
-            } else {
-                listener.onFailed(OpenAiRequest.unknownModel(g.model()));
-                started.complete(() -> { });
-            }
-        });
+        registry.usableFresh(caller, g.model()).thenCompose(entry -> entry.isPresent() || resolvers == null
+                ? CompletableFuture.completedFuture(entry)
+                : resolvers.resolve(caller, g.model()).thenCompose(ok -> ok ? registry.usableFresh(caller, g.model())
+                        : CompletableFuture.completedFuture(Optional.<CatalogEntry>empty())))
+                .whenComplete((entry, err) -> {
+                    if (entry != null && entry.isPresent()) {
+                        started.complete(start(g, false, listener));
+                    } else {
+                        listener.onFailed(OpenAiRequest.unknownModel(g.model()));
+                        started.complete(() -> { });
+                    }
+                });
         return () -> started.thenAccept(GenerationHandle::cancel);
     }
 

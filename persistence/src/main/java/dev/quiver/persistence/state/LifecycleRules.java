@@ -28,8 +28,13 @@ import java.util.regex.Pattern;
  */
 public final class LifecycleRules {
 
-  /** Adapter names are the {@code model} of API requests: short, URL- and CQL-safe. */
-  public static final Pattern ADAPTER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+  /**
+   * Adapter names are the {@code model} of API requests: short, URL- and CQL-safe. One optional {@code ORG/} in
+   * front is the form adapter resolvers register Hub repo ids under ({@code my-org/sql-lora}); the admin API's own
+   * names have none.
+   */
+  public static final Pattern ADAPTER_NAME =
+      Pattern.compile("(?:[A-Za-z0-9][A-Za-z0-9._-]{0,63}/)?[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
   /** The most preloaded replicas one adapter may ask for. */
   public static final int MAX_PRELOAD_REPLICAS = 64;
