@@ -1,5 +1,6 @@
 package dev.quiver.gpu.backend.cpu;
 
+import dev.quiver.gpu.model.DTypes;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
@@ -193,6 +194,161 @@ public final class VectorKernels {
         }
     }
 
+    /**
+     * As {@link #mulF32} for W in bfloat16 ({@code bf16}) or IEEE half, read in place: each weight vector is
+     * widened exactly in registers (16-bit lanes to 32-bit, then a shift or the half-to-float bit mapping) right
+     * before its FMAs, so nothing is written to scratch. The arithmetic is exactly that of {@link #mulF32} over
+     * the widened matrix: same FMA chains, same lane sums, same tail, so same bits.
+     */
+    static void mulHalf(ByteBuffer w, boolean bf16, int cols, float[] x, int T, float[] y, int yStride, int yOff,
+                        int r0, int r1, boolean accumulate, float[] scratch) {
+        int upper = F.loopBound(cols);
+        int sums = 16 * L;
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            int t = 0;
+            for (; t + 4 <= T; t += 4) {
+                FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+                FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+                FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+                FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+                int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+                int rb0 = r * cols * 2, rb1 = rb0 + cols * 2, rb2 = rb1 + cols * 2, rb3 = rb2 + cols * 2;
+                for (int i = 0; i < upper; i += L) {
+                    FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+                    FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+                    FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+                    FloatVector v3 = FloatVector.fromArray(F, x, x3 + i);
+                    FloatVector w0 = half(w, rb0 + i * 2, bf16);
+                    a00 = v0.fma(w0, a00);
+                    a01 = v1.fma(w0, a01);
+                    a02 = v2.fma(w0, a02);
+                    a03 = v3.fma(w0, a03);
+                    FloatVector w1 = half(w, rb1 + i * 2, bf16);
+                    a10 = v0.fma(w1, a10);
+                    a11 = v1.fma(w1, a11);
+                    a12 = v2.fma(w1, a12);
+                    a13 = v3.fma(w1, a13);
+                    FloatVector w2 = half(w, rb2 + i * 2, bf16);
+                    a20 = v0.fma(w2, a20);
+                    a21 = v1.fma(w2, a21);
+                    a22 = v2.fma(w2, a22);
+                    a23 = v3.fma(w2, a23);
+                    FloatVector w3 = half(w, rb3 + i * 2, bf16);
+                    a30 = v0.fma(w3, a30);
+                    a31 = v1.fma(w3, a31);
+                    a32 = v2.fma(w3, a32);
+                    a33 = v3.fma(w3, a33);
+                }
+                a00.intoArray(scratch, 0);
+                a01.intoArray(scratch, L);
+                a02.intoArray(scratch, 2 * L);
+                a03.intoArray(scratch, 3 * L);
+                a10.intoArray(scratch, 4 * L);
+                a11.intoArray(scratch, 5 * L);
+                a12.intoArray(scratch, 6 * L);
+                a13.intoArray(scratch, 7 * L);
+                a20.intoArray(scratch, 8 * L);
+                a21.intoArray(scratch, 9 * L);
+                a22.intoArray(scratch, 10 * L);
+                a23.intoArray(scratch, 11 * L);
+                a30.intoArray(scratch, 12 * L);
+                a31.intoArray(scratch, 13 * L);
+                a32.intoArray(scratch, 14 * L);
+                a33.intoArray(scratch, 15 * L);
+                sumLanes(scratch, 16);
+                for (int j = 0; j < 4; j++) {
+                    for (int k = 0; k < 4; k++) {
+                        float s = halfTail(w, bf16, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 4 + k]);
+                        store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
+                    }
+                }
+            }
+            for (; t < T; t++) {
+                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+                int x0 = t * cols;
+                int rb0 = r * cols * 2, rb1 = rb0 + cols * 2, rb2 = rb1 + cols * 2, rb3 = rb2 + cols * 2;
+                for (int i = 0; i < upper; i += L) {
+                    FloatVector v = FloatVector.fromArray(F, x, x0 + i);
+                    a0 = v.fma(half(w, rb0 + i * 2, bf16), a0);
+                    a1 = v.fma(half(w, rb1 + i * 2, bf16), a1);
+                    a2 = v.fma(half(w, rb2 + i * 2, bf16), a2);
+                    a3 = v.fma(half(w, rb3 + i * 2, bf16), a3);
+                }
+                a0.intoArray(scratch, 0);
+                a1.intoArray(scratch, L);
+                a2.intoArray(scratch, 2 * L);
+                a3.intoArray(scratch, 3 * L);
+                sumLanes(scratch, 4);
+                for (int j = 0; j < 4; j++) {
+                    float s = halfTail(w, bf16, r + j, x, x0, upper, cols, scratch[sums + j]);
+                    store(y, t * yStride + yOff + r + j, s, accumulate);
+                }
+            }
+        }
+        for (; r < r1; r++) {
+            for (int t = 0; t < T; t++) {
+                FloatVector a0 = FloatVector.zero(F);
+                int x0 = t * cols;
+                for (int i = 0; i < upper; i += L) {
+                    a0 = FloatVector.fromArray(F, x, x0 + i).fma(half(w, (r * cols + i) * 2, bf16), a0);
+                }
+                a0.intoArray(scratch, 0);
+                sumLanes(scratch, 1);
+                store(y, t * yStride + yOff + r, halfTail(w, bf16, r, x, x0, upper, cols, scratch[sums]), accumulate);
+            }
+        }
+    }
+
+    /** L 16-bit weights at byte offset {@code off}, widened exactly to floats (bfloat16 or IEEE half). */
+    private static FloatVector half(ByteBuffer w, int off, boolean bf16) {
+        // S2I sign-extends; the bfloat16 shift drops the extension, the half mapping masks it
+        IntVector bits = (IntVector) ShortVector.fromByteBuffer(S, w, off, LE).convertShape(VectorOperators.S2I, I, 0);
+        return bf16 ? bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats() : f16(bits);
+    }
+
+    /**
+     * IEEE half bits (sign-extended to 32) → float, exactly as {@code DTypes.f16ToFloat}: the magnitude bits
+     * shifted into float position and scaled by 2^112 re-bias the exponent exactly (subnormal halves become
+     * normal floats); infinities and NaNs (exponent 31) take the all-ones float exponent with their mantissa.
+     */
+    private static FloatVector f16(IntVector bits) {
+        IntVector abs = bits.and(0x7fff);
+        IntVector shifted = abs.lanewise(VectorOperators.LSHL, 13);
+        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        IntVector special = shifted.or(0x7f800000);
+        IntVector magnitude = finite.blend(special, abs.compare(VectorOperators.GE, 0x7c00));
+        return magnitude.or(bits.and(0x80000000)).reinterpretAsFloats();
+    }
+
+    private static float halfAt(ByteBuffer w, int index, boolean bf16) {
+        short h = w.getShort(index * 2);
+        return bf16 ? DTypes.bf16ToFloat(h) : DTypes.f16ToFloat(h);
+    }
+
+    private static float halfTail(ByteBuffer w, boolean bf16, int row, float[] x, int x0, int upper, int cols,
+                                  float s) {
+        for (int i = upper; i < cols; i++) {
+            s = Math.fma(x[x0 + i], halfAt(w, row * cols + i, bf16), s);
+        }
+        return s;
+    }
+
+    /**
+     * Widens n half-precision values (bfloat16 or IEEE half) at element index {@code from} into dst[0, n)
+     * through the same in-register conversion as {@link #mulHalf}; for tests of that conversion.
+     */
+    static void halfToFloat(ByteBuffer src, boolean bf16, int from, float[] dst, int n) {
+        int upper = n - n % L;
+        int i = 0;
+        for (; i < upper; i += L) {
+            half(src, (from + i) * 2, bf16).intoArray(dst, i);
+        }
+        for (; i < n; i++) {
+            dst[i] = halfAt(src, from + i, bf16);
+        }
+    }
+
     private static float tail(ByteBuffer w, int row, float[] x, int x0, int upper, int cols, float s) {
         for (int i = upper; i < cols; i++) {
             s = Math.fma(x[x0 + i], w.getFloat((row * cols + i) * 4), s);
@@ -256,37 +412,24 @@ public final class VectorKernels {
         }
     }
 
-    /** Widens n bfloat16 values at element index {@code from} into a little-endian float buffer dst. */
-    static void bf16ToFloat(ByteBuffer src, int from, ByteBuffer dst, int n) {
+    /**
+     * Widens n half-precision values (bfloat16 or IEEE half) at element index {@code from} into the little-endian
+     * float buffer dst, through the same conversion as {@link #mulHalf}.
+     */
+    static void halfToFloat(ByteBuffer src, boolean bf16, int from, ByteBuffer dst, int n) {
         int upper = n - n % L;
         int i = 0;
-        if (S.length() == L) {
-            for (; i < upper; i += L) {
-                ShortVector sv = ShortVector.fromByteBuffer(S, src, (from + i) * 2, ByteOrder.LITTLE_ENDIAN);
-                IntVector iv = (IntVector) sv.convertShape(VectorOperators.S2I, I, 0);
-                iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoByteBuffer(dst, i * 4,
-                        ByteOrder.LITTLE_ENDIAN);
-            }
+        for (; i < upper; i += L) {
+            half(src, (from + i) * 2, bf16).intoByteBuffer(dst, i * 4, LE);
         }
         for (; i < n; i++) {
-            dst.putFloat(i * 4, Float.intBitsToFloat((src.getShort((from + i) * 2) & 0xffff) << 16));
+            dst.putFloat(i * 4, halfAt(src, from + i, bf16));
         }
     }
 
     /** Converts n bfloat16 values at element index {@code from} of a little-endian buffer into dst[0, n). */
     static void bf16ToFloat(ByteBuffer src, int from, float[] dst, int n) {
-        int upper = n - n % L;
-        int i = 0;
-        if (S.length() == L) {
-            for (; i < upper; i += L) {
-                ShortVector sv = ShortVector.fromByteBuffer(S, src, (from + i) * 2, ByteOrder.LITTLE_ENDIAN);
-                IntVector iv = (IntVector) sv.convertShape(VectorOperators.S2I, I, 0);
-                iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, i);
-            }
-        }
-        for (; i < n; i++) {
-            dst[i] = Float.intBitsToFloat((src.getShort((from + i) * 2) & 0xffff) << 16);
-        }
+        halfToFloat(src, true, from, dst, n);
     }
 
     /** out[i] = silu(gate[i]) * up[i] over [from, to). */
