@@ -49,7 +49,23 @@ public final class VectorKernels {
      */
     private static void sumLanes(float[] scratch, int n) {
         int out = 16 * L;
-        for (int j = 0; j < n; j++) {
+        int j = 0;
+        // four accumulators at a time, interleaved: each keeps its own order, the four chains overlap in the CPU
+        for (; j + 4 <= n; j += 4) {
+            int b0 = j * L, b1 = b0 + L, b2 = b1 + L, b3 = b2 + L;
+            float s0 = scratch[b0], s1 = scratch[b1], s2 = scratch[b2], s3 = scratch[b3];
+            for (int l = 1; l < L; l++) {
+                s0 += scratch[b0 + l];
+                s1 += scratch[b1 + l];
+                s2 += scratch[b2 + l];
+                s3 += scratch[b3 + l];
+            }
+            scratch[out + j] = s0;
+            scratch[out + j + 1] = s1;
+            scratch[out + j + 2] = s2;
+            scratch[out + j + 3] = s3;
+        }
+        for (; j < n; j++) {
             int base = j * L;
             float s = scratch[base];
             for (int l = 1; l < L; l++) {

@@ -309,6 +309,65 @@ class VectorKernelsDifferentialTest {
         }
     }
 
+    /** Every output of the float32 kernel, checked bit for bit against {@link ScalarKernels#laneOrderDot}. */
+    static void assertLaneOrderExact(float[] w, int rows, int cols, float[] x, int tokens, float[] y, String what) {
+        for (int t = 0; t < tokens; t++) {
+            for (int r = 0; r < rows; r++) {
+                float expected = ScalarKernels.laneOrderDot(w, r * cols, x, t * cols, cols, L);
+                assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(y[t * rows + r]),
+                        what + ": token " + t + " row " + r + ": twin " + expected + " kernel " + y[t * rows + r]);
+            }
+        }
+    }
+
+    /**
+     * The kernel's order is a specification, not an accident: lane-wise FMAs in column order, the in-order lane
+     * sum, the scalar tail. Every block path (4 rows × 4 tokens, 4 rows × 1 token, single rows) must give
+     * exactly the bits of the scalar twin, which also makes them equal to one another.
+     */
+    @Test
+    void float32_kernel_gives_the_lane_order_twins_bits_in_every_block_path() {
+        for (int cols : new int[] {3, 37, 100, 2 * L + 1, 4 * L}) {
+            int rows = 13;
+            float[] w = activations(rows, cols, 60 + cols);
+            ByteBuffer b = VectorKernels.toBuffer(w);
+            for (int tokens = 1; tokens <= 9; tokens++) {
+                float[] x = activations(tokens, cols, 61 + tokens);
+                float[] y = new float[tokens * rows];
+                VectorKernels.mulF32(b, cols, x, tokens, y, rows, 0, 0, rows, false, new CpuMatrix.Scratch().lanes);
+                assertLaneOrderExact(w, rows, cols, x, tokens, y, cols + " columns, " + tokens + " tokens");
+            }
+            float[] x = activations(1, cols, 62);
+            float expected = ScalarKernels.laneOrderDot(w, 0, x, 0, cols, L);
+            assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(
+                    VectorKernels.dot(w, 0, x, 0, cols, new CpuMatrix.Scratch().lanes)), "dot over " + cols);
+        }
+    }
+
+    /**
+     * The same once C2 has compiled the kernel (a gather-based lane sum once went wrong only in compiled code on
+     * JDK 17.0.15; the plain loop must not).
+     */
+    @Test
+    void float32_kernel_stays_lane_order_exact_once_compiled() {
+        int rows = 9, cols = 4 * L + 3, tokens = 6;
+        float[] w = activations(rows, cols, 70);
+        ByteBuffer b = VectorKernels.toBuffer(w);
+        float[] x = activations(tokens, cols, 71);
+        float[] lanes = new CpuMatrix.Scratch().lanes;
+        float[] y = new float[tokens * rows];
+        float sink = 0;
+        for (int rep = 0; rep < 20_000; rep++) {
+            VectorKernels.mulF32(b, cols, x, tokens, y, rows, 0, 0, rows, false, lanes);
+            sink += VectorKernels.dot(w, 0, x, 0, cols, lanes);
+            if (rep % 5000 == 4999) {
+                assertLaneOrderExact(w, rows, cols, x, tokens, y, "repetition " + rep);
+            }
+        }
+        assertEquals(20_000 * ScalarKernels.laneOrderDot(w, 0, x, 0, cols, L), sink,
+                Math.abs(sink) * 1e-3, "compiled dot");
+    }
+
     static void assertBitsEqual(float[] expected, float[] actual, String what) {
         for (int i = 0; i < expected.length; i++) {
             assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(actual[i]),
