@@ -45,8 +45,7 @@ final class CpuMatrix {
             case BF16, F16 -> {
                 boolean bf16 = w.dtype() == DType.BF16;
                 if (bf16 && tokens < WIDEN_FROM_TOKENS) {
-                    VectorKernels.mulHalf(w.data(), bf16, cols, x, tokens, y, yStride, yOff, r0, r1, accumulate,
-                            s.lanes);
+                    VectorKernels.mulBF16(w.data(), cols, x, tokens, y, yStride, yOff, r0, r1, accumulate, s.lanes);
                     return;
                 }
                 ByteBuffer tile = s.tile(TILE * cols);
