@@ -40,4 +40,26 @@ public final class ScalarKernels {
         }
         return y;
     }
+
+    /**
+     * The exact arithmetic of the vector kernels for one output, for a vector of {@code lanes} lanes (a power of
+     * two): lane l accumulates w[c]·x[c] for the columns c ≡ l (mod lanes) below the last full vector, with
+     * fused multiply-adds in column order; the lanes are then summed in lane order, ((l0 + l1) + l2) + ...;
+     * the remaining columns are fused-multiply-added in order.
+     */
+    public static float laneOrderDot(float[] w, int wOff, float[] x, int xOff, int n, int lanes) {
+        int upper = n - n % lanes;
+        float[] acc = new float[lanes];
+        for (int c = 0; c < upper; c++) {
+            acc[c % lanes] = Math.fma(x[xOff + c], w[wOff + c], acc[c % lanes]);
+        }
+        float s = acc[0];
+        for (int l = 1; l < lanes; l++) {
+            s += acc[l];
+        }
+        for (int c = upper; c < n; c++) {
+            s = Math.fma(x[xOff + c], w[wOff + c], s);
+        }
+        return s;
+    }
 }

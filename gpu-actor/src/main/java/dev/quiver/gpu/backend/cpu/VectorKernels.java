@@ -1,5 +1,6 @@
 package dev.quiver.gpu.backend.cpu;
 
+import dev.quiver.gpu.model.DTypes;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
@@ -48,7 +49,23 @@ public final class VectorKernels {
      */
     private static void sumLanes(float[] scratch, int n) {
         int out = 16 * L;
-        for (int j = 0; j < n; j++) {
+        int j = 0;
+        // four accumulators at a time, interleaved: each keeps its own order, the four chains overlap in the CPU
+        for (; j + 4 <= n; j += 4) {
+            int b0 = j * L, b1 = b0 + L, b2 = b1 + L, b3 = b2 + L;
+            float s0 = scratch[b0], s1 = scratch[b1], s2 = scratch[b2], s3 = scratch[b3];
+            for (int l = 1; l < L; l++) {
+                s0 += scratch[b0 + l];
+                s1 += scratch[b1 + l];
+                s2 += scratch[b2 + l];
+                s3 += scratch[b3 + l];
+            }
+            scratch[out + j] = s0;
+            scratch[out + j + 1] = s1;
+            scratch[out + j + 2] = s2;
+            scratch[out + j + 3] = s3;
+        }
+        for (; j < n; j++) {
             int base = j * L;
             float s = scratch[base];
             for (int l = 1; l < L; l++) {
@@ -193,6 +210,200 @@ public final class VectorKernels {
         }
     }
 
+    /**
+     * As {@link #mulF32} for W in bfloat16, read in place: each weight vector is widened exactly in registers
+     * (16-bit lanes to 32-bit, shifted into the float's high half) right before its FMAs, so nothing is written
+     * to scratch. The arithmetic is exactly that of {@link #mulF32} over the widened matrix: same FMA chains,
+     * same lane sums, same tail, so same bits.
+     */
+    // NOTE: each block shape is its own method. In one method, C2 reached its node budget
+    // (NodeCountInliningCutoff) inlining the 4x4 path once batches of 8 had made it hot, left the 1-token path's
+    // vector calls uninlined and boxed, and batch-1 decode ran ~4x slower than the tile widening it replaced (a
+    // microbenchmark warmed at batch 1 only hid it). The 4x4 method is too large to be inlined back.
+    static void mulBF16(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff,
+                        int r0, int r1, boolean accumulate, float[] scratch) {
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            int t = T >= 4 ? bf16Rows4Tokens4(w, cols, x, T, y, yStride, yOff, r, accumulate, scratch) : 0;
+            if (t < T) {
+                bf16Rows4Tokens1(w, cols, x, t, T, y, yStride, yOff, r, accumulate, scratch);
+            }
+        }
+        if (r < r1) {
+            bf16Rows1(w, cols, x, T, y, yStride, yOff, r, r1, accumulate, scratch);
+        }
+    }
+
+    /** Rows r..r+3, tokens in blocks of 4 while 4 remain; returns the first token left. */
+    private static int bf16Rows4Tokens4(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff,
+                                        int r, boolean accumulate, float[] scratch) {
+        int upper = F.loopBound(cols);
+        int sums = 16 * L;
+        int t = 0;
+        for (; t + 4 <= T; t += 4) {
+            FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+            FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+            FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+            FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+            int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+            int rb0 = r * cols * 2, rb1 = rb0 + cols * 2, rb2 = rb1 + cols * 2, rb3 = rb2 + cols * 2;
+            for (int i = 0; i < upper; i += L) {
+                FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+                FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+                FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+                FloatVector v3 = FloatVector.fromArray(F, x, x3 + i);
+                FloatVector w0 = bf16(w, rb0 + i * 2);
+                a00 = v0.fma(w0, a00);
+                a01 = v1.fma(w0, a01);
+                a02 = v2.fma(w0, a02);
+                a03 = v3.fma(w0, a03);
+                FloatVector w1 = bf16(w, rb1 + i * 2);
+                a10 = v0.fma(w1, a10);
+                a11 = v1.fma(w1, a11);
+                a12 = v2.fma(w1, a12);
+                a13 = v3.fma(w1, a13);
+                FloatVector w2 = bf16(w, rb2 + i * 2);
+                a20 = v0.fma(w2, a20);
+                a21 = v1.fma(w2, a21);
+                a22 = v2.fma(w2, a22);
+                a23 = v3.fma(w2, a23);
+                FloatVector w3 = bf16(w, rb3 + i * 2);
+                a30 = v0.fma(w3, a30);
+                a31 = v1.fma(w3, a31);
+                a32 = v2.fma(w3, a32);
+                a33 = v3.fma(w3, a33);
+            }
+            a00.intoArray(scratch, 0);
+            a01.intoArray(scratch, L);
+            a02.intoArray(scratch, 2 * L);
+            a03.intoArray(scratch, 3 * L);
+            a10.intoArray(scratch, 4 * L);
+            a11.intoArray(scratch, 5 * L);
+            a12.intoArray(scratch, 6 * L);
+            a13.intoArray(scratch, 7 * L);
+            a20.intoArray(scratch, 8 * L);
+            a21.intoArray(scratch, 9 * L);
+            a22.intoArray(scratch, 10 * L);
+            a23.intoArray(scratch, 11 * L);
+            a30.intoArray(scratch, 12 * L);
+            a31.intoArray(scratch, 13 * L);
+            a32.intoArray(scratch, 14 * L);
+            a33.intoArray(scratch, 15 * L);
+            sumLanes(scratch, 16);
+            for (int j = 0; j < 4; j++) {
+                for (int k = 0; k < 4; k++) {
+                    float s = bf16Tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 4 + k]);
+                    store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
+                }
+            }
+        }
+        return t;
+    }
+
+    /** Rows r..r+3, tokens t0..T-1 one at a time. */
+    private static void bf16Rows4Tokens1(ByteBuffer w, int cols, float[] x, int t0, int T, float[] y, int yStride,
+                                         int yOff, int r, boolean accumulate, float[] scratch) {
+        int upper = F.loopBound(cols);
+        int sums = 16 * L;
+        for (int t = t0; t < T; t++) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            int x0 = t * cols;
+            int rb0 = r * cols * 2, rb1 = rb0 + cols * 2, rb2 = rb1 + cols * 2, rb3 = rb2 + cols * 2;
+            for (int i = 0; i < upper; i += L) {
+                FloatVector v = FloatVector.fromArray(F, x, x0 + i);
+                a0 = v.fma(bf16(w, rb0 + i * 2), a0);
+                a1 = v.fma(bf16(w, rb1 + i * 2), a1);
+                a2 = v.fma(bf16(w, rb2 + i * 2), a2);
+                a3 = v.fma(bf16(w, rb3 + i * 2), a3);
+            }
+            a0.intoArray(scratch, 0);
+            a1.intoArray(scratch, L);
+            a2.intoArray(scratch, 2 * L);
+            a3.intoArray(scratch, 3 * L);
+            sumLanes(scratch, 4);
+            for (int j = 0; j < 4; j++) {
+                float s = bf16Tail(w, r + j, x, x0, upper, cols, scratch[sums + j]);
+                store(y, t * yStride + yOff + r + j, s, accumulate);
+            }
+        }
+    }
+
+    /** Rows r0..r1-1 one at a time, every token. */
+    private static void bf16Rows1(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0,
+                                  int r1, boolean accumulate, float[] scratch) {
+        int upper = F.loopBound(cols);
+        int sums = 16 * L;
+        for (int r = r0; r < r1; r++) {
+            for (int t = 0; t < T; t++) {
+                FloatVector a0 = FloatVector.zero(F);
+                int x0 = t * cols;
+                for (int i = 0; i < upper; i += L) {
+                    a0 = FloatVector.fromArray(F, x, x0 + i).fma(bf16(w, (r * cols + i) * 2), a0);
+                }
+                a0.intoArray(scratch, 0);
+                sumLanes(scratch, 1);
+                store(y, t * yStride + yOff + r, bf16Tail(w, r, x, x0, upper, cols, scratch[sums]), accumulate);
+            }
+        }
+    }
+
+    /** L bfloat16 weights at byte offset {@code off}, widened exactly to floats. */
+    private static FloatVector bf16(ByteBuffer w, int off) {
+        // S2I sign-extends; the shift drops the extension
+        return widen(w, off).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /** L 16-bit values at byte offset {@code off}, sign-extended to ints. */
+    private static IntVector widen(ByteBuffer w, int off) {
+        return (IntVector) ShortVector.fromByteBuffer(S, w, off, LE).convertShape(VectorOperators.S2I, I, 0);
+    }
+
+    /** L 16-bit weights at byte offset {@code off}, widened exactly to floats (bfloat16 or IEEE half). */
+    private static FloatVector half(ByteBuffer w, int off, boolean bf16) {
+        return bf16 ? bf16(w, off) : f16(widen(w, off));
+    }
+
+    /**
+     * IEEE half bits (sign-extended to 32) → float, exactly as {@code DTypes.f16ToFloat}: the magnitude bits
+     * shifted into float position and scaled by 2^112 re-bias the exponent exactly (subnormal halves become
+     * normal floats); infinities and NaNs (exponent 31) take the all-ones float exponent with their mantissa.
+     */
+    private static FloatVector f16(IntVector bits) {
+        IntVector abs = bits.and(0x7fff);
+        IntVector shifted = abs.lanewise(VectorOperators.LSHL, 13);
+        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        IntVector special = shifted.or(0x7f800000);
+        IntVector magnitude = finite.blend(special, abs.compare(VectorOperators.GE, 0x7c00));
+        return magnitude.or(bits.and(0x80000000)).reinterpretAsFloats();
+    }
+
+    private static float halfAt(ByteBuffer w, int index, boolean bf16) {
+        short h = w.getShort(index * 2);
+        return bf16 ? DTypes.bf16ToFloat(h) : DTypes.f16ToFloat(h);
+    }
+
+    private static float bf16Tail(ByteBuffer w, int row, float[] x, int x0, int upper, int cols, float s) {
+        for (int i = upper; i < cols; i++) {
+            s = Math.fma(x[x0 + i], DTypes.bf16ToFloat(w.getShort((row * cols + i) * 2)), s);
+        }
+        return s;
+    }
+
+    /**
+     * Widens n half-precision values (bfloat16 or IEEE half) at element index {@code from} into dst[0, n)
+     * through the in-register conversion of the kernels; for tests of that conversion.
+     */
+    static void halfToFloat(ByteBuffer src, boolean bf16, int from, float[] dst, int n) {
+        int upper = n - n % L;
+        int i = 0;
+        for (; i < upper; i += L) {
+            half(src, (from + i) * 2, bf16).intoArray(dst, i);
+        }
+        for (; i < n; i++) {
+            dst[i] = halfAt(src, from + i, bf16);
+        }
+    }
+
     private static float tail(ByteBuffer w, int row, float[] x, int x0, int upper, int cols, float s) {
         for (int i = upper; i < cols; i++) {
             s = Math.fma(x[x0 + i], w.getFloat((row * cols + i) * 4), s);
@@ -256,37 +467,24 @@ public final class VectorKernels {
         }
     }
 
-    /** Widens n bfloat16 values at element index {@code from} into a little-endian float buffer dst. */
-    static void bf16ToFloat(ByteBuffer src, int from, ByteBuffer dst, int n) {
+    /**
+     * Widens n half-precision values (bfloat16 or IEEE half) at element index {@code from} into the little-endian
+     * float buffer dst, through the in-register conversion (the one {@link #mulBF16} uses for bfloat16).
+     */
+    static void halfToFloat(ByteBuffer src, boolean bf16, int from, ByteBuffer dst, int n) {
         int upper = n - n % L;
         int i = 0;
-        if (S.length() == L) {
-            for (; i < upper; i += L) {
-                ShortVector sv = ShortVector.fromByteBuffer(S, src, (from + i) * 2, ByteOrder.LITTLE_ENDIAN);
-                IntVector iv = (IntVector) sv.convertShape(VectorOperators.S2I, I, 0);
-                iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoByteBuffer(dst, i * 4,
-                        ByteOrder.LITTLE_ENDIAN);
-            }
+        for (; i < upper; i += L) {
+            half(src, (from + i) * 2, bf16).intoByteBuffer(dst, i * 4, LE);
         }
         for (; i < n; i++) {
-            dst.putFloat(i * 4, Float.intBitsToFloat((src.getShort((from + i) * 2) & 0xffff) << 16));
+            dst.putFloat(i * 4, halfAt(src, from + i, bf16));
         }
     }
 
     /** Converts n bfloat16 values at element index {@code from} of a little-endian buffer into dst[0, n). */
     static void bf16ToFloat(ByteBuffer src, int from, float[] dst, int n) {
-        int upper = n - n % L;
-        int i = 0;
-        if (S.length() == L) {
-            for (; i < upper; i += L) {
-                ShortVector sv = ShortVector.fromByteBuffer(S, src, (from + i) * 2, ByteOrder.LITTLE_ENDIAN);
-                IntVector iv = (IntVector) sv.convertShape(VectorOperators.S2I, I, 0);
-                iv.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, i);
-            }
-        }
-        for (; i < n; i++) {
-            dst[i] = Float.intBitsToFloat((src.getShort((from + i) * 2) & 0xffff) << 16);
-        }
+        halfToFloat(src, true, from, dst, n);
     }
 
     /** out[i] = silu(gate[i]) * up[i] over [from, to). */

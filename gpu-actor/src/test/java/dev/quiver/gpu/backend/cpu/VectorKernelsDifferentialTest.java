@@ -210,6 +210,170 @@ class VectorKernelsDifferentialTest {
         }
     }
 
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"BF16", "F16"})
+    void in_register_half_widening_equals_the_scalar_conversion_for_all_65536_patterns(DType dtype) {
+        boolean bf16 = dtype == DType.BF16;
+        ByteBuffer b = ByteBuffer.allocateDirect(2 * 65536).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < 65536; i++) {
+            b.putShort((short) i);
+        }
+        b.flip();
+        float[] out = new float[65536];
+        VectorKernels.halfToFloat(b, bf16, 0, out, 65536);
+        for (int i = 0; i < 65536; i++) {
+            float expected = bf16 ? DTypes.bf16ToFloat((short) i) : DTypes.f16ToFloat((short) i);
+            assertSameFloat(expected, out[i], dtype + " pattern " + Integer.toHexString(i));
+        }
+    }
+
+    /** The matrix widened to float32 once, in the layout {@link VectorKernels#mulF32} reads. */
+    static ByteBuffer widened(WeightMatrix w) {
+        ByteBuffer f = ByteBuffer.allocateDirect(w.rows() * w.cols() * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (int r = 0; r < w.rows(); r++) {
+            for (int c = 0; c < w.cols(); c++) {
+                f.putFloat(w.get(r, c));
+            }
+        }
+        return f.flip();
+    }
+
+    /**
+     * Reading bfloat16 weights in place must be arithmetic-for-arithmetic the float32 kernel over the widened
+     * matrix: the same bits for every row range, token count (all block paths) and column count (scalar tails).
+     */
+    @ParameterizedTest(name = "{0} [{1} x {2}]")
+    @MethodSource("sizes")
+    void bf16_kernel_gives_the_float32_kernels_bits_on_the_widened_matrix(DType dtype, int rows, int cols) {
+        if (dtype != DType.BF16) {
+            return;
+        }
+        WeightMatrix w = matrix(dtype, rows, cols, 7L * cols + rows);
+        ByteBuffer f = widened(w);
+        float[] lanes = new CpuMatrix.Scratch().lanes;
+        for (int tokens = 1; tokens <= 9; tokens++) {
+            float[] x = activations(tokens, cols, 300 + tokens);
+            for (int[] range : new int[][] {{0, rows}, {1, rows - 2}, {rows - 1, rows}}) {
+                float[] expected = new float[tokens * rows];
+                float[] actual = new float[tokens * rows];
+                VectorKernels.mulF32(f, cols, x, tokens, expected, rows, 0, range[0], range[1], false, lanes);
+                VectorKernels.mulBF16(w.data(), cols, x, tokens, actual, rows, 0, range[0], range[1], false,
+                        lanes);
+                assertBitsEqual(expected, actual, dtype + " " + tokens + " tokens rows " + Arrays.toString(range));
+            }
+        }
+    }
+
+    /**
+     * The same comparison after enough repetitions that C2 compiles the kernels (a vector lane-sum once went
+     * wrong only in compiled code): the compiled bfloat16 kernel still matches the float32 one bit for bit, and
+     * both stay within float rounding of the scalar product.
+     */
+    @Test
+    void bf16_kernel_stays_exact_once_compiled() {
+        DType dtype = DType.BF16;
+        int rows = 9, cols = 4 * L + 3, tokens = 5;
+        WeightMatrix w = matrix(dtype, rows, cols, 99);
+        ByteBuffer f = widened(w);
+        float[] x = activations(tokens, cols, 98);
+        float[] lanes = new CpuMatrix.Scratch().lanes;
+        float[] expected = new float[tokens * rows];
+        float[] actual = new float[tokens * rows];
+        for (int rep = 0; rep < 20_000; rep++) {
+            VectorKernels.mulF32(f, cols, x, tokens, expected, rows, 0, 0, rows, false, lanes);
+            VectorKernels.mulBF16(w.data(), cols, x, tokens, actual, rows, 0, 0, rows, false, lanes);
+            if (rep % 5000 == 4999) {
+                assertBitsEqual(expected, actual, dtype + " repetition " + rep);
+            }
+        }
+        assertAgreesWithScalar(w, x, tokens, ScalarKernels.matmul(w, x, tokens), actual, dtype + " compiled");
+    }
+
+    /**
+     * Large batches take the widen-a-tile path, small ones the in-register one: a token's bits must not change
+     * when its batch crosses {@link CpuMatrix#WIDEN_FROM_TOKENS}, and both stay within rounding of the scalar.
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"BF16", "F16"})
+    void half_weights_give_one_token_the_same_bits_below_and_above_the_widening_batch(DType dtype) {
+        int rows = 13, cols = 2 * L + 5, batch = CpuMatrix.WIDEN_FROM_TOKENS + 3;
+        WeightMatrix w = matrix(dtype, rows, cols, 4242);
+        float[] x = activations(batch, cols, 4243);
+        float[] all = vectorMul(w, x, batch);
+        assertAgreesWithScalar(w, x, batch, ScalarKernels.matmul(w, x, batch), all, dtype + " batch " + batch);
+        for (int pos : new int[] {0, 5, batch - 1}) {
+            float[] alone = vectorMul(w, Arrays.copyOfRange(x, pos * cols, (pos + 1) * cols), 1);
+            assertBitsEqual(alone, Arrays.copyOfRange(all, pos * rows, (pos + 1) * rows),
+                    dtype + " token " + pos + " alone vs in a batch of " + batch);
+        }
+    }
+
+    /** Every output of the float32 kernel, checked bit for bit against {@link ScalarKernels#laneOrderDot}. */
+    static void assertLaneOrderExact(float[] w, int rows, int cols, float[] x, int tokens, float[] y, String what) {
+        for (int t = 0; t < tokens; t++) {
+            for (int r = 0; r < rows; r++) {
+                float expected = ScalarKernels.laneOrderDot(w, r * cols, x, t * cols, cols, L);
+                assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(y[t * rows + r]),
+                        what + ": token " + t + " row " + r + ": twin " + expected + " kernel " + y[t * rows + r]);
+            }
+        }
+    }
+
+    /**
+     * The kernel's order is a specification, not an accident: lane-wise FMAs in column order, the in-order lane
+     * sum, the scalar tail. Every block path (4 rows × 4 tokens, 4 rows × 1 token, single rows) must give
+     * exactly the bits of the scalar twin, which also makes them equal to one another.
+     */
+    @Test
+    void float32_kernel_gives_the_lane_order_twins_bits_in_every_block_path() {
+        for (int cols : new int[] {3, 37, 100, 2 * L + 1, 4 * L}) {
+            int rows = 13;
+            float[] w = activations(rows, cols, 60 + cols);
+            ByteBuffer b = VectorKernels.toBuffer(w);
+            for (int tokens = 1; tokens <= 9; tokens++) {
+                float[] x = activations(tokens, cols, 61 + tokens);
+                float[] y = new float[tokens * rows];
+                VectorKernels.mulF32(b, cols, x, tokens, y, rows, 0, 0, rows, false, new CpuMatrix.Scratch().lanes);
+                assertLaneOrderExact(w, rows, cols, x, tokens, y, cols + " columns, " + tokens + " tokens");
+            }
+            float[] x = activations(1, cols, 62);
+            float expected = ScalarKernels.laneOrderDot(w, 0, x, 0, cols, L);
+            assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(
+                    VectorKernels.dot(w, 0, x, 0, cols, new CpuMatrix.Scratch().lanes)), "dot over " + cols);
+        }
+    }
+
+    /**
+     * The same once C2 has compiled the kernel (a gather-based lane sum once went wrong only in compiled code on
+     * JDK 17.0.15; the plain loop must not).
+     */
+    @Test
+    void float32_kernel_stays_lane_order_exact_once_compiled() {
+        int rows = 9, cols = 4 * L + 3, tokens = 6;
+        float[] w = activations(rows, cols, 70);
+        ByteBuffer b = VectorKernels.toBuffer(w);
+        float[] x = activations(tokens, cols, 71);
+        float[] lanes = new CpuMatrix.Scratch().lanes;
+        float[] y = new float[tokens * rows];
+        float sink = 0;
+        for (int rep = 0; rep < 20_000; rep++) {
+            VectorKernels.mulF32(b, cols, x, tokens, y, rows, 0, 0, rows, false, lanes);
+            sink += VectorKernels.dot(w, 0, x, 0, cols, lanes);
+            if (rep % 5000 == 4999) {
+                assertLaneOrderExact(w, rows, cols, x, tokens, y, "repetition " + rep);
+            }
+        }
+        assertEquals(20_000 * ScalarKernels.laneOrderDot(w, 0, x, 0, cols, L), sink,
+                Math.abs(sink) * 1e-3, "compiled dot");
+    }
+
+    static void assertBitsEqual(float[] expected, float[] actual, String what) {
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(actual[i]),
+                    what + ": element " + i + ": " + expected[i] + " vs " + actual[i]);
+        }
+    }
+
     static void assertSameFloat(float expected, float actual, String what) {
         if (Float.isNaN(expected)) {
             assertTrue(Float.isNaN(actual), what + ": expected NaN, got " + actual);
