@@ -150,7 +150,8 @@ public final class EdgeRoutes extends AllDirectives {
                                 e -> generate(c, e.getData().toArray(), false))))),
                         path(PathMatchers.segment("chat").slash("completions"), () -> post(() -> authed(c ->
                                 body(settings.maxRequestBytes(), e -> generate(c, e.getData().toArray(), true))))),
-                        path("models", () -> get(() -> authed(c -> complete(json(StatusCodes.OK, models(c)))))),
+                        path("models", () -> get(() -> authed(c -> parameterMap(q -> complete(json(StatusCodes.OK,
+                                models(c, q))))))),
                         path("load_lora_adapter", () -> post(() -> adminKey(c -> body(settings.maxRequestBytes(),
                                 e -> vllmLoad(c, e))))),
                         path("unload_lora_adapter", () -> post(() -> adminKey(c -> body(settings.maxRequestBytes(),
@@ -177,7 +178,8 @@ public final class EdgeRoutes extends AllDirectives {
     private Route adapters(Caller c) {
         return concat(
                 pathEnd(() -> concat(
-                        get(() -> completeWithFuture(mapped(admin.list(c), l -> json(StatusCodes.OK, list(l))))),
+                        get(() -> parameterMap(q -> completeWithFuture(mapped(admin.list(c), l -> json(StatusCodes.OK,
+                                ListPage.of(l, AdapterView::name, 0, q)))))),
                         post(() -> parameterMap(q -> body(settings.maxUploadBytes(), e -> source(e, q, true)
                                 .thenCompose(s -> admin.register(c, s.name(), s.source(), s.shared())
                                         .thenCompose(v -> s.fallback() == null || s.fallback().equals("none")
@@ -443,8 +445,9 @@ public final class EdgeRoutes extends AllDirectives {
 
     // ---- OpenAI ----
 
-    private Map<String, Object> models(Caller c) {
-        List<Object> data = new ArrayList<>();
+    /** The base model first, then the caller's adapters by name; paged with {@code limit}/{@code after}. */
+    private Map<String, Object> models(Caller c, Map<String, String> query) {
+        List<Map<String, Object>> data = new ArrayList<>();
         for (ModelEntry m : service.models(c)) {
             Map<String, Object> e = new LinkedHashMap<>();
             e.put("id", m.id());
@@ -455,7 +458,7 @@ public final class EdgeRoutes extends AllDirectives {
             e.put("parent", m.parent());
             data.add(e);
         }
-        return Map.of("object", "list", "data", data);
+        return ListPage.of(data, m -> (String) m.get("id"), 1, query);
     }
 
     /**
