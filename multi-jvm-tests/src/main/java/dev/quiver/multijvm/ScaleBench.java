@@ -1,0 +1,373 @@
+package dev.quiver.multijvm;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.quiver.gpu.lora.LoraModule;
+import dev.quiver.gpu.model.DType;
+import dev.quiver.gpu.model.ModelConfig;
+import dev.quiver.gpu.model.ModelMaker;
+import dev.quiver.node.bench.BenchReport;
+import dev.quiver.node.bench.LoadGenerator;
+import dev.quiver.node.bench.LoadSettings;
+import dev.quiver.node.bench.Stats;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * {@code bin/quiver bench scale [--adapters 2000] [--hot 5] [--rate 40] [--concurrency 12] [--duration 60]}: many
+ * adapters over a real 3-node cluster on loopback ({@link LocalCluster}). It writes {@code --adapters} distinct PEFT
+ * adapters (rank 4 on q/v, distinct weights), then measures:
+ * <ul>
+ *   <li>registration: every adapter registered over HTTP (round robin over the nodes, 16 at a time), adapters/s;</li>
+ *   <li>convergence: from the last registration until every node's catalog lists all of them;</li>
+ *   <li>listing: {@code /v1/models} and {@code /v1/adapters} latency, whole and one page of 100;</li>
+ *   <li>memory: live heap of each node (after a full GC, {@code jcmd GC.class_histogram}) before and after, per
+ *       adapter;</li>
+ *   <li>gossip: each node's idle CPU use (from /proc) with no adapters and with all of them;</li>
+ *   <li>restart: node 3 stopped (SIGTERM) and started again: until it is ready, until its catalog lists all;</li>
+ *   <li>serving: the same closed-ish load (Poisson arrivals at {@code --rate}, at most {@code --concurrency} in
+ *       flight, fixed lengths) under Zipf(1.0) over all adapters and over the {@code --hot} most popular only, in
+ *       the same run: output tokens/s and TTFT of each, and their ratio.</li>
+ * </ul>
+ */
+public final class ScaleBench {
+
+    /** What to run. {@code idleWindow}: how long each idle-CPU sample lasts (0 skips the gossip measurement). */
+    public record Settings(int adapters, int hot, double rate, int concurrency, Duration duration, Duration idleWindow,
+                           Path workDir, String keyspacePrefix, PrintStream out) {
+    }
+
+    /** The load of one arm. */
+    public record Serving(String arm, int adapters, int completed, int failed, java.util.Map<String, Integer> failures,
+                          double outputTokensPerSecond, Stats.Summary ttftMs) {
+    }
+
+    /** What was measured; times in ms, heap in bytes, CPU as a fraction of one core. */
+    public record Report(int adapters, int registered, List<String> registrationErrors, long registerMs,
+                         long convergeMs, List<List<String>> listedByNode, Stats.Summary modelsMs,
+                         Stats.Summary adaptersMs, Stats.Summary pageMs, int modelsBytes, long[] heapBefore,
+                         long[] heapAfter, double[] idleCpuBefore, double[] idleCpuAfter, long restartReadyMs,
+                         long restartListedMs, List<String> listedAfterRestart, Serving all, Serving hot) {
+        public double registrationsPerSecond() {
+            return registered * 1000.0 / Math.max(1, registerMs);
+        }
+
+        public double bytesPerAdapter() {
+            double sum = 0;
+            for (int i = 0; i < heapAfter.length; i++) {
+                sum += heapAfter[i] - heapBefore[i];
+            }
+            return sum / heapAfter.length / Math.max(1, adapters);
+        }
+
+        public double throughputRatio() {
+            return all.outputTokensPerSecond() / hot.outputTokensPerSecond();
+        }
+    }
+
+    private ScaleBench() {
+    }
+
+    public static void main(String[] argv) throws Exception {
+        int adapters = 2000;
+        int hot = 5;
+        double rate = 40;
+        int concurrency = 12;
+        int duration = 60;
+        for (int i = 0; i < argv.length; i++) {
+            switch (argv[i]) {
+                case "--adapters" -> adapters = Integer.parseInt(argv[++i]);
+                case "--hot" -> hot = Integer.parseInt(argv[++i]);
+                case "--rate" -> rate = Double.parseDouble(argv[++i]);
+                case "--concurrency" -> concurrency = Integer.parseInt(argv[++i]);
+                case "--duration" -> duration = Integer.parseInt(argv[++i]);
+                case "-h", "--help" -> {
+                    System.out.println("usage: bin/quiver bench scale [--adapters 2000] [--hot 5] [--rate 40] "
+                            + "[--concurrency 12] [--duration 60]");
+                    return;
+                }
+                default -> {
+                    System.err.println("quiver: unknown argument '" + argv[i] + "'");
+                    System.exit(2);
+                }
+            }
+        }
+        Path home = Path.of(System.getProperty("quiver.home", ".")).toAbsolutePath();
+        Report r = run(new Settings(adapters, hot, rate, concurrency, Duration.ofSeconds(duration),
+                Duration.ofSeconds(20), home.resolve(".quiver/bench/scale"), "scale_bench", System.out));
+        System.out.println();
+        System.out.println(text(r, Instant.now()));
+    }
+
+    /** The report as the lines docs/BENCHMARKS.md records. */
+    public static String text(Report r, Instant when) {
+        StringBuilder b = new StringBuilder();
+        b.append(String.format(Locale.ROOT, "quiver bench scale, %s, %d adapters over 3 nodes%n", when, r.adapters()));
+        b.append(String.format(Locale.ROOT, "  registration: %d ok in %d ms (%.1f adapters/s), %d errors%n",
+                r.registered(), r.registerMs(), r.registrationsPerSecond(), r.registrationErrors().size()));
+        b.append(String.format(Locale.ROOT, "  every node lists all: %d ms after the last registration%n",
+                r.convergeMs()));
+        b.append(String.format(Locale.ROOT, "  GET /v1/models (%d bytes): p50 %.1f ms, p99 %.1f ms; /v1/adapters: "
+                        + "p50 %.1f ms, p99 %.1f ms; /v1/adapters?limit=100: p50 %.1f ms, p99 %.1f ms%n",
+                r.modelsBytes(), r.modelsMs().p50(), r.modelsMs().p99(), r.adaptersMs().p50(), r.adaptersMs().p99(),
+                r.pageMs().p50(), r.pageMs().p99()));
+        for (int i = 0; i < r.heapAfter().length; i++) {
+            b.append(String.format(Locale.ROOT, "  node %d: live heap %.1f MiB -> %.1f MiB; idle CPU %.1f%% -> "
+                            + "%.1f%% of a core%n", i + 1, r.heapBefore()[i] / 1048576.0, r.heapAfter()[i] / 1048576.0,
+                    100 * r.idleCpuBefore()[i], 100 * r.idleCpuAfter()[i]));
+        }
+        b.append(String.format(Locale.ROOT, "  heap per registered adapter: %.0f bytes per node%n",
+                r.bytesPerAdapter()));
+        b.append(String.format(Locale.ROOT, "  node 3 restarted: ready after %d ms, lists all after %d ms%n",
+                r.restartReadyMs(), r.restartListedMs()));
+        for (Serving s : List.of(r.hot(), r.all())) {
+            b.append(String.format(Locale.ROOT, "  load over %d adapters (Zipf 1.0): %d completed, %d failed %s, "
+                            + "%.1f output tokens/s, TTFT p50 %.0f ms, p99 %.0f ms%n", s.adapters(), s.completed(),
+                    s.failed(), s.failures(), s.outputTokensPerSecond(), s.ttftMs().p50(), s.ttftMs().p99()));
+        }
+        b.append(String.format(Locale.ROOT, "  throughput over %d adapters / over %d: %.3f%n", r.all().adapters(),
+                r.hot().adapters(), r.throughputRatio()));
+        return b.toString();
+    }
+
+    public static Report run(Settings s) throws Exception {
+        PrintStream out = s.out();
+        ExecutorService pool = Executors.newFixedThreadPool(16);
+        try (LocalCluster cluster = new LocalCluster(new LocalCluster.Settings(3, s.workDir(), s.keyspacePrefix(), """
+                quiver.engine { max-loras = 8, max-cpu-loras = 32 }
+                """, "768m"))) {
+            List<String> names = writeAdapters(cluster.modelDir(), s.workDir().resolve("adapters"), s.adapters());
+            out.println("scale: starting Cassandra and 3 nodes under " + s.workDir() + "...");
+            cluster.startAll(Duration.ofSeconds(300));
+            long[] heapBefore = new long[3];
+            double[] idleBefore = new double[3];
+            for (int i = 1; i <= 3; i++) {
+                heapBefore[i - 1] = liveHeap(cluster.process(i));
+            }
+            idleCpu(cluster, s.idleWindow(), idleBefore);
+
+            out.println("scale: registering " + names.size() + " adapters...");
+            long t0 = System.nanoTime();
+            List<String> errors = registerAll(cluster, names, s.workDir().resolve("adapters"), pool);
+            AtomicInteger ok = new AtomicInteger(names.size() - errors.size());
+            long registerMs = elapsedMs(t0);
+            out.printf("scale: %d registered in %d ms, %d errors%n", ok.get(), registerMs, errors.size());
+
+            long t1 = System.nanoTime();
+            List<List<String>> listed = new ArrayList<>();
+            for (int i = 1; i <= 3; i++) {
+                listed.add(awaitListed(cluster, i, ok.get(), Duration.ofMinutes(5)));
+            }
+            long convergeMs = elapsedMs(t1);
+
+            Stats.Summary modelsMs = latency(cluster, "/v1/models", 30);
+            Stats.Summary adaptersMs = latency(cluster, "/v1/adapters", 30);
+            Stats.Summary pageMs = latency(cluster, "/v1/adapters?limit=100&after=" + names.get(names.size() / 2), 30);
+            int modelsBytes = fetch(cluster, 1, "/v1/models").body().getBytes(StandardCharsets.UTF_8).length;
+
+            long[] heapAfter = new long[3];
+            double[] idleAfter = new double[3];
+            for (int i = 1; i <= 3; i++) {
+                heapAfter[i - 1] = liveHeap(cluster.process(i));
+            }
+            idleCpu(cluster, s.idleWindow(), idleAfter);
+
+            out.println("scale: restarting node 3...");
+            cluster.terminate(3);
+            if (cluster.awaitExit(3, Duration.ofSeconds(90)) == null) {
+                cluster.kill(3);
+            }
+            long t2 = System.nanoTime();
+            cluster.start(3);
+            cluster.awaitReady(3, 3, Duration.ofSeconds(300));
+            long readyMs = elapsedMs(t2);
+            List<String> afterRestart = awaitListed(cluster, 3, ok.get(), Duration.ofMinutes(5));
+            long listedMs = elapsedMs(t2);
+
+            out.println("scale: load over the " + s.hot() + " hot adapters...");
+            Serving hot = load(cluster, "hot", names.subList(0, s.hot()), s);
+            out.println("scale: load over all " + names.size() + " adapters...");
+            Serving all = load(cluster, "all", names, s);
+            return new Report(names.size(), ok.get(), List.copyOf(errors), registerMs, convergeMs, listed, modelsMs,
+                    adaptersMs, pageMs, modelsBytes, heapBefore, heapAfter, idleBefore, idleAfter, readyMs, listedMs,
+                    afterRestart, all, hot);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    /**
+     * Registers each name as a shared adapter from {@code dir/NAME} over HTTP, round robin over the nodes, as many at
+     * a time as {@code pool} has threads; the failures ("name: status body").
+     */
+    static List<String> registerAll(LocalCluster cluster, List<String> names, Path dir, ExecutorService pool)
+            throws Exception {
+        List<String> errors = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<CompletableFuture<Void>> regs = new ArrayList<>();
+        for (int i = 0; i < names.size(); i++) {
+            int n = i;
+            regs.add(CompletableFuture.runAsync(() -> {
+                HttpResponse<String> r = cluster.post(1 + n % cluster.size(), "/v1/adapters", "{\"name\":\""
+                        + names.get(n) + "\",\"shared\":true,\"source\":\"" + dir.resolve(names.get(n)).toUri()
+                        + "\"}");
+                if (r.statusCode() != 201) {
+                    errors.add(names.get(n) + ": " + r.statusCode() + " " + r.body());
+                }
+            }, pool));
+        }
+        CompletableFuture.allOf(regs.toArray(CompletableFuture[]::new)).get(30, TimeUnit.MINUTES);
+        return List.copyOf(errors);
+    }
+
+    /** {@code n} distinct rank-4 q/v adapters named {@code scale-0001..}, written once and reused by later runs. */
+    static List<String> writeAdapters(Path modelDir, Path dir, int n) throws IOException {
+        ModelConfig base = ModelConfig.load(modelDir);
+        List<String> names = new ArrayList<>();
+        for (int i = 1; i <= n; i++) {
+            String name = String.format(Locale.ROOT, "scale-%04d", i);
+            Path d = dir.resolve(name);
+            if (!Files.isRegularFile(d.resolve("adapter_model.safetensors"))) {
+                Files.createDirectories(d);
+                ModelMaker.writeAdapter(d, base, new ModelMaker.AdapterSpec(name, 4, 8,
+                        List.of(LoraModule.Q, LoraModule.V), false), DType.F32, 1000L + i);
+            }
+            names.add(name);
+        }
+        return names;
+    }
+
+    /** Pages through node {@code i}'s {@code /v1/adapters} until it lists {@code expected} names; the names. */
+    static List<String> awaitListed(LocalCluster cluster, int node, int expected, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<String> names = List.of();
+        while (System.nanoTime() < deadline) {
+            names = listAll(cluster, node);
+            if (names.size() >= expected) {
+                return names;
+            }
+            LocalCluster.sleep(250);
+        }
+        throw new IllegalStateException("node " + node + " lists " + names.size() + " adapters, not " + expected
+                + ", after " + timeout);
+    }
+
+    /** Every adapter name node {@code i} lists, following {@code last_id} page by page (100 at a time). */
+    static List<String> listAll(LocalCluster cluster, int node) {
+        List<String> out = new ArrayList<>();
+        String after = null;
+        for (int guard = 0; guard < 10_000; guard++) {
+            JsonNode page = cluster.get(node, "/v1/adapters?limit=100" + (after == null ? "" : "&after=" + after));
+            for (JsonNode a : page.path("data")) {
+                out.add(a.path("name").asText());
+            }
+            if (!page.path("has_more").asBoolean()) {
+                return out;
+            }
+            after = page.path("last_id").asText();
+        }
+        throw new IllegalStateException("more than 10,000 pages");
+    }
+
+    private static Stats.Summary latency(LocalCluster cluster, String path, int calls) {
+        List<Double> ms = new ArrayList<>();
+        for (int k = 0; k < calls; k++) {
+            long t = System.nanoTime();
+            HttpResponse<String> r = fetch(cluster, 1 + k % 3, path);
+            if (r.statusCode() != 200) {
+                throw new IllegalStateException(path + ": " + r.statusCode() + " " + r.body());
+            }
+            ms.add((System.nanoTime() - t) / 1e6);
+        }
+        return Stats.Summary.of(ms);
+    }
+
+    private static HttpResponse<String> fetch(LocalCluster cluster, int node, String path) {
+        try {
+            return cluster.client().send(HttpRequest.newBuilder(URI.create(cluster.url(node) + path))
+                    .header("Authorization", "Bearer " + LocalCluster.ADMIN_KEY).timeout(Duration.ofSeconds(60))
+                    .build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Serving load(LocalCluster cluster, String arm, List<String> adapters, Settings s)
+            throws IOException, InterruptedException {
+        LoadSettings ls = LoadSettings.parse("--url", cluster.url(1), "--api-key", LocalCluster.ADMIN_KEY,
+                "--rate", Double.toString(s.rate()), "--duration", Long.toString(s.duration().toSeconds()),
+                "--adapter-names", String.join(",", adapters), "--zipf", "1.0", "--base-share", "0",
+                "--prompt-tokens", "fixed:32", "--output-tokens", "fixed:16", "--temperature", "0",
+                "--concurrency", Integer.toString(s.concurrency()), "--seed", "7", "--quiet");
+        BenchReport r = new LoadGenerator(ls, s.out()).run();
+        return new Serving(arm, adapters.size(), r.completed(), r.failed(), r.failures(), r.outputTokensPerSecond(),
+                r.ttftMs());
+    }
+
+    /**
+     * The node's live heap in bytes: {@code jcmd PID GC.class_histogram} runs a full GC first and ends with the
+     * total of every live object.
+     */
+    static long liveHeap(Process p) throws IOException, InterruptedException {
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        Process j = new ProcessBuilder(jcmd.toString(), Long.toString(p.pid()), "GC.class_histogram")
+                .redirectErrorStream(true).start();
+        String text = new String(j.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!j.waitFor(120, TimeUnit.SECONDS) || j.exitValue() != 0) {
+            throw new IllegalStateException("jcmd GC.class_histogram failed: " + text);
+        }
+        for (String line : text.split("\n")) {
+            String t = line.trim();
+            if (t.startsWith("Total")) {
+                String[] f = t.split("\\s+");
+                return Long.parseLong(f[2]);
+            }
+        }
+        throw new IllegalStateException("no Total line in jcmd output: " + text);
+    }
+
+    /** Each node's CPU use over {@code window} (user + system ticks from /proc), as a fraction of one core. */
+    private static void idleCpu(LocalCluster cluster, Duration window, double[] into) throws IOException {
+        if (window.isZero()) {
+            return;
+        }
+        long[] before = new long[3];
+        for (int i = 1; i <= 3; i++) {
+            before[i - 1] = cpuTicks(cluster.process(i).pid());
+        }
+        long t = System.nanoTime();
+        LocalCluster.sleep(window.toMillis());
+        double seconds = (System.nanoTime() - t) / 1e9;
+        for (int i = 1; i <= 3; i++) {
+            into[i - 1] = (cpuTicks(cluster.process(i).pid()) - before[i - 1]) / 100.0 / seconds;
+        }
+    }
+
+    private static long cpuTicks(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    }
+
+    private static long elapsedMs(long t0) {
+        return (System.nanoTime() - t0) / 1_000_000;
+    }
+}
