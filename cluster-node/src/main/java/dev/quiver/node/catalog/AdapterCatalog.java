@@ -20,7 +20,7 @@ import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 
 /**
- * Every adapter's latest state, replicated to every node (Distributed Data, key {@code quiver-adapter-catalog}):
+ * Every adapter's latest state, replicated to every node (Distributed Data, keys {@code quiver-adapter-catalog-N}):
  * what the edge reads to answer "may this caller use this model?" and {@code /v1/models} without a round trip.
  * Adapter entities write their state after each event and when they recover (other nodes see it after gossip,
  * about {@code distributed-data.gossip-interval}); the registry writes the state an admin call returned to every
@@ -32,6 +32,12 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
  * has it: a promote or an abort routes by the new state on every node when the admin call returns.
  */
 public final class AdapterCatalog {
+
+    /**
+     * Distributed Data keys the catalog is spread over: a key's full state must fit one remote message, and
+     * 2,000 adapters in 32 keys are about 60 per key.
+     */
+    static final int BUCKETS = 32;
 
     /** The Receptionist key of every node's catalog sync actor. */
     public static final ServiceKey<Sync> SYNC_KEY = ServiceKey.create(Sync.class, "quiver-catalog-sync");
@@ -53,7 +59,8 @@ public final class AdapterCatalog {
 
     private AdapterCatalog(ActorSystem<?> system) {
         this.system = system;
-        this.entries = ReplicatedMap.start(system, "quiver-adapter-catalog", CatalogEntry::seqNr, snapshot -> { });
+        this.entries = ReplicatedMap.start(system, "quiver-adapter-catalog", BUCKETS, CatalogEntry::seqNr,
+                snapshot -> { });
         system.systemActorOf(syncBehavior(), "adapter-catalog-sync", Props.empty());
     }
 

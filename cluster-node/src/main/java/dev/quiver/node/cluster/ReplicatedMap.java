@@ -1,10 +1,12 @@
 package dev.quiver.node.cluster;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.ToLongFunction;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -26,6 +28,11 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
  * trip: {@link #snapshot()} is an immutable copy swapped in whenever the replica changes. Each value carries its
  * own version ({@code version}), used as the last-writer-wins clock, so an older value never replaces a newer one
  * whichever node writes it. A {@link #put} is visible on this node at once and reaches the others by gossip.
+ *
+ * <p>The entries are spread over {@code buckets} Distributed Data keys ({@code NAME-0..NAME-(B-1)}, by the entry
+ * key's hash). Distributed Data replicates a key's whole value when it gossips full state (to a node that joins or
+ * missed deltas), and one remote message must fit Artery's {@code maximum-frame-size}: thousands of adapters in one
+ * key would not; in 32 keys each is small, and a change re-sends only its bucket.
  *
  * <p>The worker directory (worker loads) and the adapter catalog (adapter states) are two of these.
  */
@@ -51,7 +58,7 @@ public final class ReplicatedMap<V> {
     private record Remove(String key) implements Command {
     }
 
-    private record Replicated(Map<String, ?> entries) implements Command {
+    private record Replicated(int bucket, Map<String, ?> entries) implements Command {
     }
 
     private record Ignored() implements Command {
@@ -62,12 +69,29 @@ public final class ReplicatedMap<V> {
     private volatile Map<String, V> snapshot = Map.of();
     private final ActorRef<Command> actor;
 
-    private ReplicatedMap(ActorSystem<?> system, String name, ToLongFunction<V> version,
+    private final List<Key<LWWMap<String, V>>> keys;
+
+    private ReplicatedMap(ActorSystem<?> system, String name, int buckets, ToLongFunction<V> version,
                           Consumer<Map<String, V>> onChange) {
+        if (buckets < 1) {
+            throw new IllegalArgumentException("a replicated map needs at least one bucket, not " + buckets);
+        }
         this.version = version;
         this.onChange = onChange;
-        Key<LWWMap<String, V>> key = LWWMapKey.create(name);
-        this.actor = system.systemActorOf(behavior(key), "replicated-" + name, Props.empty());
+        List<Key<LWWMap<String, V>>> k = new ArrayList<>();
+        for (int b = 0; b < buckets; b++) {
+            k.add(LWWMapKey.create(buckets == 1 ? name : name + "-" + b));
+        }
+        this.keys = List.copyOf(k);
+        this.actor = system.systemActorOf(behavior(), "replicated-" + name, Props.empty());
+    }
+
+    private int bucket(String entryKey) {
+        return Math.floorMod(entryKey.hashCode(), keys.size());
+    }
+
+    private Key<LWWMap<String, V>> keyOf(String entryKey) {
+        return keys.get(bucket(entryKey));
     }
 
     /**
@@ -78,7 +102,13 @@ public final class ReplicatedMap<V> {
      */
     public static <V> ReplicatedMap<V> start(ActorSystem<?> system, String name, ToLongFunction<V> version,
                                              Consumer<Map<String, V>> onChange) {
-        return new ReplicatedMap<>(system, name, version, onChange);
+        return new ReplicatedMap<>(system, name, 1, version, onChange);
+    }
+
+    /** As {@link #start(ActorSystem, String, ToLongFunction, Consumer)}, over {@code buckets} keys. */
+    public static <V> ReplicatedMap<V> start(ActorSystem<?> system, String name, int buckets,
+                                             ToLongFunction<V> version, Consumer<Map<String, V>> onChange) {
+        return new ReplicatedMap<>(system, name, buckets, version, onChange);
     }
 
     /** This node's current view: immutable, updated as the replica changes. */
@@ -128,7 +158,7 @@ public final class ReplicatedMap<V> {
     }
 
     @SuppressWarnings("unchecked")
-    private Behavior<Command> behavior(Key<LWWMap<String, V>> key) {
+    private Behavior<Command> behavior() {
         return Behaviors.setup(ctx -> DistributedData.<Command, LWWMap<String, V>>withReplicatorMessageAdapter(
                 (ReplicatorMessageAdapter<Command, LWWMap<String, V>> replicator) -> {
                     SelfUniqueAddress self = DistributedData.get(ctx.getSystem()).selfUniqueAddress();
@@ -137,8 +167,13 @@ public final class ReplicatedMap<V> {
                     // predates them must not hide them from the snapshot.
                     Map<String, V> pendingPuts = new HashMap<>();
                     java.util.Set<String> pendingRemovals = new java.util.HashSet<>();
-                    replicator.subscribe(key, rsp -> rsp instanceof Replicator.Changed<LWWMap<String, V>> c
-                            ? new Replicated(c.get(key).getEntries()) : new Ignored());
+                    // NOTE: the adapter maps every key's Changed through one function (message adapters are per
+                    // message class), so the bucket comes from the notification's own key.
+                    for (Key<LWWMap<String, V>> key : keys) {
+                        replicator.subscribe(key, rsp -> rsp instanceof Replicator.Changed<LWWMap<String, V>> c
+                                && keys.contains(c.key()) ? new Replicated(keys.indexOf(c.key()),
+                                c.get(c.key()).getEntries()) : new Ignored());
+                    }
                     return Behaviors.receive(Command.class)
                             .onMessage(Put.class, p -> {
                                 V value = (V) p.value();
@@ -156,12 +191,13 @@ public final class ReplicatedMap<V> {
                                 publish(next);
                                 Replicator.WriteConsistency consistency = p.writeAll() == null
                                         ? Replicator.writeLocal() : new Replicator.WriteAll(p.writeAll());
-                                replicator.askUpdate(replyTo -> new Replicator.Update<>(key, LWWMap.create(),
-                                        consistency, replyTo, m -> m.put(self, p.key(), value, clock)),
+                                replicator.askUpdate(replyTo -> new Replicator.Update<>(keyOf(p.key()),
+                                        LWWMap.create(), consistency, replyTo, m -> m.put(self, p.key(), value, clock)),
                                         rsp -> p.done() == null ? new Ignored() : new Written(p.done()));
                                 return Behaviors.same();
                             })
                             .onMessage(ReadFresh.class, r -> {
+                                Key<LWWMap<String, V>> key = keyOf(r.key());
                                 replicator.askGet(replyTo -> new Replicator.Get<>(key, Replicator.readLocal(), replyTo),
                                         rsp -> new FreshRead(r.key(), rsp instanceof Replicator.GetSuccess<LWWMap<String, V>> ok
                                                 ? ok.get(key).getEntries() : Map.of(), r.result()));
@@ -184,14 +220,20 @@ public final class ReplicatedMap<V> {
                                 if (next.remove(r.key()) != null) {
                                     publish(next);
                                 }
-                                replicator.askUpdate(replyTo -> new Replicator.Update<>(key, LWWMap.create(),
-                                        Replicator.writeLocal(), replyTo, m -> m.remove(self, r.key())),
-                                        rsp -> new Ignored());
+                                replicator.askUpdate(replyTo -> new Replicator.Update<>(keyOf(r.key()),
+                                        LWWMap.create(), Replicator.writeLocal(), replyTo,
+                                        m -> m.remove(self, r.key())), rsp -> new Ignored());
                                 return Behaviors.same();
                             })
                             .onMessage(Replicated.class, c -> {
-                                Map<String, V> next = new HashMap<>((Map<String, V>) c.entries());
+                                // The bucket's entries replace what the snapshot held for that bucket.
+                                Map<String, V> next = new HashMap<>(snapshot);
+                                next.keySet().removeIf(k -> bucket(k) == c.bucket());
+                                next.putAll((Map<String, V>) c.entries());
                                 pendingPuts.entrySet().removeIf(e -> {
+                                    if (bucket(e.getKey()) != c.bucket()) {
+                                        return false;
+                                    }
                                     V seen = next.get(e.getKey());
                                     if (seen != null && version.applyAsLong(seen) >= version.applyAsLong(e.getValue())) {
                                         return true;
@@ -199,7 +241,7 @@ public final class ReplicatedMap<V> {
                                     next.put(e.getKey(), e.getValue());
                                     return false;
                                 });
-                                pendingRemovals.removeIf(k -> next.remove(k) == null);
+                                pendingRemovals.removeIf(k -> bucket(k) == c.bucket() && next.remove(k) == null);
                                 publish(next);
                                 return Behaviors.same();
                             })

@@ -1,0 +1,108 @@
+package dev.quiver.node.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Join;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * A map spread over several Distributed Data keys behaves as one map between two cluster nodes (two actor systems
+ * over real Artery sockets on loopback): every entry arrives, the newest version wins, removals arrive, and a change
+ * of one bucket leaves the entries of the others in place.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ReplicatedMapTest {
+    /** A value as the catalog's: its own version is the last-writer-wins clock. */
+    public record Item(String name, long version) implements ClusterMessage {
+    }
+
+    ActorSystem<Void> a;
+    ActorSystem<Void> b;
+    ReplicatedMap<Item> onA;
+    ReplicatedMap<Item> onB;
+
+    static Config config() {
+        return ConfigFactory.parseString("""
+                pekko.remote.artery.canonical.port = 0
+                pekko.cluster.seed-nodes = []
+                pekko.cluster.jmx.multi-mbeans-in-same-jvm = on
+                pekko.cluster.distributed-data.gossip-interval = 200ms
+                pekko.loglevel = WARNING
+                """).withFallback(ConfigFactory.defaultReference()).resolve();
+    }
+
+    @BeforeAll
+    void start() {
+        a = ActorSystem.create(Behaviors.empty(), "replicated-map-test", config());
+        b = ActorSystem.create(Behaviors.empty(), "replicated-map-test", config());
+        Cluster ca = Cluster.get(a);
+        ca.manager().tell(Join.create(ca.selfMember().address()));
+        Cluster.get(b).manager().tell(Join.create(ca.selfMember().address()));
+        await(() -> up(a) == 2 && up(b) == 2, "two members up on both");
+        onA = ReplicatedMap.start(a, "test-map", 4, Item::version, s -> { });
+        onB = ReplicatedMap.start(b, "test-map", 4, Item::version, s -> { });
+    }
+
+    @AfterAll
+    void stop() {
+        b.terminate();
+        a.terminate();
+    }
+
+    static long up(ActorSystem<?> system) {
+        return java.util.stream.StreamSupport.stream(Cluster.get(system).state().getMembers().spliterator(), false)
+                .filter(m -> m.status() == org.apache.pekko.cluster.MemberStatus.up()).count();
+    }
+
+    static void await(Supplier<Boolean> condition, String what) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!condition.get()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within 30 s: " + what);
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                throw new AssertionError(e);
+            }
+        }
+    }
+
+    @Test
+    void entries_in_every_bucket_reach_the_other_node_and_the_newest_version_wins() {
+        for (int i = 0; i < 200; i++) {
+            onA.put("item-" + i, new Item("item-" + i, 1));
+        }
+        await(() -> onB.snapshot().size() == 200, "200 entries on B, has " + onB.snapshot().size());
+        // Newer versions written on B, an older one written on A afterwards: B's stay.
+        for (int i = 0; i < 50; i++) {
+            onB.put("item-" + i, new Item("item-" + i, 3));
+        }
+        for (int i = 0; i < 50; i++) {
+            onA.put("item-" + i, new Item("item-" + i, 2));
+        }
+        await(() -> onA.snapshot().values().stream().filter(v -> v.version() == 3).count() == 50,
+                "50 entries at version 3 on A");
+        Map<String, Item> onAView = onA.snapshot();
+        assertEquals(200, onAView.size(), "a change in some buckets keeps the entries of the others");
+        for (int i = 0; i < 200; i++) {
+            assertEquals(i < 50 ? 3 : 1, onAView.get("item-" + i).version(), "item-" + i);
+        }
+        onA.remove("item-199");
+        await(() -> !onB.snapshot().containsKey("item-199"), "the removal reaches B");
+        assertEquals(199, onB.snapshot().size());
+        assertFalse(onA.snapshot().containsKey("item-199"));
+    }
+}
