@@ -19,9 +19,18 @@ public record NodeSettings(Path modelDir, String servedModelName, Path adapterSt
         IN_MEMORY
     }
 
-    /** {@code quiver.node.routing}: how long a request may take to reach a worker, retries included. */
-    public record Routing(Duration deadline, Duration routeTimeout, Duration retryBackoff) {
+    /**
+     * {@code quiver.node.routing}: how long a request may take to reach a worker, retries included, and how long a
+     * worker may take to fetch and load the adapter version a request needs ({@code loadTimeout}).
+     */
+    public record Routing(Duration deadline, Duration routeTimeout, Duration retryBackoff, Duration loadTimeout) {
+        public Routing(Duration deadline, Duration routeTimeout, Duration retryBackoff) {
+            this(deadline, routeTimeout, retryBackoff, DEFAULT_LOAD_TIMEOUT);
+        }
     }
+
+    /** {@code quiver.node.routing.load-timeout} when not given. */
+    public static final Duration DEFAULT_LOAD_TIMEOUT = Duration.ofSeconds(60);
 
     /** {@code quiver.node.placement}: the placement policy's thresholds and the workers' publishing rate. */
     public record Placement(int replicateQueueThreshold, int maxReplicas, Duration loadPublishInterval,
@@ -63,8 +72,16 @@ public record NodeSettings(Path modelDir, String servedModelName, Path adapterSt
                 c.getBytes("max-adapter-file-size"), nodeId, c.getString("worker-name"),
                 c.getBoolean("bootstrap-admin-key"), c.getDuration("metrics-interval"),
                 persistence(c.getString("persistence")), c.getDuration("join-timeout"),
-                new Routing(r.getDuration("deadline"), r.getDuration("route-timeout"), r.getDuration("retry-backoff")),
+                new Routing(r.getDuration("deadline"), r.getDuration("route-timeout"), r.getDuration("retry-backoff"),
+                        positive(r.getDuration("load-timeout"), "quiver.node.routing.load-timeout")),
                 placement);
+    }
+
+    private static Duration positive(Duration d, String path) {
+        if (d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(path + " must be positive, got " + d);
+        }
+        return d;
     }
 
     private static Persistence persistence(String value) {

@@ -1,6 +1,7 @@
 package dev.quiver.node;
 
 import static dev.quiver.node.TestNodes.ADMIN_A;
+import static dev.quiver.node.TestNodes.ADMIN_B;
 import static dev.quiver.node.TestNodes.USER_A;
 import static dev.quiver.node.TestNodes.USER_B;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -120,6 +121,43 @@ class AdapterResolverTest {
         assertEquals(404, complete(USER_A, "my-org/nothing-here").status());
         assertEquals(404, complete(USER_A, "my-org/nothing-here").status());
         assertEquals(1, apiRequestsFor("my-org/nothing-here"), "remembered as missing");
+    }
+
+    @Test
+    void an_org_prefixed_name_is_managed_through_the_admin_paths_with_its_slash_url_encoded() throws IOException {
+        Path adapters = TestNodes.model().resolve("adapters");
+        hub.push("my-org/admin-lora", "main", HubSourcedNodeTest.read(adapters.resolve("adapter-04"),
+                "adapter_config.json", "adapter_model.safetensors"));
+        String v2 = hub.push("my-org/admin-lora", "v2", HubSourcedNodeTest.read(adapters.resolve("adapter-01"),
+                "adapter_config.json", "adapter_model.safetensors"));
+        assertEquals(200, complete(USER_A, "my-org/admin-lora").status());
+        String path = "/v1/adapters/my-org%2Fadmin-lora";
+
+        Client.Reply view = client.get(path, ADMIN_A);
+        assertEquals(200, view.status(), view.body());
+        assertEquals("my-org/admin-lora", view.json().path("name").asText());
+        Client.Reply events = client.get(path + "/events", ADMIN_A);
+        assertEquals(200, events.status(), events.body());
+        assertEquals("Registered", events.json().at("/data/0/type").asText(), events.body());
+
+        Client.Reply published = client.post(path + "/versions", ADMIN_A, "{\"source\":\"hf://my-org/admin-lora@v2\","
+                + "\"activate\":false}");
+        assertEquals(201, published.status(), published.body());
+        assertTrue(published.body().contains(v2), "the version records the Hub commit: " + published.body());
+        Client.Reply split = client.post(path + "/split", ADMIN_A, "{\"versions\":{\"1\":50,\"2\":50}}");
+        assertEquals(200, split.status(), split.body());
+        assertEquals(200, client.delete(path + "/split", ADMIN_A).status());
+        Client.Reply fallback = client.post(path + "/fallback", ADMIN_A, "{\"fallback\":\"base\"}");
+        assertEquals(200, fallback.status(), fallback.body());
+        assertEquals("base", fallback.json().path("fallback").asText());
+        Client.Reply rollback = client.post(path + "/rollback", ADMIN_A, "");
+        assertEquals(409, rollback.status(), "v1 is active and has nothing before it: " + rollback.body());
+
+        Client.Reply foreign = client.get(path, ADMIN_B);
+        assertEquals(404, foreign.status(), "another tenant's admin sees no such adapter: " + foreign.body());
+        Client.Reply retired = client.delete(path, ADMIN_A);
+        assertEquals(200, retired.status(), retired.body());
+        assertEquals("retired", client.get(path, ADMIN_A).json().path("status").asText());
     }
 
     @Test

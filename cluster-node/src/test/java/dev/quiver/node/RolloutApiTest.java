@@ -240,6 +240,114 @@ class RolloutApiTest {
     }
 
     @Test
+    void a_90_10_split_over_2000_users_over_http_keeps_the_share_within_binomial_bounds_and_each_user_on_one_version()
+            throws Exception {
+        register("ninety-ten", "adapter-02");
+        publishStaged("ninety-ten", "adapter-01");
+        admin("POST", "/v1/adapters/ninety-ten/split", "{\"versions\":{\"1\":90,\"2\":10},\"reason\":\"canary\"}");
+
+        int users = 2000;
+        Map<String, String> first = sendOncePerUser("ninety-ten", users);
+        int canary = 0;
+        for (Map.Entry<String, String> e : first.entrySet()) {
+            assertTrue(e.getValue().startsWith("ninety-ten@v1:") || e.getValue().startsWith("ninety-ten@v2:"),
+                    e.getKey() + " -> " + e.getValue());
+            canary += e.getValue().startsWith("ninety-ten@v2:") ? 1 : 0;
+        }
+        // Binomial(2000, 0.1): mean 200, sigma = sqrt(2000 * 0.1 * 0.9) = 13.4; 4.5 sigma either side
+        double sigma = Math.sqrt(users * 0.1 * 0.9);
+        assertTrue(Math.abs(canary - users * 0.1) <= 4.5 * sigma,
+                "v2 served " + canary + " of " + users + " users, expected 200 +- " + Math.round(4.5 * sigma));
+
+        // a sample of the same users again, in another order: each one gets the version it got before
+        List<Integer> sample = new ArrayList<>();
+        for (int i = 0; i < users; i += 8) {
+            sample.add(i);
+        }
+        Map<String, String> again = sendOncePerUser("ninety-ten", sample);
+        again.forEach((user, fingerprint) -> assertEquals(first.get(user), fingerprint,
+                user + ": the same user, the same version"));
+    }
+
+    Map<String, String> sendOncePerUser(String model, int users) throws Exception {
+        List<Integer> all = new ArrayList<>();
+        for (int i = 0; i < users; i++) {
+            all.add(i);
+        }
+        return sendOncePerUser(model, all);
+    }
+
+    /**
+     * One completion per user {@code u-N} of {@code userNumbers}, in a shuffled order (max_tokens 1, at most 8 in
+     * flight) over real sockets; the fingerprint each user got, after checking that the header names the same.
+     */
+    Map<String, String> sendOncePerUser(String model, List<Integer> userNumbers) throws Exception {
+        Map<String, String> got = new java.util.concurrent.ConcurrentHashMap<>();
+        java.util.concurrent.Semaphore inFlight = new java.util.concurrent.Semaphore(8);
+        List<java.util.concurrent.CompletableFuture<Void>> all = new ArrayList<>();
+        List<Integer> order = new ArrayList<>(userNumbers);
+        java.util.Collections.shuffle(order, new java.util.Random(order.size()));
+        for (int i : order) {
+            String user = "u-" + i;
+            inFlight.acquire();
+            all.add(http.sendAsync(HttpRequest.newBuilder(URI.create(node.baseUrl() + "/v1/completions"))
+                            .header("Authorization", "Bearer " + USER_A).header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + model + "\",\"prompt\":\"Hi\","
+                                    + "\"max_tokens\":1,\"user\":\"" + user + "\"}")).build(),
+                    HttpResponse.BodyHandlers.ofString()).thenAccept(r -> {
+                        try {
+                            assertEquals(200, r.statusCode(), user + ": " + r.body());
+                            String fingerprint = Client.JSON.readTree(r.body()).path("system_fingerprint").asText();
+                            assertEquals(fingerprint, r.headers().firstValue("x-quiver-adapter").orElse(null), user);
+                            got.put(user, fingerprint);
+                        } catch (IOException e) {
+                            throw new UncheckedIOException(e);
+                        }
+                    }).whenComplete((v, e) -> inFlight.release()));
+        }
+        java.util.concurrent.CompletableFuture.allOf(all.toArray(java.util.concurrent.CompletableFuture[]::new))
+                .get(5, java.util.concurrent.TimeUnit.MINUTES);
+        assertEquals(userNumbers.size(), got.size());
+        return new TreeMap<>(got);
+    }
+
+    @Test
+    void a_preloaded_adapter_keeps_every_version_with_split_traffic_pinned_and_drops_the_canary_on_abort()
+            throws Exception {
+        register("warm", "adapter-02");
+        admin("POST", "/v1/adapters/warm/preload", "{\"replicas\":1}");
+        publishStaged("warm", "adapter-04");
+        admin("POST", "/v1/adapters/warm/split", "{\"versions\":{\"1\":80,\"2\":20}}");
+        String worker = node.settings().workerId();
+        assertTrue(await(() -> pinnedOn(worker).containsAll(List.of("warm@v1", "warm@v2"))),
+                "both arms pinned on " + worker + ": " + pinnedOn(worker));
+
+        admin("DELETE", "/v1/adapters/warm/split", null);
+        assertTrue(await(() -> !residentOn(worker).contains("warm@v2") && pinnedOn(worker).contains("warm@v1")),
+                "the aborted canary leaves the worker, the baseline stays pinned: " + residentOn(worker));
+        admin("POST", "/v1/adapters/warm/preload", "{\"replicas\":0}");
+    }
+
+    List<String> pinnedOn(String worker) {
+        return node.directory().load(worker).map(dev.quiver.node.directory.WorkerLoad::pinned).orElse(List.of());
+    }
+
+    List<String> residentOn(String worker) {
+        return node.directory().load(worker).map(dev.quiver.node.directory.WorkerLoad::resident).orElse(List.of());
+    }
+
+    /** Whether {@code condition} holds within 20 s. */
+    static boolean await(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        for (int i = 0; i < 200; i++) {
+            if (condition.getAsBoolean()) {
+                return true;
+            }
+            Thread.sleep(100);
+        }
+        return false;
+    }
+
+    @Test
     void an_abort_returns_every_request_to_the_version_active_before_the_split() {
         register("abort", "adapter-02");
         publishStaged("abort", "adapter-04");

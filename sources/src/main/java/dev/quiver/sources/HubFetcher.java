@@ -25,6 +25,10 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -40,8 +44,9 @@ import org.slf4j.LoggerFactory;
  *       files, {@code ETag} (git blob sha1) for the others.</li>
  * </ol>
  * Every file is checked against its size and digest before it enters the {@link DownloadCache}; a dropped connection
- * resumes with {@code Range} from the bytes already on disk; a corrupt download is discarded and fetched again, up
- * to {@code retries} times. The token goes only to the endpoint's own scheme, host and port (never to a redirect
+ * resumes with {@code Range} from the bytes already on disk, and so does one whose body stops sending for the read
+ * timeout (the stalled connection is closed); a corrupt download is discarded and fetched again, up to
+ * {@code retries} times. The token goes only to the endpoint's own scheme, host and port (never to a redirect
  * target such as the CDN) and is never logged.
  */
 final class HubFetcher implements Fetcher {
@@ -51,6 +56,15 @@ final class HubFetcher implements Fetcher {
     private static final Pattern SHA1 = Pattern.compile("[0-9a-f]{40}");
     private static final int MAX_REDIRECTS = 10;
     private static final int BUFFER = 1 << 20;
+    /**
+     * Closes the body of a download that sent nothing for the read timeout: {@code java.net.http} bounds the wait for
+     * response headers only, and a read blocked on a stalled connection returns once its stream is closed.
+     */
+    private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "quiver-sources-read-timeout");
+        t.setDaemon(true);
+        return t;
+    });
 
     private final SourcesSettings settings;
     private final DownloadCache cache;
@@ -272,22 +286,44 @@ final class HubFetcher implements Fetcher {
                     if (append) {
                         d.updateFrom(part);
                     }
+                    AtomicLong lastRead = new AtomicLong(System.nanoTime());
+                    AtomicBoolean stalled = new AtomicBoolean();
+                    long timeout = settings.readTimeout().toNanos();
+                    long period = Math.max(10, Math.min(1000, settings.readTimeout().toMillis() / 4));
+                    ScheduledFuture<?> guard = WATCHDOG.scheduleWithFixedDelay(() -> {
+                        if (System.nanoTime() - lastRead.get() > timeout && !stalled.getAndSet(true)) {
+                            try {
+                                in.close();
+                            } catch (IOException | RuntimeException ignored) {
+                                // the reader sees the stream closed either way
+                            }
+                        }
+                    }, period, period, TimeUnit.MILLISECONDS);
                     try (OutputStream out = Files.newOutputStream(part, StandardOpenOption.CREATE,
                             append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING,
                             StandardOpenOption.WRITE)) {
                         byte[] buf = new byte[BUFFER];
                         int n;
-                        while ((n = in.read(buf)) >= 0) {
+                        while ((n = in.read(buf)) >= 0 && !stalled.get()) {
+                            lastRead.set(System.nanoTime());
                             out.write(buf, 0, n);
                             d.update(buf, n);
                             task.advance(n);
                             received.addAndGet(n);
                         }
+                        if (stalled.get()) {
+                            throw new IOException("stream closed");
+                        }
                     } catch (IOException e) {
-                        lastProblem = "the connection dropped after " + Files.size(part) + " bytes (" + e + ")";
+                        lastProblem = stalled.get()
+                                ? "the connection stalled after " + Files.size(part) + " bytes (nothing for "
+                                        + settings.readTimeout().toMillis() / 1000.0 + " s, quiver.sources.read-timeout)"
+                                : "the connection dropped after " + Files.size(part) + " bytes (" + e + ")";
                         log.warn("download of {} from {} interrupted: {}; resuming", f.path(), hub.canonical(),
                                 lastProblem);
                         continue;
+                    } finally {
+                        guard.cancel(false);
                     }
                     long size = Files.size(part);
                     if (exp.size >= 0 && size < exp.size) {

@@ -9,12 +9,24 @@ import java.util.Locale;
 /**
  * The options of {@code quiver.sources} (documented in this module's reference.conf), read once.
  *
- * @param hfToken never logged; {@link #toString()} masks it
- * @param s3      how s3:// sources are reached
+ * @param hfToken     never logged; {@link #toString()} masks it
+ * @param s3          how s3:// sources are reached
+ * @param readTimeout how long a download's body may send nothing before the connection counts as stalled (it is
+ *                    then closed and the file resumed with a Range request, within {@code retries})
  */
 public record SourcesSettings(Path cacheDir, boolean offline, int maxParallel, int retries, Duration connectTimeout,
                               Duration requestTimeout, Progress progress, Duration logInterval, URI hfEndpoint,
-                              String hfToken, S3 s3) {
+                              String hfToken, S3 s3, Duration readTimeout) {
+
+    /** {@code quiver.sources.read-timeout} when not given. */
+    public static final Duration DEFAULT_READ_TIMEOUT = Duration.ofSeconds(30);
+
+    public SourcesSettings(Path cacheDir, boolean offline, int maxParallel, int retries, Duration connectTimeout,
+                           Duration requestTimeout, Progress progress, Duration logInterval, URI hfEndpoint,
+                           String hfToken, S3 s3) {
+        this(cacheDir, offline, maxParallel, retries, connectTimeout, requestTimeout, progress, logInterval,
+                hfEndpoint, hfToken, s3, DEFAULT_READ_TIMEOUT);
+    }
 
     /**
      * {@code quiver.sources.s3}: "" for region and keys means the AWS SDK's default chains (environment, profile,
@@ -65,6 +77,10 @@ public record SourcesSettings(Path cacheDir, boolean offline, int maxParallel, i
         cacheDir = cacheDir.toAbsolutePath().normalize();
         hfToken = hfToken == null ? "" : hfToken.strip();
         s3 = s3 == null ? S3.defaults() : s3;
+        readTimeout = readTimeout == null ? DEFAULT_READ_TIMEOUT : readTimeout;
+        if (readTimeout.isNegative() || readTimeout.isZero()) {
+            throw new IllegalArgumentException("quiver.sources.read-timeout must be positive, got " + readTimeout);
+        }
     }
 
     public static SourcesSettings fromConfig(Config root) {
@@ -82,7 +98,7 @@ public record SourcesSettings(Path cacheDir, boolean offline, int maxParallel, i
         return new SourcesSettings(Path.of(c.getString("cache-dir")), flag(c.getString("offline"), "offline"),
                 c.getInt("max-parallel"), c.getInt("retries"), c.getDuration("connect-timeout"),
                 c.getDuration("request-timeout"), progress(c.getString("progress")), c.getDuration("log-interval"),
-                uri, c.getString("hf.token"), s3(c.getConfig("s3")));
+                uri, c.getString("hf.token"), s3(c.getConfig("s3")), c.getDuration("read-timeout"));
     }
 
     private static S3 s3(Config c) {
@@ -112,32 +128,37 @@ public record SourcesSettings(Path cacheDir, boolean offline, int maxParallel, i
 
     public SourcesSettings withToken(String token) {
         return new SourcesSettings(cacheDir, offline, maxParallel, retries, connectTimeout, requestTimeout, progress,
-                logInterval, hfEndpoint, token, s3);
+                logInterval, hfEndpoint, token, s3, readTimeout);
     }
 
     public SourcesSettings withOffline(boolean off) {
         return new SourcesSettings(cacheDir, off, maxParallel, retries, connectTimeout, requestTimeout, progress,
-                logInterval, hfEndpoint, hfToken, s3);
+                logInterval, hfEndpoint, hfToken, s3, readTimeout);
     }
 
     public SourcesSettings withMaxParallel(int n) {
         return new SourcesSettings(cacheDir, offline, n, retries, connectTimeout, requestTimeout, progress,
-                logInterval, hfEndpoint, hfToken, s3);
+                logInterval, hfEndpoint, hfToken, s3, readTimeout);
     }
 
     public SourcesSettings withRetries(int n) {
         return new SourcesSettings(cacheDir, offline, maxParallel, n, connectTimeout, requestTimeout, progress,
-                logInterval, hfEndpoint, hfToken, s3);
+                logInterval, hfEndpoint, hfToken, s3, readTimeout);
     }
 
     public SourcesSettings withProgress(Progress p, Duration interval) {
         return new SourcesSettings(cacheDir, offline, maxParallel, retries, connectTimeout, requestTimeout, p,
-                interval, hfEndpoint, hfToken, s3);
+                interval, hfEndpoint, hfToken, s3, readTimeout);
     }
 
     public SourcesSettings withS3(S3 s) {
         return new SourcesSettings(cacheDir, offline, maxParallel, retries, connectTimeout, requestTimeout, progress,
-                logInterval, hfEndpoint, hfToken, s);
+                logInterval, hfEndpoint, hfToken, s, readTimeout);
+    }
+
+    public SourcesSettings withReadTimeout(Duration timeout) {
+        return new SourcesSettings(cacheDir, offline, maxParallel, retries, connectTimeout, requestTimeout, progress,
+                logInterval, hfEndpoint, hfToken, s3, timeout);
     }
 
     @Override

@@ -90,6 +90,27 @@ class HubSourcesTest {
     }
 
     @Test
+    void a_body_that_stalls_mid_file_is_closed_after_the_read_timeout_and_resumed_with_a_range_request()
+            throws IOException {
+        Map<String, byte[]> files = modelRepo(17);
+        hub.push("org/model", "main", files);
+        hub.stallAfterBytes = 120_000;
+        hub.stallTimes.set(1);
+        long t0 = System.nanoTime();
+        Fetched f = Sources.create(settings.withReadTimeout(Duration.ofMillis(500))).fetch("hf://org/model",
+                FileSet.MODEL);
+        long tookMs = (System.nanoTime() - t0) / 1_000_000;
+        assertArrayEquals(files.get("model.safetensors"), Files.readAllBytes(f.dir().resolve("model.safetensors")));
+        assertTrue(tookMs < 30_000, "the stalled connection was given up after the read timeout, not the Hub's "
+                + "60 s stall: " + tookMs + " ms");
+        List<TestHub.Seen> cdn = hub.seen.stream().filter(s -> s.path().startsWith("/cdn/")).toList();
+        assertEquals(2, cdn.size(), "one stalled download and one resumed: " + cdn);
+        assertNull(cdn.get(0).range());
+        long from = Long.parseLong(cdn.get(1).range().substring(6, cdn.get(1).range().length() - 1));
+        assertTrue(from > 0 && from <= 120_000, "resumed where it stalled, not from 0: " + from);
+    }
+
+    @Test
     void a_partial_file_left_by_an_earlier_process_is_resumed() throws IOException {
         Map<String, byte[]> files = modelRepo(3);
         hub.push("org/model", "main", files);

@@ -31,7 +31,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code X-Linked-Size} to a "CDN" on the other loopback name (127.0.0.1 instead of localhost, so a token sent there
  * shows); other files are answered directly with their git blob sha1 as {@code ETag}. The CDN honours {@code Range}.
  * Gated repos answer 401 without the right token. Fault switches: drop the connection after N bytes, corrupt a
- * byte, answer slowly.
+ * byte, answer slowly, stall mid-body (send some bytes, then nothing while the connection stays open).
  */
 public final class TestHub implements AutoCloseable {
     /** One request as the server saw it. */
@@ -56,6 +56,11 @@ public final class TestHub implements AutoCloseable {
     public final AtomicInteger corruptTimes = new AtomicInteger();
     public volatile int slowBytesPerChunk = 0;
     public volatile long slowChunkMillis = 0;
+    /** The next {@code stallTimes} CDN downloads send {@code stallAfterBytes} bytes, then nothing, connection open. */
+    public volatile long stallAfterBytes = -1;
+    public final AtomicInteger stallTimes = new AtomicInteger();
+    /** How long a stalled download keeps its connection open without sending (bounded, then it is closed). */
+    public volatile long stallMillis = 60_000;
 
     public TestHub() throws IOException {
         server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 64);
@@ -227,6 +232,11 @@ public final class TestHub implements AutoCloseable {
             if (dropAfterBytes >= 0 && dropTimes.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
                 limit = Math.min(len, dropAfterBytes);
             }
+            boolean stall = false;
+            if (stallAfterBytes >= 0 && stallTimes.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+                limit = Math.min(len, stallAfterBytes);
+                stall = true;
+            }
             int chunk = slowBytesPerChunk > 0 ? slowBytesPerChunk : 64 * 1024;
             long written = 0;
             while (written < limit) {
@@ -241,6 +251,13 @@ public final class TestHub implements AutoCloseable {
                         Thread.currentThread().interrupt();
                         return;
                     }
+                }
+            }
+            if (stall) {
+                try {
+                    Thread.sleep(stallMillis);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
                 }
             }
             // On a drop, closing with fewer bytes than announced makes the server close the connection.

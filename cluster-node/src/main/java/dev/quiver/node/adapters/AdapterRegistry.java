@@ -419,11 +419,19 @@ public final class AdapterRegistry implements AdapterAdmin {
     }
 
     /**
+     * Whether {@code name} has the form of an adapter name: one given at registration, or one a resolver registered
+     * ({@code ORG/NAME}, reached through the admin paths with its slash URL-encoded).
+     */
+    private static boolean nameForm(String name) {
+        return name != null && (NAME.matcher(name).matches() || AdapterResolvers.NAME.matcher(name).matches());
+    }
+
+    /**
      * For reads: the adapter as this node's catalog holds it (no round trip, and answers while the entity's shard
      * is moving after a node loss); the entity itself only for a name the catalog does not know.
      */
     private CompletionStage<CatalogEntry> visibleState(Caller caller, String name) {
-        if (name == null || !NAME.matcher(name).matches()) {
+        if (!nameForm(name)) {
             return failed(notFound(name));
         }
         Optional<CatalogEntry> known = catalog.get(name);
@@ -444,7 +452,7 @@ public final class AdapterRegistry implements AdapterAdmin {
      * adapter of another tenant is not theirs to change).
      */
     private CompletionStage<CatalogEntry> owned(Caller caller, String name) {
-        if (name == null || !NAME.matcher(name).matches()) {
+        if (!nameForm(name)) {
             return failed(notFound(name));
         }
         return state(name).thenApply(e -> {

@@ -273,6 +273,7 @@ public final class AdapterEntity
             ensurePins(after);
         }
         if (event instanceof AdapterEvent.SplitStarted || event instanceof AdapterEvent.SplitChanged) {
+            ensurePins(after);
             ensureArms(after);
         } else if (event instanceof AdapterEvent.SplitEnded) {
             releaseUntrafficked(after);
@@ -524,37 +525,56 @@ public final class AdapterEntity
 
     /**
      * Keeps {@code preloadReplicas} live workers holding the current version pinned: pins holders first, then
-     * places it on more workers; with no preload, unpins it where it is pinned.
+     * places it on more workers; with no preload, unpins it where it is pinned. Under a split every other version
+     * with traffic is kept pinned the same way, so a preloaded adapter's canary is as warm as its baseline.
      */
     private void ensurePins(AdapterState state) {
         if (!state.isRegistered() || state.isRetired()) {
             return;
         }
-        String key = WorkerAgent.adapterKey(name, state.currentVersion());
         Map<String, WorkerLoad> live = new HashMap<>();
         deps.directory().routable().forEach(w -> live.put(w.workerId(), w));
-        Set<String> holders = holders(state);
+        ensurePins(state, state.currentVersion(), live);
+        for (int version : state.trafficWeights().keySet()) {
+            if (version != state.currentVersion()) {
+                ensurePins(state, version, live);
+            }
+        }
+    }
+
+    private void ensurePins(AdapterState state, int version, Map<String, WorkerLoad> live) {
+        String key = WorkerAgent.adapterKey(name, version);
+        boolean current = version == state.currentVersion();
+        Set<String> holders = holders(state, version);
         Set<String> pinned = new HashSet<>();
-        for (String h : holders) {
-            Placing p = placing.get(h);
-            if (live.containsKey(h) && (live.get(h).pinned().contains(key) || (p != null && p.pin()))) {
-                pinned.add(h);
+        for (String w : live.keySet()) {
+            Placing p = placing.get(w);
+            if ((holders.contains(w) || !current) && (live.get(w).pinned().contains(key)
+                    || (p != null && p.pin() && p.version() == version))) {
+                pinned.add(w);
             }
         }
         int wanted = state.preloadReplicas();
         if (pinned.size() > wanted) {
-            pinned.stream().sorted().skip(wanted).forEach(w -> release(w, state.currentVersion(), true, "unpinned"));
+            pinned.stream().sorted().skip(wanted).forEach(w -> release(w, version, true, "unpinned"));
             return;
         }
         int missing = wanted - pinned.size();
+        List<String> targets = new ArrayList<>();
         for (String h : holders.stream().sorted().toList()) {
             if (missing > 0 && live.containsKey(h) && !pinned.contains(h)) {
-                startPlacement(state, h, true);
+                targets.add(h);
                 missing--;
             }
         }
-        for (String w : deps.policy().pinTargets(key, holders, missing, live.values())) {
-            startPlacement(state, w, true);
+        targets.addAll(deps.policy().pinTargets(key, holders, missing, live.values()));
+        for (String w : targets) {
+            Placing p = placing.get(w);
+            // NOTE: one placement per worker at a time; an arm waits for the worker's other placement to end and
+            // is pinned on a later maintenance round (maintenance runs while a preload is set)
+            if (current || p == null) {
+                startPlacement(state, w, true, version);
+            }
         }
     }
 

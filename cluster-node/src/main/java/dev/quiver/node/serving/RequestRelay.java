@@ -73,14 +73,27 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     private record DeadlinePassed() {
     }
 
+    /** Attempt {@code attempt} had no output within the load timeout while its adapter version was loading. */
+    private record LoadTimedOut(int attempt) {
+    }
+
     /**
-     * How the relay reaches the cluster, and the base model's served name and content digest (for the
-     * fingerprint of requests it serves).
+     * How the relay reaches the cluster, the base model's served name and content digest (for the fingerprint of
+     * requests it serves), and how long a worker may take to load an adapter version it does not hold
+     * ({@code loadTimeout}, {@code quiver.node.routing.load-timeout}).
      */
     public record Setup(WorkerDirectory directory, AdapterCatalog catalog, PlacementPolicy policy,
                         java.util.function.Function<String, EntityRef<AdapterEntity.Command>> entities,
                         Duration routeTimeout, Duration retryBackoff, Duration deadline, String baseModel,
-                        String baseDigest) {
+                        String baseDigest, Duration loadTimeout) {
+        public Setup(WorkerDirectory directory, AdapterCatalog catalog, PlacementPolicy policy,
+                     java.util.function.Function<String, EntityRef<AdapterEntity.Command>> entities,
+                     Duration routeTimeout, Duration retryBackoff, Duration deadline, String baseModel,
+                     String baseDigest) {
+            this(directory, catalog, policy, entities, routeTimeout, retryBackoff, deadline, baseModel, baseDigest,
+                    dev.quiver.node.NodeSettings.DEFAULT_LOAD_TIMEOUT);
+        }
+
         public Setup(WorkerDirectory directory, AdapterCatalog catalog, PlacementPolicy policy,
                      java.util.function.Function<String, EntityRef<AdapterEntity.Command>> entities,
                      Duration routeTimeout, Duration retryBackoff, Duration deadline) {
@@ -95,6 +108,7 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     }
 
     private static final String DEADLINE = "deadline";
+    private static final String LOAD_TIMEOUT = "load-timeout";
 
     private final TimerScheduler<Object> timers;
     private final Generation generation;
@@ -163,6 +177,7 @@ public final class RequestRelay extends AbstractBehavior<Object> {
                     }
                     return this;
                 })
+                .onMessage(LoadTimedOut.class, this::onLoadTimedOut)
                 .onMessage(Retry.class, r -> {
                     route();
                     return this;
@@ -335,6 +350,12 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         agent = target;
         routedKey = adapter == null ? null : WorkerAgent.adapterKey(adapter, version);
         setup.directory().noteRouted(worker, routedKey);
+        timers.cancel(LOAD_TIMEOUT);
+        if (routedKey != null && setup.directory().load(worker).map(l -> !l.resident().contains(routedKey))
+                .orElse(true)) {
+            // the worker has to fetch and load the version first; its first output says the load is done
+            timers.startSingleTimer(LOAD_TIMEOUT, new LoadTimedOut(attempt), setup.loadTimeout());
+        }
         getContext().watchWith(target, new WorkerGone(worker, attempt));
         int[] resume = delivered.isEmpty() ? null : delivered.stream().mapToInt(Integer::intValue).toArray();
         target.tell(new WorkerAgent.Generate(attemptId, adapter, version, digest, generation.promptIds(),
@@ -346,6 +367,9 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     private Behavior<Object> onEvent(GpuWorker.Event e) {
         if (!e.requestId().equals(attemptId)) {
             return this;       // a late event of an earlier attempt
+        }
+        if (!(e instanceof GpuWorker.Accepted)) {
+            timers.cancel(LOAD_TIMEOUT);   // output or an end: the version loaded, or failed in its own words
         }
         if (e instanceof GpuWorker.Accepted a) {
             timers.cancel(DEADLINE);
@@ -454,6 +478,26 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         excluded.clear();
         route();
         return this;
+    }
+
+    /**
+     * The worker did not bring the adapter version into a slot within the load timeout (a stalled blob fetch, a
+     * load that hangs): journaled as a load failure; the base model serves a request that opted into it, any other
+     * request is tried on another worker (and fails with a retriable 503 once every worker was tried).
+     */
+    private Behavior<Object> onLoadTimedOut(LoadTimedOut t) {
+        if (t.attempt() != attempt || agent == null || cancelled || !delivered.isEmpty()) {
+            return this;
+        }
+        EngineError err = new EngineError(EngineError.Kind.INTERNAL, "adapter '" + generation.model() + "' v"
+                + pinnedVersion + " did not load on worker " + workerId + " within "
+                + setup.loadTimeout().toMillis() / 1000.0 + " s (quiver.node.routing.load-timeout)", null, 1);
+        reportLoadFailure(err);
+        if (!accepted && fallbackWanted()) {
+            agent.tell(new WorkerAgent.Cancel(attemptId));
+            return fallBack(err);
+        }
+        return retryElsewhere(new ServiceError(ServiceError.Kind.UNAVAILABLE, err.message() + "; retry", null, 1));
     }
 
     private Behavior<Object> retryElsewhere(ServiceError why) {

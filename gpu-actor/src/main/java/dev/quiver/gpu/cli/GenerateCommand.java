@@ -41,9 +41,18 @@ final class GenerateCommand {
     private GenerateCommand() {
     }
 
+    /** A local directory; a remote source is refused naming the option (bin/quiver generate downloads it first). */
+    private static String local(String value, String option) {
+        if (value.startsWith("hf://") || value.startsWith("s3://")) {
+            throw new CliException(option + " " + value + ": the engine reads local directories only; run it through "
+                    + "bin/quiver generate, which downloads hf:// and s3:// sources first (as bin/quiver fetch does)");
+        }
+        return value;
+    }
+
     static int run(List<String> args, PrintStream out) {
         Args a = new Args(args);
-        Path model = Path.of(a.required("--model"));
+        Path model = Path.of(local(a.required("--model"), "--model"));
         Path input = Path.of(a.required("--input"));
         Path output = Path.of(a.required("--output"));
         Map<String, Path> adapters = new LinkedHashMap<>();
@@ -52,7 +61,7 @@ final class GenerateCommand {
             if (eq <= 0) {
                 throw new CliException("--adapter takes NAME=DIR, got '" + spec + "'");
             }
-            adapters.put(spec.substring(0, eq), Path.of(spec.substring(eq + 1)));
+            adapters.put(spec.substring(0, eq), Path.of(local(spec.substring(eq + 1), "--adapter")));
         }
         int timeoutMinutes = Integer.parseInt(a.option("--timeout-minutes", "60"));
         a.rejectUnknown();
