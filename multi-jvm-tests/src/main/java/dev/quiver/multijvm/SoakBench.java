@@ -137,7 +137,7 @@ public final class SoakBench {
             List<String> spare = base.subList(s.adapters(), base.size());
             out.println("soak: starting Cassandra and 3 nodes under " + s.workDir() + "...");
             cluster.startAll(Duration.ofSeconds(300));
-            ExecutorService registering = Executors.newFixedThreadPool(16);
+            ExecutorService registering = Executors.newFixedThreadPool(8);
             try {
                 List<String> failed = ScaleBench.registerAll(cluster, initial, s.workDir().resolve("adapters"),
                         registering);
