@@ -158,6 +158,7 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new WorkerAgent(ctx, timers, setup)));
     }
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WorkerAgent.class);
     private static final int EVICT_ATTEMPTS = 1200;          // x 100 ms: requests in flight get 2 minutes
     private static final Duration EVICT_RETRY = Duration.ofMillis(100);
 
@@ -351,8 +352,8 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
 
     private Behavior<Command> onDrain(Drain d) {
         draining = true;
-        getContext().getLog().info("worker {} is draining: routing and placement skip it from now on",
-                setup.workerId());
+        log.info("worker {} is draining: routing and placement "
+                + "skip it from now on", setup.workerId());
         if (lastPublished == null) {
             // nothing published yet, so no node routes here: the next status read publishes the draining load
             d.replyTo().tell(org.apache.pekko.Done.getInstance());
