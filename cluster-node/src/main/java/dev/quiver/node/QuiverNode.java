@@ -91,10 +91,11 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * Starting the embedded Cassandra is {@link NodeMain}'s job, not this class's; tests start nodes in-process.
  *
- * <p>Shutdown is Pekko's coordinated shutdown (also run by the JVM's shutdown hook on Ctrl-C, and when the node is
- * downed): the edge stops accepting and lets requests in flight finish up to {@code quiver.edge.shutdown-deadline},
- * the node leaves the cluster (its shards move to the other nodes), then the actors stop and the worker closes its
- * engine.
+ * <p>Shutdown is Pekko's coordinated shutdown (also run by the JVM's shutdown hook on SIGTERM or Ctrl-C, and when
+ * the node is downed): readiness goes false and the worker is published as draining (no node routes to it any more),
+ * the edge stops accepting and lets requests in flight finish up to {@code quiver.edge.shutdown-deadline}, as does
+ * the worker with the requests other nodes sent it; the node leaves the cluster (its shards move to the other nodes,
+ * requests still on its worker resume elsewhere), then the actors stop and the worker closes its engine.
  */
 public final class QuiverNode {
     private static final Logger log = LoggerFactory.getLogger(QuiverNode.class);
@@ -227,6 +228,7 @@ public final class QuiverNode {
                         engineSettings.maxNumSeqs())),
                         "agent-" + ns.workerName(), Props.empty());
                 local = new LocalWorker(ns.workerId(), gpu, agent, engine);
+                drainOnShutdown(system, local, es.shutdownDeadline());
             }
 
             AdapterStore store = new AdapterStore(ns.adapterStore(), ns.allowedAdapterRoots(), modelConfig,
@@ -298,6 +300,60 @@ public final class QuiverNode {
             io.shutdownNow();
             throw e;
         }
+    }
+
+    /** How long the draining load may take to reach every node before shutdown goes on regardless. */
+    private static final Duration DRAIN_PUBLISH_TIMEOUT = Duration.ofSeconds(3);
+    /** How often shutdown looks whether the worker's last requests have ended. */
+    private static final Duration DRAIN_POLL = Duration.ofMillis(100);
+
+    /**
+     * The worker's part of coordinated shutdown. First (with readiness going false) its load is published as
+     * draining to every node, so that no node routes or places anything more on it while other workers are there.
+     * Then, beside the edge's own wait, shutdown waits until the requests already on the worker (whichever node's
+     * relay sent them) have ended, up to {@code deadline} ({@code quiver.edge.shutdown-deadline}); what still runs
+     * after that is resumed on another worker by its relay when this node leaves (from the tokens it delivered).
+     */
+    private static void drainOnShutdown(ActorSystem<?> system, LocalWorker worker, Duration deadline) {
+        CoordinatedShutdown cs = CoordinatedShutdown.get(system);
+        cs.addTask(Management.READINESS_DOWN_PHASE, "quiver-worker-draining", () ->
+                org.apache.pekko.actor.typed.javadsl.AskPattern.<WorkerAgent.Command, org.apache.pekko.Done>ask(
+                        worker.agent(), r -> new WorkerAgent.Drain(DRAIN_PUBLISH_TIMEOUT, r),
+                        DRAIN_PUBLISH_TIMEOUT.plusSeconds(2), system.scheduler())
+                        .exceptionally(e -> org.apache.pekko.Done.getInstance()));
+        cs.addTask(CoordinatedShutdown.PhaseServiceRequestsDone(), "quiver-worker-finish-in-flight", () -> {
+            CompletableFuture<Integer> left = new CompletableFuture<>();
+            awaitWorkerIdle(worker, System.nanoTime() + deadline.toNanos(), left);
+            return left.thenApply(n -> {
+                if (n > 0) {
+                    log.warn("shutdown deadline {} passed with {} request(s) still on worker {}: their relays resume "
+                            + "them on another worker", deadline, n, worker.id());
+                } else {
+                    log.info("worker {} has no requests left", worker.id());
+                }
+                return org.apache.pekko.Done.getInstance();
+            });
+        });
+    }
+
+    /** Completes {@code left} with 0 once the worker runs and queues nothing, or with what it still has at the end. */
+    private static void awaitWorkerIdle(LocalWorker worker, long untilNanos, CompletableFuture<Integer> left) {
+        CompletionStage<dev.quiver.gpu.worker.EngineStatus> status;
+        try {
+            status = worker.status();
+        } catch (IllegalStateException stopped) {
+            left.complete(0);          // the engine already stopped
+            return;
+        }
+        status.whenComplete((s, err) -> {
+            int n = err != null ? 0 : s.running() + s.waiting();
+            if (n == 0 || System.nanoTime() >= untilNanos) {
+                left.complete(n);
+            } else {
+                CompletableFuture.delayedExecutor(DRAIN_POLL.toMillis(), TimeUnit.MILLISECONDS)
+                        .execute(() -> awaitWorkerIdle(worker, untilNanos, left));
+            }
+        });
     }
 
     /**

@@ -26,10 +26,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
 /**
- * A node against a Cassandra that demands a login (PasswordAuthenticator) and speaks TLS to clients (a keystore made
- * by {@code keytool} here): with the right credentials and a truststore holding the server's certificate the node
- * starts and its journal answers; a wrong password or a certificate the truststore does not hold stops the start at
- * once with one sentence naming the cause and the setting, not a driver retrying forever.
+ * A node against a Cassandra that demands a login (PasswordAuthenticator) and speaks mutual TLS to clients
+ * ({@code require_client_auth}; keystores made by {@code keytool} here): with the right credentials, a truststore
+ * holding the server's certificate and a keystore holding a client certificate the server trusts, the node starts
+ * and its journal answers; a wrong password, a server certificate the truststore does not hold, no client
+ * certificate, or one the server does not trust stops the start at once with one sentence naming the cause and the
+ * setting, not a driver retrying forever.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CassandraAuthIT {
@@ -39,6 +41,8 @@ class CassandraAuthIT {
     EmbeddedCassandra cassandra;
     Path truststore;
     Path rogueTruststore;
+    Path clientKeystore;
+    Path untrustedClientKeystore;
 
     @BeforeAll
     void start() throws Exception {
@@ -65,6 +69,19 @@ class CassandraAuthIT {
         keytool("-importcert", "-noprompt", "-alias", "rogue", "-file", dir.resolve("rogue.crt").toString(),
                 "-keystore", rogueTruststore.toString(), "-storetype", "PKCS12", "-storepass", PASSWORD);
 
+        // The node's client certificate, and the server's truststore that holds it; rogue.p12 is a client
+        // certificate the server does not trust.
+        clientKeystore = dir.resolve("client.p12");
+        keytool("-genkeypair", "-alias", "client", "-keyalg", "RSA", "-keysize", "2048", "-validity", "2",
+                "-dname", "CN=quiver-node", "-keystore", clientKeystore.toString(), "-storetype", "PKCS12",
+                "-storepass", PASSWORD, "-keypass", PASSWORD);
+        keytool("-exportcert", "-alias", "client", "-keystore", clientKeystore.toString(), "-storepass", PASSWORD,
+                "-file", dir.resolve("client.crt").toString());
+        Path serverTrust = dir.resolve("server-trust.p12");
+        keytool("-importcert", "-noprompt", "-alias", "client", "-file", dir.resolve("client.crt").toString(),
+                "-keystore", serverTrust.toString(), "-storetype", "PKCS12", "-storepass", PASSWORD);
+        untrustedClientKeystore = rogue;
+
         String template;
         try (InputStream in = EmbeddedCassandra.class.getResourceAsStream("cassandra.yaml")) {
             template = new String(in.readAllBytes(), StandardCharsets.UTF_8);
@@ -74,7 +91,8 @@ class CassandraAuthIT {
         String yaml = template.replace("authenticator: AllowAllAuthenticator", "authenticator: PasswordAuthenticator")
                 .replace("authorizer: AllowAllAuthorizer", "authorizer: CassandraAuthorizer")
                 + "\nclient_encryption_options:\n  enabled: true\n  optional: true\n  keystore: " + server
-                + "\n  keystore_password: " + PASSWORD + "\n  store_type: PKCS12\n  require_client_auth: false\n";
+                + "\n  keystore_password: " + PASSWORD + "\n  store_type: PKCS12\n  require_client_auth: true\n"
+                + "  truststore: " + serverTrust + "\n  truststore_password: " + PASSWORD + "\n";
         Path yamlFile = dir.resolve("cassandra-auth.yaml");
         Files.writeString(yamlFile, yaml);
         PersistenceSettings.Embedded base = PersistenceSettings.fromConfig(ConfigFactory.defaultReference())
@@ -102,16 +120,23 @@ class CassandraAuthIT {
         assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, "keytool " + cmd + ": " + out);
     }
 
-    /** A node config over this Cassandra with the given login and truststore. */
+    /** A node config over this Cassandra with the given login and truststore, and the trusted client certificate. */
     Config nodeConfig(String password, Path trust) {
+        return nodeConfig(password, trust, clientKeystore);
+    }
+
+    /** A node config over this Cassandra with the given login, truststore and client keystore (null: none). */
+    Config nodeConfig(String password, Path trust, Path keystore) {
         String ks = "auth_it";
+        String client = keystore == null ? "" : ", keystore = \"" + keystore + "\", keystore-password = \"" + PASSWORD
+                + "\"";
         return ConfigFactory.parseString("""
                 quiver.node.persistence = cassandra
                 quiver.persistence.cassandra {
                   contact-points = ["%s"]
                   username = "cassandra"
                   password = "%s"
-                  tls { enabled = on, truststore = "%s", truststore-password = "%s" }
+                  tls { enabled = on, truststore = "%s", truststore-password = "%s"%s }
                   consistency.journal = ONE
                 }
                 pekko.persistence.cassandra.journal.keyspace = %s_journal
@@ -120,7 +145,7 @@ class CassandraAuthIT {
                 datastax-java-driver.basic.request.timeout = 20s
                 datastax-java-driver.advanced.control-connection.schema-agreement.timeout = 30s
                 datastax-java-driver.profiles.pekko-persistence-cassandra-profile.basic.request.timeout = 20s
-                """.formatted(cassandra.endpoint(), password, trust, PASSWORD, ks, ks, ks))
+                """.formatted(cassandra.endpoint(), password, trust, PASSWORD, client, ks, ks, ks))
                 .withFallback(TestNodes.config("")).resolve();
     }
 
@@ -156,6 +181,27 @@ class CassandraAuthIT {
     }
 
     @Test
+    void a_node_without_a_client_certificate_refuses_to_start_naming_the_keystore_setting() {
+        long started = System.nanoTime();
+        CassandraStartException e = assertThrows(CassandraStartException.class,
+                () -> QuiverNode.start(nodeConfig("cassandra", truststore, null)));
+        assertTrue(e.getMessage().contains("requires a client certificate (require_client_auth) and none is "
+                + "configured"), e.getMessage());
+        assertTrue(e.getMessage().contains("quiver.persistence.cassandra.tls.keystore"), e.getMessage());
+        assertTrue(Duration.ofNanos(System.nanoTime() - started).toSeconds() < 30, "no retry loop");
+    }
+
+    @Test
+    void a_client_certificate_the_server_does_not_trust_stops_the_start_naming_the_keystore() {
+        CassandraStartException e = assertThrows(CassandraStartException.class,
+                () -> QuiverNode.start(nodeConfig("cassandra", truststore, untrustedClientKeystore)));
+        assertTrue(e.getMessage().contains("refused this node's client certificate from keystore "
+                + untrustedClientKeystore), e.getMessage());
+        assertTrue(e.getMessage().contains("QUIVER_CASSANDRA_KEYSTORE"), e.getMessage());
+        assertFalse(e.getMessage().contains(PASSWORD), "no password echoed: " + e.getMessage());
+    }
+
+    @Test
     void bin_quiver_node_with_a_wrong_password_exits_2_with_one_line_not_a_stack_trace_loop() throws Exception {
         Path conf = dir.resolve("wrong.conf");
         Files.writeString(conf, """
@@ -163,11 +209,13 @@ class CassandraAuthIT {
                 quiver.persistence.cassandra {
                   contact-points = ["%s"]
                   username = "cassandra"
-                  tls { enabled = on, truststore = "%s", truststore-password = "%s" }
+                  tls { enabled = on, truststore = "%s", truststore-password = "%s", keystore = "%s" }
+                  tls.keystore-password = "%s"
                 }
                 pekko.remote.artery.canonical.port = 0
                 quiver.edge.port = 0
-                """.formatted(TestNodes.model(), dir.resolve("store"), cassandra.endpoint(), truststore, PASSWORD));
+                """.formatted(TestNodes.model(), dir.resolve("store"), cassandra.endpoint(), truststore, PASSWORD,
+                clientKeystore, PASSWORD));
         ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"),
                 "dev.quiver.node.NodeMain", "--config", conf.toString()).redirectErrorStream(true);

@@ -138,7 +138,7 @@ public final class AdapterRegistry implements AdapterAdmin {
         String prefix = AdapterLifecycle.ENTITY_TYPE + "|";
         return journal.currentPersistenceIds().filter(id -> id.startsWith(prefix))
                 .map(id -> id.substring(prefix.length()))
-                .mapAsyncUnordered(8, this::state)
+                .mapAsyncUnordered(8, name -> recoverState(name, 1))
                 .runWith(Sink.seq(), system)
                 .thenApply(entries -> {
                     log.info("recovered {} adapters from the journal", entries.size());
@@ -409,6 +409,28 @@ public final class AdapterRegistry implements AdapterAdmin {
     }
 
     /** The entity's own state (authoritative), also written to the local catalog. */
+    /** How often recovery asks one entity for its state before giving up (each ask up to {@link #ASK_TIMEOUT}). */
+    private static final int RECOVER_ATTEMPTS = 4;
+
+    /**
+     * {@link #state} for recovery at start. NOTE: an entity answers once its shard is at home, and a node joining
+     * a running cluster (a rolling restart) makes the coordinator move shards onto it: a shard in hand-off holds
+     * messages, on a busy machine for longer than one ask. So an ask that timed out is made again, a bounded number
+     * of times, rather than fail the node's start.
+     */
+    private CompletionStage<CatalogEntry> recoverState(String name, int attempt) {
+        return state(name).exceptionallyCompose(err -> {
+            Throwable cause = err instanceof java.util.concurrent.CompletionException && err.getCause() != null
+                    ? err.getCause() : err;
+            if (attempt >= RECOVER_ATTEMPTS || !(cause instanceof java.util.concurrent.TimeoutException)) {
+                return CompletableFuture.failedStage(err);
+            }
+            log.warn("adapter {}: its entity did not answer within {} (shard moving?); asking again ({} of {})",
+                    name, ASK_TIMEOUT, attempt + 1, RECOVER_ATTEMPTS);
+            return recoverState(name, attempt + 1);
+        });
+    }
+
     private CompletionStage<CatalogEntry> state(String name) {
         return entity(name).<CatalogEntry>ask(AdapterEntity.GetState::new, ASK_TIMEOUT).thenApply(e -> {
             if (e.state().isRegistered()) {

@@ -27,7 +27,7 @@ import org.apache.pekko.cluster.typed.Subscribe;
  * This node's view of every worker in the cluster, read locally so that a routing decision never waits for a
  * remote round trip: the workers' published {@link WorkerLoad}s (Distributed Data), which of them are registered
  * with the Receptionist, and which cluster members are Up, reachable and not leaving. A worker is routable when
- * all three agree and it reports itself healthy.
+ * all three agree and it reports itself healthy and not draining.
  *
  * <p>Loads are published every {@code load-publish-interval}; between two publications this node adds the requests
  * its relays sent to a worker and that are still running, so a burst does not all go to the worker that looked
@@ -102,7 +102,18 @@ public final class WorkerDirectory {
         loads.put(load.workerId(), load);
     }
 
-    /** The workers requests may go to now, with the requests this node routed to each since its last load. */
+    /**
+     * Publishes {@code load} to every reachable node at once (not by gossip): for a change others must act on now,
+     * such as a worker starting to drain. Completes when they all have it or after {@code timeout}; never fails.
+     */
+    public java.util.concurrent.CompletionStage<Void> publishEverywhere(WorkerLoad load, java.time.Duration timeout) {
+        return loads.putEverywhere(load.workerId(), load, timeout);
+    }
+
+    /**
+     * The workers requests may go to now, with the requests this node routed to each since its last load. A draining
+     * worker (its node is shutting down) is left out while any other worker is routable.
+     */
     public List<WorkerLoad> routable() {
         Set<String> up = routableMembers;
         Set<ActorRef<WorkerAgent.Command>> reg = registered;
@@ -113,7 +124,10 @@ public final class WorkerDirectory {
                 out.add(extra == null ? l : l.withLocal(extra.total.get(), extra.byKey(), extra.placements.get()));
             }
         }
-        return out;
+        // NOTE: with nothing else left (a single node shutting down), a draining worker still serves what it can
+        // until its deadline rather than have requests wait for a worker that will not come.
+        List<WorkerLoad> staying = out.stream().filter(l -> !l.draining()).toList();
+        return staying.isEmpty() ? out : staying;
     }
 
     /** The last load {@code workerId} published, routable or not. */

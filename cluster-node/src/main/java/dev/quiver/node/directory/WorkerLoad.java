@@ -24,16 +24,36 @@ import org.apache.pekko.actor.typed.ActorRef;
  * @param startedAt     when this worker (this incarnation of its node) started, epoch ms: an adapter placed on the
  *                      worker id before that was held by an earlier incarnation
  * @param updatedAt     when this load was read, epoch ms
+ * @param draining      the worker's node is shutting down (coordinated shutdown began): routing and placement skip
+ *                      it while any other worker is routable; what already runs there finishes up to the shutdown
+ *                      deadline. A load from a node that predates the field reads as false.
  */
 public record WorkerLoad(String workerId, String nodeId, String address, ActorRef<WorkerAgent.Command> agent,
                          boolean healthy, int running, int maxRunning, int waiting, int maxWaiting, int freeSlots,
                          int maxSlots,
                          List<String> resident, List<String> pinned, Map<String, Integer> adapterLoad,
-                         double kvUsage, Cache cache, long startedAt, long updatedAt) implements ClusterMessage {
+                         double kvUsage, Cache cache, long startedAt, long updatedAt, boolean draining)
+        implements ClusterMessage {
     public WorkerLoad {
         resident = List.copyOf(resident);
         pinned = List.copyOf(pinned);
         adapterLoad = Map.copyOf(adapterLoad);
+    }
+
+    /** A load of a worker that is not draining. */
+    public WorkerLoad(String workerId, String nodeId, String address, ActorRef<WorkerAgent.Command> agent,
+                      boolean healthy, int running, int maxRunning, int waiting, int maxWaiting, int freeSlots,
+                      int maxSlots, List<String> resident, List<String> pinned, Map<String, Integer> adapterLoad,
+                      double kvUsage, Cache cache, long startedAt, long updatedAt) {
+        this(workerId, nodeId, address, agent, healthy, running, maxRunning, waiting, maxWaiting, freeSlots, maxSlots,
+                resident, pinned, adapterLoad, kvUsage, cache, startedAt, updatedAt, false);
+    }
+
+    /** The same load marked draining, read at {@code at} (epoch ms, so it replaces the last one published). */
+    public WorkerLoad asDraining(long at) {
+        return new WorkerLoad(workerId, nodeId, address, agent, healthy, running, maxRunning, waiting, maxWaiting,
+                freeSlots, maxSlots, resident, pinned, adapterLoad, kvUsage, cache, startedAt, Math.max(at,
+                updatedAt), true);
     }
 
     /** The worker's tiered adapter cache: which keys are in host memory, and its counters since it started. */
@@ -69,6 +89,6 @@ public record WorkerLoad(String workerId, String nodeId, String address, ActorRe
         int queued = waiting + (running + extra - run);
         return new WorkerLoad(workerId, nodeId, address, agent, healthy, run, maxRunning, queued, maxWaiting,
                 Math.max(0, freeSlots - placements), maxSlots, resident, pinned, load, kvUsage, cache, startedAt,
-                updatedAt);
+                updatedAt, draining);
     }
 }

@@ -122,6 +122,7 @@ public final class ClusterInferenceService implements InferenceService {
                 d.put("name", w.workerId());
                 d.put("ready", routable.stream().anyMatch(r -> r.workerId().equals(w.workerId())));
                 d.put("healthy", w.healthy());
+                d.put("draining", w.draining());
                 d.put("running", w.running());
                 d.put("waiting", w.waiting());
                 d.put("free_slots", w.freeSlots());

@@ -44,7 +44,7 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
     public static final ServiceKey<Command> SERVICE_KEY = ServiceKey.create(Command.class, "quiver-worker");
 
     public sealed interface Command extends ClusterMessage permits Generate, Cancel, Place, Release, Fetched,
-            PlaceFetched, Loaded, PublishLoad, StatusRead, Evicted, EvictAttempt, EvictReply {
+            PlaceFetched, Loaded, PublishLoad, StatusRead, Evicted, EvictAttempt, EvictReply, Drain {
     }
 
     /**
@@ -78,6 +78,14 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
      * evicted as soon as no running request uses it.
      */
     public record Release(String adapter, int version, boolean unpinOnly, String reason) implements Command {
+    }
+
+    /**
+     * This node is shutting down: from now on the worker's load says {@code draining}, published to every node at
+     * once so that routing and placement skip it; requests already sent still run. {@code replyTo} hears once every
+     * reachable node has the draining load (or after {@code timeout}).
+     */
+    public record Drain(Duration timeout, ActorRef<org.apache.pekko.Done> replyTo) implements Command {
     }
 
     private record Fetched(String digest, Path dir, String error) implements Command {
@@ -150,6 +158,7 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> new WorkerAgent(ctx, timers, setup)));
     }
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(WorkerAgent.class);
     private static final int EVICT_ATTEMPTS = 1200;          // x 100 ms: requests in flight get 2 minutes
     private static final Duration EVICT_RETRY = Duration.ofMillis(100);
 
@@ -160,6 +169,8 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
     /** Keys to evict once idle, with why. */
     private final Map<String, String> releasing = new HashMap<>();
     private WorkerLoad lastPublished;
+    /** Set by {@link Drain}: every load published from then on says draining. */
+    private boolean draining;
 
     private WorkerAgent(ActorContext<Command> ctx, TimerScheduler<Command> timers, Setup setup) {
         super(ctx);
@@ -190,6 +201,7 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
                     return this;
                 })
                 .onMessage(StatusRead.class, this::onStatus)
+                .onMessage(Drain.class, this::onDrain)
                 .build();
     }
 
@@ -338,6 +350,21 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
 
     // ---- load publishing ----
 
+    private Behavior<Command> onDrain(Drain d) {
+        draining = true;
+        log.info("worker {} is draining: routing and placement "
+                + "skip it from now on", setup.workerId());
+        if (lastPublished == null) {
+            // nothing published yet, so no node routes here: the next status read publishes the draining load
+            d.replyTo().tell(org.apache.pekko.Done.getInstance());
+            return this;
+        }
+        lastPublished = lastPublished.asDraining(System.currentTimeMillis());
+        setup.directory().publishEverywhere(lastPublished, d.timeout())
+                .thenRun(() -> d.replyTo().tell(org.apache.pekko.Done.getInstance()));
+        return this;
+    }
+
     private Behavior<Command> onStatus(StatusRead r) {
         GpuWorker.WorkerStatus s = r.status();
         var a = s.adapters();
@@ -346,7 +373,7 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
                 s.maxLoras(), s.resident(),
                 s.pinned(), s.adapterLoad(), s.kvUsage(), new WorkerLoad.Cache(a.host(), a.slotHits(), a.hostHits(),
                 a.diskMisses(), a.slotEvictions(), a.hostEvictions(), a.diskToHost().p50Ms(), a.hostToSlot().p50Ms()),
-                startedAt, System.currentTimeMillis());
+                startedAt, System.currentTimeMillis(), draining);
         // Publish on every change, and at least every 2 s so a reader can tell a live worker from a stale entry.
         if (lastPublished == null || !sameLoad(lastPublished, load)
                 || load.updatedAt() - lastPublished.updatedAt() >= 2000) {
@@ -357,7 +384,7 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
     }
 
     private static boolean sameLoad(WorkerLoad a, WorkerLoad b) {
-        return a.healthy() == b.healthy() && a.running() == b.running() && a.waiting() == b.waiting()
+        return a.healthy() == b.healthy() && a.draining() == b.draining() && a.running() == b.running() && a.waiting() == b.waiting()
                 && a.freeSlots() == b.freeSlots() && a.resident().equals(b.resident())
                 && a.pinned().equals(b.pinned()) && a.adapterLoad().equals(b.adapterLoad())
                 && a.cache().equals(b.cache());

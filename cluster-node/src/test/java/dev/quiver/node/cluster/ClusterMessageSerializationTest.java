@@ -2,6 +2,7 @@ package dev.quiver.node.cluster;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
 import dev.quiver.gpu.sampling.SamplingParams;
@@ -102,7 +103,43 @@ class ClusterMessageSerializationTest {
                         probe.getRef().narrow()),
                 new WorkerLoad("n1/worker-0", "n1", "pekko://quiver@127.0.0.1:25521#42", probe.getRef().narrow(),
                         true, 3, 16, 1, 64, 2, 4, List.of("bot@v1"), List.of("bot@v1"), Map.of("bot@v1", 4), 0.25,
-                        new WorkerLoad.Cache(List.of("old@v2"), 10, 5, 2, 1, 0, 3.5, 0.8), 1000, 2000));
+                        new WorkerLoad.Cache(List.of("old@v2"), 10, 5, 2, 1, 0, 3.5, 0.8), 1000, 2000),
+                load(probe).asDraining(2500),
+                new WorkerAgent.Drain(java.time.Duration.ofSeconds(3), probe.getRef().narrow()));
+    }
+
+    static WorkerLoad load(TestProbe<Object> probe) {
+        return new WorkerLoad("n1/worker-0", "n1", "pekko://quiver@127.0.0.1:25521#42", probe.getRef().narrow(),
+                true, 3, 16, 1, 64, 2, 4, List.of("bot@v1"), List.of("bot@v1"), Map.of("bot@v1", 4), 0.25,
+                new WorkerLoad.Cache(List.of("old@v2"), 10, 5, 2, 1, 0, 3.5, 0.8), 1000, 2000);
+    }
+
+    @Test
+    void a_worker_load_from_a_node_that_predates_draining_reads_as_not_draining() throws Exception {
+        TestProbe<Object> probe = kit.createTestProbe();
+        WorkerLoad load = load(probe).asDraining(2500);
+        Serializer s = serialization.findSerializerFor(load);
+        var cbor = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.cbor
+                .CBORFactory());
+        var tree = (com.fasterxml.jackson.databind.node.ObjectNode) cbor.readTree(serialization.serialize(load).get());
+        assertEquals(true, tree.remove("draining").asBoolean(), "the field is on the wire");
+        var back = (WorkerLoad) serialization.deserialize(cbor.writeValueAsBytes(tree), s.identifier(),
+                Serializers.manifestFor(s, load)).get();
+        assertEquals(false, back.draining());
+        assertEquals(load.workerId(), back.workerId());
+        assertEquals(load.updatedAt(), back.updatedAt());
+    }
+
+    @Test
+    void a_draining_load_replaces_the_last_one_published_and_keeps_its_draining_flag_with_local_counts() {
+        TestProbe<Object> probe = kit.createTestProbe();
+        WorkerLoad last = load(probe);
+        WorkerLoad draining = last.asDraining(last.updatedAt() - 10);
+        assertTrue(draining.draining());
+        assertEquals(last.updatedAt(), draining.updatedAt(), "never older than the load it replaces");
+        assertTrue(last.asDraining(last.updatedAt() + 5).updatedAt() > last.updatedAt());
+        assertTrue(draining.withLocal(2, Map.of("bot@v1", 2), 0).draining());
+        assertEquals(false, last.draining(), "the old constructor makes a load that is not draining");
     }
 
     @ParameterizedTest

@@ -123,6 +123,10 @@ class DeployManifestsTest {
         long needed = ops.readinessGrace().toSeconds() + EdgeSettings.fromConfig(node).shutdownDeadline().toSeconds();
         assertTrue(pod.at("/spec/terminationGracePeriodSeconds").asLong() > needed,
                 "terminationGracePeriodSeconds above readiness-grace + shutdown-deadline = " + needed);
+        // the phase in which the edge and the worker wait for streams in flight is not cut short before the deadline
+        java.time.Duration phase = node.getDuration("pekko.coordinated-shutdown.phases.service-requests-done.timeout");
+        assertTrue(phase.compareTo(EdgeSettings.fromConfig(node).shutdownDeadline()) > 0,
+                "service-requests-done.timeout " + phase + " above shutdown-deadline");
     }
 
     @Test

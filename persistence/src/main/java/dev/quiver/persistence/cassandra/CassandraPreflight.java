@@ -63,6 +63,23 @@ public final class CassandraPreflight {
             + "QUIVER_CASSANDRA_PASSWORD)";
       }
     }
+    String ssl = "datastax-java-driver.advanced.ssl-engine-factory.";
+    boolean tls = config.hasPath(ssl + "class");
+    String keystore = config.hasPath(ssl + "keystore-path")
+        ? config.getString(ssl + "keystore-path") : null;
+    for (Throwable t : causes) {
+      // NOTE: a fatal alert *received* is the server refusing this client (its certificate, under
+      // require_client_auth); a certificate this client refuses fails here without an alert.
+      if (tls && t instanceof SSLException && serverRejectedClient(firstLine(t))) {
+        return keystore == null
+            ? where + " requires a client certificate (require_client_auth) and none is configured: "
+                + firstLine(t) + " (quiver.persistence.cassandra.tls.keystore / keystore-password, or "
+                + "QUIVER_CASSANDRA_KEYSTORE / QUIVER_CASSANDRA_KEYSTORE_PASSWORD)"
+            : where + " refused this node's client certificate from keystore " + keystore + ": "
+                + firstLine(t) + " (the server's client_encryption_options truststore must hold it or "
+                + "its CA; quiver.persistence.cassandra.tls.keystore / QUIVER_CASSANDRA_KEYSTORE)";
+      }
+    }
     for (Throwable t : causes) {
       if (t instanceof SSLException) {
         return "TLS handshake with " + where + " failed: " + firstLine(t)
@@ -72,6 +89,13 @@ public final class CassandraPreflight {
     }
     return "cannot connect to " + where + ": " + firstLine(e)
         + " (quiver.persistence.cassandra.contact-points / local-datacenter)";
+  }
+
+  /** Whether a TLS error is a fatal alert the server sent about this client's certificate. */
+  private static boolean serverRejectedClient(String message) {
+    return message.contains("Received fatal alert") && (message.contains("certificate_required")
+        || message.contains("bad_certificate") || message.contains("certificate_unknown")
+        || message.contains("unknown_ca") || message.contains("access_denied"));
   }
 
   private static void collect(Throwable t, List<Throwable> out, int depth) {
