@@ -523,12 +523,14 @@ public final class AdapterEntity
             return Effect().noReply();
         }
         List<LifecycleRequest> requests = new ArrayList<>();
+        List<LifecycleRequest> flushed = List.of();
         if (!deferred.isEmpty() && deps.journalOutage().get().isEmpty()) {
-            // the journal is back: what was decided while it was down goes first, marked as retried
+            // the journal is back: what was decided while it was down goes first, marked as retried; it stays
+            // deferred until written (the journal's circuit breaker may still refuse the first write)
             ctx.getLog().info("adapter {}: the journal answers again; journaling {} deferred event(s)", name,
                     deferred.size());
-            deferred.forEach(q -> requests.add(retried(q)));
-            deferred.clear();
+            flushed = List.copyOf(deferred);
+            flushed.forEach(q -> requests.add(retried(q)));
         }
         for (Residency r : state.residents()) {
             Optional<WorkerLoad> load = deps.directory().load(r.worker());
@@ -563,7 +565,7 @@ public final class AdapterEntity
             scheduleMaintenance(state);
             return Effect().noReply();
         }
-        return persistDecided(state, requests);
+        return persistDecided(state, requests, flushed);
     }
 
     /**
@@ -572,6 +574,13 @@ public final class AdapterEntity
      */
     private ReplyEffect<AdapterEvent, AdapterState> persistDecided(AdapterState state,
                                                                     List<LifecycleRequest> requests) {
+        return persistDecided(state, requests, List.of());
+    }
+
+    /** As above; {@code flushed}: deferred requests among these, no longer deferred once their events are written. */
+    private ReplyEffect<AdapterEvent, AdapterState> persistDecided(AdapterState state,
+                                                                    List<LifecycleRequest> requests,
+                                                                    List<LifecycleRequest> flushed) {
         List<AdapterEvent> events = new ArrayList<>();
         AdapterState s = state;
         for (LifecycleRequest q : requests) {
@@ -582,6 +591,7 @@ public final class AdapterEntity
             }
         }
         if (events.isEmpty()) {
+            deferred.removeAll(flushed); // none of them applies any more
             return Effect().noReply();
         }
         if (!deps.directory().hasQuorum()) {
@@ -593,13 +603,15 @@ public final class AdapterEntity
         }
         Optional<String> outage = deps.journalOutage().get();
         if (outage.isPresent()) {
-            defer(requests);
+            // (retried copies of deferred requests are not deferred again: their originals still are)
+            defer(requests.stream().filter(q -> !q.by().endsWith(RETRIED)).toList());
             ctx.getLog().info("adapter {}: {} ({}); {} event(s) kept to journal once it is back", name, JOURNAL_DOWN,
                     outage.get(), deferred.size());
             scheduleMaintenance(state);
             return Effect().noReply();
         }
         return Effect().persist(events).thenRun(next -> {
+            deferred.removeAll(flushed);
             publish(next);
             ensurePins(next);
             scheduleMaintenance(next);
