@@ -148,6 +148,25 @@ class JournalOutageTest {
     }
 
     @Test
+    void serves_an_adapter_whose_entity_cannot_recover_during_the_outage_without_waiting_the_full_route_timeout() {
+        assertEquals(201, register("out-stuck", "adapter-03").status());
+        String pid = AdapterLifecycle.persistenceId("out-stuck").id();
+        // the entity's next write fails, and every recovery after it too (the test kit holds one policy at a time;
+        // the restart comes after a backoff of at least 1 s): it keeps restarting and cannot answer
+        journal.failNextPersisted(pid);
+        assertEquals(503, client.post("/v1/adapters/out-stuck/preload", ADMIN_A, "{\"replicas\":1}").status());
+        journal.failNextNReads(pid, 10_000);
+        health.journalProbed(OUTAGE);
+
+        long t0 = System.nanoTime();
+        Client.Reply r = complete("out-stuck");
+        long took = (System.nanoTime() - t0) / 1_000_000;
+        assertEquals(200, r.status(), r.body());
+        // routed from this node's view after the outage's short entity timeout, not the 3 s route timeout
+        assertTrue(took < 2_500, "served after " + took + " ms");
+    }
+
+    @Test
     void answers_a_write_whose_journal_write_fails_at_once_and_takes_writes_again_after_the_entity_restarts()
             throws InterruptedException {
         assertEquals(201, register("out-fail", "adapter-01").status());
