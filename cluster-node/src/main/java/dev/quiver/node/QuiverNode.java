@@ -213,7 +213,7 @@ public final class QuiverNode {
                     ns.placement().replicateQueueThreshold(), ns.placement().maxReplicas()));
             AdapterEntity.init(system, new AdapterEntity.Deps(directory, catalog, policy,
                     ns.placement().maintainInterval(), ns.placement().placementTimeout(), ps.lifecycle(),
-                    Clock.systemUTC()));
+                    Clock.systemUTC(), health::journalOutage));
 
             LocalWorker local = null;
             if (workerRole) {
@@ -237,7 +237,7 @@ public final class QuiverNode {
                     ? org.apache.pekko.persistence.cassandra.query.javadsl.CassandraReadJournal.Identifier()
                     : PersistenceTestKitReadJournal.Identifier());
             AdapterRegistry registry = new AdapterRegistry(system, store, files, audit, catalog, directory,
-                    spec.id(), io, durable, () -> storageCheck(session, catalog, io));
+                    spec.id(), io, durable, () -> storageCheck(session, catalog, io), health::journalOutage);
             if (durable) {
                 try {
                     registry.recover().toCompletableFuture().get(120, TimeUnit.SECONDS);

@@ -30,7 +30,7 @@ import java.util.concurrent.TimeUnit;
  * module's launcher, and {@code n} node JVMs started with {@link ProcessBuilder} ({@code dev.quiver.node.NodeMain},
  * the same main as {@code bin/quiver node}), each with its own config file, cluster port, HTTP port and log under
  * the work directory. Nodes can be killed ({@code SIGKILL}), frozen ({@code SIGSTOP}) and resumed
- * ({@code SIGCONT}). {@link #close} kills every child, also after a failure, and a JVM shutdown hook does the same
+ * ({@code SIGCONT}); so can Cassandra be killed and started again on the same data and ports. {@link #close} kills every child, also after a failure, and a JVM shutdown hook does the same
  * if the driver itself is stopped; Cassandra's own parent watch stops it if this JVM dies.
  *
  * <p>The base model is a random Llama-architecture model written here (256 hidden, 6 layers), slow enough on a
@@ -68,7 +68,8 @@ public final class LocalCluster implements AutoCloseable {
 
     private final Settings settings;
     private final Path modelDir;
-    private final EmbeddedCassandra cassandra;
+    /** The running Cassandra; replaced by {@link #restartCassandra}. */
+    private volatile EmbeddedCassandra cassandra;
     private final int[] artery;
     private final int[] http;
     private final int[] management;
@@ -215,6 +216,32 @@ public final class LocalCluster implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+    }
+
+    /** {@code kill -9} of Cassandra: it dies at once, its data stays; returns once the process is gone (30 s at most). */
+    public void killCassandra() {
+        EmbeddedCassandra c = cassandra;
+        ProcessHandle.of(c.pid()).ifPresent(ProcessHandle::destroyForcibly);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (c.isAlive() && System.nanoTime() < deadline) {
+            sleep(50);
+        }
+        if (c.isAlive()) {
+            throw new IllegalStateException("Cassandra (pid " + c.pid() + ") still runs 30 s after SIGKILL");
+        }
+        c.close(); // nothing left to stop: drops its run files and shutdown hook
+    }
+
+    /**
+     * Starts Cassandra again on the same data directory, host and ports after {@link #killCassandra}; returns once
+     * it answers CQL (the launcher's start timeout bounds the wait).
+     */
+    public void restartCassandra() {
+        EmbeddedCassandra c = cassandra;
+        if (c.isAlive()) {
+            throw new IllegalStateException("Cassandra (pid " + c.pid() + ") is still running");
+        }
+        cassandra = EmbeddedCassandra.start(c.settings(), EmbeddedCassandra.Mode.ATTACHED);
     }
 
     /** {@code SIGTERM}: the node runs its coordinated shutdown (drain, hand shards over, leave) and exits. */

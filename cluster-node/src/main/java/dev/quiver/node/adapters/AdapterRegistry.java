@@ -59,11 +59,20 @@ import org.slf4j.LoggerFactory;
  * <p>An accepted version's files are staged and validated against the base model ({@link AdapterStore}), then put
  * into the blob store as one content-addressed blob <em>before</em> the event that names its digest, so any node's
  * worker can fetch it; the registering node keeps it in its disk cache at once.
+ *
+ * <p>While the node knows its journal is down (the journal probe failed; {@code journalOutage}), lifecycle writes
+ * are refused at once with a retriable {@code UNAVAILABLE} that names the journal, before anything is staged; a
+ * write already waiting for its entity is answered the same way as soon as the probe notices, instead of waiting
+ * for its ask to time out. Serving does not go through here and goes on.
  */
 public final class AdapterRegistry implements AdapterAdmin {
     private static final Logger log = LoggerFactory.getLogger(AdapterRegistry.class);
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     private static final Duration ASK_TIMEOUT = Duration.ofSeconds(15);
+    /** {@code Retry-After} of a write refused because the journal is down or an entity did not answer. */
+    public static final int JOURNAL_RETRY_AFTER_SECONDS = 5;
+    /** How often a write waiting for its entity looks whether the journal went down meanwhile. */
+    private static final long JOURNAL_WATCH_MS = 200;
     private static final int AUDIT_LIMIT = 10_000;
     /** 100-ns intervals between the UUID epoch (1582-10-15) and the Unix epoch. */
     private static final long UUID_EPOCH_OFFSET = 0x01b21dd213814000L;
@@ -83,10 +92,22 @@ public final class AdapterRegistry implements AdapterAdmin {
     private final Executor io;
     private final boolean durable;
     private final Supplier<CompletionStage<StorageCheck>> storageCheck;
+    private final Supplier<Optional<String>> journalOutage;
 
     public AdapterRegistry(ActorSystem<?> system, AdapterStore store, AdapterDirectories files, AdapterAuditLog audit,
                            AdapterCatalog catalog, WorkerDirectory directory, String baseModel, Executor io,
                            boolean durable, Supplier<CompletionStage<StorageCheck>> storageCheck) {
+        this(system, store, files, audit, catalog, directory, baseModel, io, durable, storageCheck, Optional::empty);
+    }
+
+    /**
+     * @param journalOutage what is wrong with the journal while the node knows it is down (its latest probe
+     *                      failed), else empty: lifecycle writes are refused at once while it is present
+     */
+    public AdapterRegistry(ActorSystem<?> system, AdapterStore store, AdapterDirectories files, AdapterAuditLog audit,
+                           AdapterCatalog catalog, WorkerDirectory directory, String baseModel, Executor io,
+                           boolean durable, Supplier<CompletionStage<StorageCheck>> storageCheck,
+                           Supplier<Optional<String>> journalOutage) {
         this.system = system;
         this.sharding = ClusterSharding.get(system);
         this.store = store;
@@ -98,6 +119,7 @@ public final class AdapterRegistry implements AdapterAdmin {
         this.io = io;
         this.durable = durable;
         this.storageCheck = storageCheck;
+        this.journalOutage = journalOutage;
     }
 
     // ---- serving ----
@@ -175,6 +197,10 @@ public final class AdapterRegistry implements AdapterAdmin {
                                                        boolean shared) {
         if (name.equals(baseModel)) {
             return failed(conflict("'" + name + "' is the base model's name", "name"));
+        }
+        Optional<String> outage = journalOutage.get();
+        if (outage.isPresent()) {
+            return failed(journalDown(outage.get()));
         }
         return state(name).thenCompose(existing -> {
             AdapterState st = existing.state();
@@ -398,10 +424,35 @@ public final class AdapterRegistry implements AdapterAdmin {
             files.fetch(digest);
             return new Stored(staged, digest);
         } catch (IOException e) {
+            if (cassandraUnreachable(e)) {
+                throw blobStoreDown(name, e).exception();
+            }
             throw new UncheckedIOException("cannot store adapter '" + name + "' in the blob store", e);
+        } catch (RuntimeException e) {
+            if (cassandraUnreachable(e)) {
+                throw blobStoreDown(name, e).exception();
+            }
+            throw e;
         } finally {
             store.discard(staged.dir());
         }
+    }
+
+    /** Whether {@code e} (or a cause) says that no Cassandra node could be reached or answered in time. */
+    private static boolean cassandraUnreachable(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof com.datastax.oss.driver.api.core.AllNodesFailedException
+                    || t instanceof com.datastax.oss.driver.api.core.DriverTimeoutException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static ServiceError blobStoreDown(String name, Throwable e) {
+        log.warn("adapter {}: the blob store (Cassandra) is unreachable: {}", name, e.toString());
+        return new ServiceError(ServiceError.Kind.UNAVAILABLE, "the blob store and " + AdapterEntity.JOURNAL_DOWN
+                + ": adapter '" + name + "' was not changed; retry later", null, JOURNAL_RETRY_AFTER_SECONDS);
     }
 
     private EntityRef<AdapterEntity.Command> entity(String name) {
@@ -432,7 +483,8 @@ public final class AdapterRegistry implements AdapterAdmin {
     }
 
     private CompletionStage<CatalogEntry> state(String name) {
-        return entity(name).<CatalogEntry>ask(AdapterEntity.GetState::new, ASK_TIMEOUT).thenApply(e -> {
+        return answered(name, entity(name).<CatalogEntry>ask(AdapterEntity.GetState::new, ASK_TIMEOUT))
+                .thenApply(e -> {
             if (e.state().isRegistered()) {
                 catalog.put(e);
             }
@@ -477,6 +529,10 @@ public final class AdapterRegistry implements AdapterAdmin {
         if (!nameForm(name)) {
             return failed(notFound(name));
         }
+        Optional<String> outage = journalOutage.get();
+        if (outage.isPresent()) {
+            return failed(journalDown(outage.get()));
+        }
         return state(name).thenApply(e -> {
             if (!e.visibleTo(caller.tenant())) {
                 throw notFound(name).exception();
@@ -490,10 +546,12 @@ public final class AdapterRegistry implements AdapterAdmin {
 
     /** Sends a request to the adapter's entity; the new state, or the rejection as a {@link ServiceException}. */
     private CompletionStage<CatalogEntry> execute(String name, LifecycleRequest request) {
-        return entity(name).<AdapterEntity.Outcome>ask(replyTo -> new AdapterEntity.Execute(request, replyTo),
-                ASK_TIMEOUT).thenCompose(o -> {
+        return answered(name, entity(name).<AdapterEntity.Outcome>ask(replyTo -> new AdapterEntity.Execute(request,
+                replyTo), ASK_TIMEOUT)).thenCompose(o -> {
                     if (o.unavailable() != null) {
-                        throw new ServiceError(ServiceError.Kind.UNAVAILABLE, o.unavailable(), null, 2).exception();
+                        throw new ServiceError(ServiceError.Kind.UNAVAILABLE, o.unavailable(), null,
+                                o.unavailable().startsWith(AdapterEntity.JOURNAL_DOWN) ? JOURNAL_RETRY_AFTER_SECONDS
+                                        : 2).exception();
                     }
                     if (o.reply() instanceof LifecycleReply.Accepted) {
                         return catalog.putEverywhere(o.entry(), CATALOG_WRITE_TIMEOUT).thenApply(x -> o.entry());
@@ -504,6 +562,56 @@ public final class AdapterRegistry implements AdapterAdmin {
                     }
                     throw toServiceError(r).exception();
                 });
+    }
+
+    /**
+     * The entity's answer to {@code ask}; or, as soon as this node's journal probe reports the journal down while
+     * it waits, a retriable error naming the journal; an ask that times out is a retriable error that says which
+     * adapter's entity did not answer (never the ask's internal message).
+     */
+    private <T> CompletionStage<T> answered(String name, CompletionStage<T> ask) {
+        CompletableFuture<T> out = new CompletableFuture<>();
+        ask.whenComplete((value, err) -> {
+            if (err == null) {
+                out.complete(value);
+            } else {
+                Throwable cause = err instanceof java.util.concurrent.CompletionException && err.getCause() != null
+                        ? err.getCause() : err;
+                out.completeExceptionally(cause instanceof java.util.concurrent.TimeoutException
+                        ? new ServiceError(ServiceError.Kind.UNAVAILABLE, "adapter '" + name + "': its entity did "
+                                + "not answer within " + ASK_TIMEOUT.toSeconds() + " s (its shard may be moving to "
+                                + "another node, or the journal (Cassandra) may be unreachable); retry", null,
+                                JOURNAL_RETRY_AFTER_SECONDS).exception()
+                        : cause);
+            }
+        });
+        watchJournal(out, name, System.nanoTime() + ASK_TIMEOUT.toNanos());
+        return out;
+    }
+
+    /** Fails {@code waiting} once the journal is reported down; looks every {@link #JOURNAL_WATCH_MS} until done. */
+    private void watchJournal(CompletableFuture<?> waiting, String name, long deadline) {
+        if (waiting.isDone() || System.nanoTime() > deadline) {
+            return;
+        }
+        Optional<String> outage = journalOutage.get();
+        if (outage.isPresent()) {
+            waiting.completeExceptionally(new ServiceError(ServiceError.Kind.UNAVAILABLE, AdapterEntity.JOURNAL_DOWN
+                    + " (" + outage.get() + "): it went down while adapter '" + name + "' was being read or changed; a "
+                    + "change may not have been journaled: check the adapter and retry once it is back", null,
+                    JOURNAL_RETRY_AFTER_SECONDS).exception());
+            return;
+        }
+        CompletableFuture.delayedExecutor(JOURNAL_WATCH_MS, TimeUnit.MILLISECONDS)
+                .execute(() -> watchJournal(waiting, name, deadline));
+    }
+
+    /** A lifecycle write refused up front because the journal is known down. */
+    private static ServiceError journalDown(String problem) {
+        return new ServiceError(ServiceError.Kind.UNAVAILABLE, AdapterEntity.JOURNAL_DOWN + " (" + problem
+                + "): adapter lifecycle changes (register, publish, rollback, retire, preload, split) are refused "
+                + "until it is back; registered adapters are still served; retry later", null,
+                JOURNAL_RETRY_AFTER_SECONDS);
     }
 
     /** How long an admin call waits for its change to reach every node's catalog (unreachable ones: by gossip). */

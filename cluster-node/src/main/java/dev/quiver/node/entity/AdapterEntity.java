@@ -29,9 +29,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
@@ -66,6 +70,14 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  *       journaled placement (placed by a relay while the entity was out of reach, or loaded again after an LRU
  *       eviction), and keeps {@code preloadReplicas} workers holding the current version pinned.</li>
  * </ul>
+ *
+ * <p>Journal outages ({@link Deps#journalOutage}, the node's latest journal probe): while the journal is known
+ * down, {@link Execute} is answered at once as unavailable (naming the journal), and the events that reports and
+ * maintenance decide (placements, evictions, load failures) are kept in memory, used for routing, and journaled by
+ * the first maintenance after the journal is back, with {@code by} marked {@value #RETRIED}. A write that fails
+ * before the probe has noticed stops the entity: the caller waiting for it is answered as unavailable at once,
+ * and the entity restarts with backoff until the journal answers; what it had not journaled is then re-derived from
+ * the workers' state by its after-recovery maintenance ({@code system:reconcile}).
  *
  * <p>Placement reads only persisted residents that are live now, plus placements in flight (kept in memory: a
  * restarted entity forgets them, and the worker's load or eviction reports catch up).
@@ -141,11 +153,30 @@ public final class AdapterEntity
     public record Maintain() implements Command {
     }
 
-    /** What every entity of a node shares. */
+    /**
+     * What every entity of a node shares. {@code journalOutage}: what is wrong with the journal when the node knows
+     * it is down (its latest probe failed), else empty.
+     */
     public record Deps(WorkerDirectory directory, AdapterCatalog catalog, PlacementPolicy policy,
                        Duration maintainInterval, Duration placementTimeout, PersistenceSettings.Lifecycle lifecycle,
-                       Clock clock) {
+                       Clock clock, Supplier<Optional<String>> journalOutage) {
+        /** Deps of a node that never takes its journal for down (writes are tried, and fail if they must). */
+        public Deps(WorkerDirectory directory, AdapterCatalog catalog, PlacementPolicy policy,
+                    Duration maintainInterval, Duration placementTimeout, PersistenceSettings.Lifecycle lifecycle,
+                    Clock clock) {
+            this(directory, catalog, policy, maintainInterval, placementTimeout, lifecycle, clock, Optional::empty);
+        }
     }
+
+    /** How the cause of a refused or failed write is named to the caller (the admin API shows it). */
+    public static final String JOURNAL_DOWN = "the journal (Cassandra) is unreachable";
+    /** Appended to {@code by} of an event that was decided during a journal outage and journaled after it. */
+    public static final String RETRIED = " (retried after a journal outage)";
+    /** At most this many undecided-to-journal requests are kept per entity during an outage (oldest dropped). */
+    private static final int MAX_DEFERRED = 64;
+    /** Restart of an entity whose journal write or recovery failed: first after this, then doubling. */
+    private static final Duration RESTART_MIN = Duration.ofSeconds(1);
+    private static final Duration RESTART_MAX = Duration.ofSeconds(5);
 
     /** Starts sharding of adapter entities on this node. */
     public static void init(ActorSystem<?> system, Deps deps) {
@@ -169,9 +200,20 @@ public final class AdapterEntity
     private final TimerScheduler<Command> timers;
     private final ActorRef<WorkerAgent.PlaceResult> placeReplies;
     private final Map<String, Placing> placing = new HashMap<>();
+    /**
+     * Requests decided while the journal was down, in order: applied to the state for routing, journaled (marked
+     * {@link #RETRIED}) by the first maintenance once it is back. Kept in memory only: a restart loses them and
+     * the after-recovery maintenance re-derives the placements from the workers.
+     */
+    private final List<LifecycleRequest> deferred = new ArrayList<>();
+    /** Who waits for the lifecycle change being written now: answered if the write fails and the entity stops. */
+    private ActorRef<Outcome> writing;
 
     private AdapterEntity(String name, Deps deps, ActorContext<Command> ctx, TimerScheduler<Command> timers) {
-        super(AdapterLifecycle.persistenceId(name));
+        // NOTE: a failed journal write or recovery restarts the entity with backoff (the default stops it, and a
+        // stopped entity only comes back with its next message, which a broken recovery then loses).
+        super(AdapterLifecycle.persistenceId(name),
+                SupervisorStrategy.restartWithBackoff(RESTART_MIN, RESTART_MAX, 0.2));
         this.name = name;
         this.deps = deps;
         this.ctx = ctx;
@@ -217,6 +259,8 @@ public final class AdapterEntity
                     }
                     scheduleMaintenance(state);
                 })
+                .onSignal(PreRestart.instance(), state -> answerInterruptedWrite())
+                .onSignal(PostStop.instance(), state -> answerInterruptedWrite())
                 .build();
     }
 
@@ -237,16 +281,39 @@ public final class AdapterEntity
             return Effect().reply(cmd.replyTo(), new Outcome(null, entry(state), "the node holding adapter '" + name
                     + "' cannot reach the majority of the cluster; retry"));
         }
+        Optional<String> outage = deps.journalOutage().get();
+        if (outage.isPresent()) {
+            return Effect().reply(cmd.replyTo(), new Outcome(null, entry(state), JOURNAL_DOWN + " (" + outage.get()
+                    + "): adapter '" + name + "' was not changed; retry once it is back"));
+        }
         Decision decision = LifecycleRules.decide(state, cmd.request(), deps.clock().instant());
         if (decision instanceof Decision.Accept accept) {
             AdapterEvent event = accept.event();
+            writing = cmd.replyTo();
             return Effect().persist(event)
-                    .thenRun(next -> afterLifecycleChange(state, next, event))
+                    .thenRun(next -> {
+                        writing = null;
+                        afterLifecycleChange(state, next, event);
+                    })
                     .thenReply(cmd.replyTo(), next -> new Outcome(new LifecycleReply.Accepted(event, next),
                             entry(next), null));
         }
         return Effect().reply(cmd.replyTo(), new Outcome(
                 new LifecycleReply.Rejected(((Decision.Reject) decision).rejection()), entry(state), null));
+    }
+
+    /**
+     * The entity stops or restarts (a journal write failed): whoever waits for the change being written is told at
+     * once, not left to its ask timeout. The write may or may not have reached the journal.
+     */
+    private void answerInterruptedWrite() {
+        ActorRef<Outcome> waiting = writing;
+        writing = null;
+        if (waiting != null) {
+            waiting.tell(new Outcome(null, null, JOURNAL_DOWN + " or failed: the change to adapter '" + name
+                    + "' was not confirmed (it may or may not have been journaled; check the adapter before "
+                    + "retrying)"));
+        }
     }
 
     /** Side effects of a persisted lifecycle change: the catalog, and the workers holding the adapter. */
@@ -283,7 +350,8 @@ public final class AdapterEntity
 
     // ---- routing ----
 
-    private ReplyEffect<AdapterEvent, AdapterState> onRoute(AdapterState state, Route route) {
+    private ReplyEffect<AdapterEvent, AdapterState> onRoute(AdapterState journaled, Route route) {
+        AdapterState state = withDeferred(journaled);
         if (!state.isRegistered() || state.isRetired()) {
             ClusterMetrics.routed("not_found");
             return Effect().reply(route.replyTo(), new NotRouted(NotRouted.Reason.NOT_FOUND,
@@ -456,6 +524,15 @@ public final class AdapterEntity
             return Effect().noReply();
         }
         List<LifecycleRequest> requests = new ArrayList<>();
+        List<LifecycleRequest> flushed = List.of();
+        if (!deferred.isEmpty() && deps.journalOutage().get().isEmpty()) {
+            // the journal is back: what was decided while it was down goes first, marked as retried; it stays
+            // deferred until written (the journal's circuit breaker may still refuse the first write)
+            ctx.getLog().info("adapter {}: the journal answers again; journaling {} deferred event(s)", name,
+                    deferred.size());
+            flushed = List.copyOf(deferred);
+            flushed.forEach(q -> requests.add(retried(q)));
+        }
         for (Residency r : state.residents()) {
             Optional<WorkerLoad> load = deps.directory().load(r.worker());
             boolean gone = deps.directory().isGone(r.worker());
@@ -475,8 +552,9 @@ public final class AdapterEntity
         // this entity was out of reach, or the worker loaded it again after an eviction): journal it.
         if (!state.isRetired()) {
             String key = WorkerAgent.adapterKey(name, state.currentVersion());
+            AdapterState known = withDeferred(state);
             for (WorkerLoad w : deps.directory().routable()) {
-                Optional<Residency> r = state.residencyOn(w.workerId());
+                Optional<Residency> r = known.residencyOn(w.workerId());
                 if (w.resident().contains(key) && !placing.containsKey(w.workerId())
                         && (r.isEmpty() || r.get().version() != state.currentVersion())) {
                     requests.add(new LifecycleRequest.Place(w.workerId(), w.nodeId(), "system:reconcile"));
@@ -488,7 +566,7 @@ public final class AdapterEntity
             scheduleMaintenance(state);
             return Effect().noReply();
         }
-        return persistDecided(state, requests);
+        return persistDecided(state, requests, flushed);
     }
 
     /**
@@ -497,6 +575,13 @@ public final class AdapterEntity
      */
     private ReplyEffect<AdapterEvent, AdapterState> persistDecided(AdapterState state,
                                                                     List<LifecycleRequest> requests) {
+        return persistDecided(state, requests, List.of());
+    }
+
+    /** As above; {@code flushed}: deferred requests among these, no longer deferred once their events are written. */
+    private ReplyEffect<AdapterEvent, AdapterState> persistDecided(AdapterState state,
+                                                                    List<LifecycleRequest> requests,
+                                                                    List<LifecycleRequest> flushed) {
         List<AdapterEvent> events = new ArrayList<>();
         AdapterState s = state;
         for (LifecycleRequest q : requests) {
@@ -507,6 +592,7 @@ public final class AdapterEntity
             }
         }
         if (events.isEmpty()) {
+            deferred.removeAll(flushed); // none of them applies any more
             return Effect().noReply();
         }
         if (!deps.directory().hasQuorum()) {
@@ -516,7 +602,17 @@ public final class AdapterEntity
                     + "majority", name, events.size());
             return Effect().noReply();
         }
+        Optional<String> outage = deps.journalOutage().get();
+        if (outage.isPresent()) {
+            // (retried copies of deferred requests are not deferred again: their originals still are)
+            defer(requests.stream().filter(q -> !q.by().endsWith(RETRIED)).toList());
+            ctx.getLog().info("adapter {}: {} ({}); {} event(s) kept to journal once it is back", name, JOURNAL_DOWN,
+                    outage.get(), deferred.size());
+            scheduleMaintenance(state);
+            return Effect().noReply();
+        }
         return Effect().persist(events).thenRun(next -> {
+            deferred.removeAll(flushed);
             publish(next);
             ensurePins(next);
             scheduleMaintenance(next);
@@ -590,12 +686,52 @@ public final class AdapterEntity
     /** Maintenance runs while the adapter has residents, placements in flight or a preload; else it may sleep. */
     private void scheduleMaintenance(AdapterState state) {
         boolean needed = state.isRegistered() && (!state.residents().isEmpty() || state.preloadReplicas() > 0
-                || !placing.isEmpty());
+                || !placing.isEmpty() || !deferred.isEmpty());
         if (needed && !timers.isTimerActive(MAINTAIN_TIMER)) {
             timers.startTimerWithFixedDelay(MAINTAIN_TIMER, new Maintain(), deps.maintainInterval());
         } else if (!needed) {
             timers.cancel(MAINTAIN_TIMER);
         }
+    }
+
+    /** Keeps {@code requests} to journal later (each once; the oldest dropped past {@link #MAX_DEFERRED}). */
+    private void defer(List<LifecycleRequest> requests) {
+        for (LifecycleRequest q : requests) {
+            if (!deferred.contains(q)) {
+                deferred.add(q);
+            }
+        }
+        while (deferred.size() > MAX_DEFERRED) {
+            LifecycleRequest dropped = deferred.remove(0);
+            ctx.getLog().warn("adapter {}: dropping deferred {} (more than {} kept during the journal outage; "
+                    + "maintenance re-derives placements from the workers)", name, dropped, MAX_DEFERRED);
+        }
+    }
+
+    /** The journaled state with the deferred requests that still apply: what routing and reconciling go by. */
+    private AdapterState withDeferred(AdapterState state) {
+        AdapterState s = state;
+        for (LifecycleRequest q : deferred) {
+            if (LifecycleRules.decide(s, q, deps.clock().instant()) instanceof Decision.Accept a) {
+                s = s.apply(a.event());
+            }
+        }
+        return s;
+    }
+
+    /** {@code q} with its {@code by} marked as retried after an outage (for the audit trail). */
+    static LifecycleRequest retried(LifecycleRequest q) {
+        if (q instanceof LifecycleRequest.Place p) {
+            return new LifecycleRequest.Place(p.worker(), p.node(), p.by() + RETRIED, p.version());
+        }
+        if (q instanceof LifecycleRequest.Evict e) {
+            return new LifecycleRequest.Evict(e.worker(), e.node(), e.reason(), e.by() + RETRIED);
+        }
+        if (q instanceof LifecycleRequest.ReportLoadFailure f) {
+            return new LifecycleRequest.ReportLoadFailure(f.worker(), f.node(), f.version(), f.error(),
+                    f.by() + RETRIED);
+        }
+        return q;
     }
 
     private void publish(AdapterState state) {

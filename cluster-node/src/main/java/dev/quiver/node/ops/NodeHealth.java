@@ -43,6 +43,8 @@ public final class NodeHealth implements Extension {
     private volatile boolean workerRole;
     private volatile Engine engine;
     private volatile String journalProblem = "not probed yet";
+    /** The latest probe's failure, null while the journal answers or before the first probe. */
+    private volatile String journalOutage;
 
     private NodeHealth(ActorSystem system) {
         this.system = system;
@@ -69,6 +71,16 @@ public final class NodeHealth implements Extension {
     /** The result of the latest journal probe: null when the journal answered, else what went wrong. */
     public void journalProbed(String problem) {
         this.journalProblem = problem;
+        this.journalOutage = problem;
+    }
+
+    /**
+     * What is wrong with the journal if its latest probe failed; empty while it answers and before the first probe
+     * (so a node that has not probed yet is not taken for one in an outage). Lifecycle writes and adapter entities
+     * read this to refuse or defer journal writes at once instead of waiting for a write that cannot succeed.
+     */
+    public Optional<String> journalOutage() {
+        return Optional.ofNullable(journalOutage);
     }
 
     /** Start finished: the edge is bound and the adapters are recovered. */

@@ -109,6 +109,8 @@ public final class RequestRelay extends AbstractBehavior<Object> {
 
     private static final String DEADLINE = "deadline";
     private static final String LOAD_TIMEOUT = "load-timeout";
+    /** The entity's route timeout while the journal is down (see {@link #entityRouteTimeout}). */
+    static final Duration OUTAGE_ROUTE_TIMEOUT = Duration.ofMillis(500);
 
     private final TimerScheduler<Object> timers;
     private final Generation generation;
@@ -243,7 +245,19 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         int pinned = pinnedVersion;
         getContext().pipeToSelf(setup.entities().apply(generation.model()).<AdapterEntity.RouteReply>ask(
                 replyTo -> new AdapterEntity.Route(attemptId, exclude, replyTo, pinned, generation.splitKey()),
-                setup.routeTimeout()), Routed::new);
+                entityRouteTimeout()), Routed::new);
+    }
+
+    /**
+     * How long to wait for the adapter's entity. While this node's journal probe reports the journal down, an entity
+     * that is not running (passivated, or restarting after a journal failure) cannot recover to answer: the request
+     * is placed from this node's view (see {@link #onRouted}) after {@link #OUTAGE_ROUTE_TIMEOUT}, not the full
+     * route timeout; a running entity answers well within it.
+     */
+    private Duration entityRouteTimeout() {
+        return dev.quiver.node.ops.NodeHealth.get(getContext().getSystem()).journalOutage().isPresent()
+                && setup.routeTimeout().compareTo(OUTAGE_ROUTE_TIMEOUT) > 0 ? OUTAGE_ROUTE_TIMEOUT
+                : setup.routeTimeout();
     }
 
     /**
