@@ -63,6 +63,8 @@ import org.slf4j.LoggerFactory;
 public final class Engine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
     private static final int CONSTRAINT_CACHE_SIZE = 64;
+    /** Steps a request runs after admission before its adapter's slot may rotate to a waiting adapter. */
+    private static final int MIN_SLOT_STEPS = 1;
 
     private final EngineSettings settings;
     private final BlockingQueue<Consumer<Engine>> commands = new LinkedBlockingQueue<>();
@@ -175,8 +177,11 @@ public final class Engine implements AutoCloseable {
                         }
                     }),
                     (key, reason) -> evictionListeners.forEach(l -> l.accept(key + " " + reason)));
-            scheduler = new Scheduler(new Scheduler.Settings(settings.maxNumSeqs(), settings.maxBatchedTokens()),
-                    kv, cache);
+            // NOTE: adapters load ahead of their turn at most as many as there are slots (and never more than the
+            // host tier holds, which would evict loaded ones before they run); a slot rotates to another adapter
+            // once its requests ran a step (see Scheduler).
+            scheduler = new Scheduler(new Scheduler.Settings(settings.maxNumSeqs(), settings.maxBatchedTokens(),
+                    Math.max(1, Math.min(settings.maxLoras(), settings.maxCpuLoras())), MIN_SLOT_STEPS), kv, cache);
             tokenizer = Files.exists(modelDir.resolve("tokenizer.json")) ? Tokenizers.load(modelDir) : null;
             eosIds = new HashSet<>(config.eosTokenIds());
             if (tokenizer != null) {
@@ -257,6 +262,16 @@ public final class Engine implements AutoCloseable {
     public CompletableFuture<EngineStatus> status() {
         CompletableFuture<EngineStatus> f = new CompletableFuture<>();
         enqueue(self -> f.complete(self.snapshot()));
+        return f;
+    }
+
+    /**
+     * How many times a running request left the batch, KV kept, so that its adapter's slot went to a waiting
+     * adapter (slot rotation with more hot adapters than slots; see {@link Scheduler}).
+     */
+    public CompletableFuture<Long> slotRotationPauses() {
+        CompletableFuture<Long> f = new CompletableFuture<>();
+        enqueue(self -> f.complete(self.scheduler.pauses()));
         return f;
     }
 
