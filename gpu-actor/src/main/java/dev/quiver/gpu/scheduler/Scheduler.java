@@ -365,8 +365,10 @@ public final class Scheduler {
         }
     }
 
-    /** Whether a waiting sequence's blocks can grow to {@code tokens}, taking the blocks of paused sequences
-     * behind it in the queue if need be. */
+    /**
+     * Whether a waiting sequence's blocks can grow to {@code tokens}, taking the blocks of paused sequences
+     * behind it in the queue if need be.
+     */
     private boolean makeRoom(Sequence s, int tokens) {
         while (kv.blocksNeeded(s.blocks(), tokens) > kv.freeBlocks()) {
             if (!dropPausedAfter(s)) {

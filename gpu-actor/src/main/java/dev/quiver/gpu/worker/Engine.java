@@ -63,8 +63,6 @@ import org.slf4j.LoggerFactory;
 public final class Engine implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Engine.class);
     private static final int CONSTRAINT_CACHE_SIZE = 64;
-    /** Steps a request runs after admission before its adapter's slot may rotate to a waiting adapter. */
-    private static final int MIN_SLOT_STEPS = 1;
 
     private final EngineSettings settings;
     private final BlockingQueue<Consumer<Engine>> commands = new LinkedBlockingQueue<>();
@@ -179,9 +177,9 @@ public final class Engine implements AutoCloseable {
                     (key, reason) -> evictionListeners.forEach(l -> l.accept(key + " " + reason)));
             // NOTE: adapters load ahead of their turn at most as many as there are slots (and never more than the
             // host tier holds, which would evict loaded ones before they run); a slot rotates to another adapter
-            // once its requests ran a step (see Scheduler).
+            // once its requests ran min-slot-steps steps (see Scheduler).
             scheduler = new Scheduler(new Scheduler.Settings(settings.maxNumSeqs(), settings.maxBatchedTokens(),
-                    Math.max(1, Math.min(settings.maxLoras(), settings.maxCpuLoras())), MIN_SLOT_STEPS), kv, cache);
+                    Math.max(1, Math.min(settings.maxLoras(), settings.maxCpuLoras())), settings.minSlotSteps()), kv, cache);
             tokenizer = Files.exists(modelDir.resolve("tokenizer.json")) ? Tokenizers.load(modelDir) : null;
             eosIds = new HashSet<>(config.eosTokenIds());
             if (tokenizer != null) {

@@ -372,6 +372,23 @@ class SlotRotationTest {
     }
 
     @Test
+    void only_the_first_adapters_in_line_start_loading() {
+        Slots slots = new Slots(2);
+        Scheduler s = new Scheduler(new Scheduler.Settings(8, 64, 2, 1), kv(64), slots);
+        for (String a : List.of("c1", "c2", "c1", "c3", "c4")) {
+            s.add(seq(a + "-" + s.waitingCount(), a, 4, 4));
+        }
+        step(s);
+        assertEquals(List.of("c1", "c2"), slots.loadsAsked, "the host tier is not churned by far-away loads");
+        slots.host.addAll(List.of("c1", "c2"));
+        slots.loadsAsked.clear();
+        step(s); // c1 and c2 take the two slots
+        assertEquals(List.of(), slots.loadsAsked);
+        step(s);
+        assertEquals(List.of("c3", "c4"), slots.loadsAsked, "the next ones start once the first are admitted");
+    }
+
+    @Test
     void settings_refuse_a_minimum_of_zero_steps_naming_it() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> new Scheduler.Settings(8, 64, 8, 0));

@@ -41,6 +41,15 @@ class EngineSlotRotationTest {
     }
 
     @Test
+    void min_slot_steps_below_one_is_refused_naming_the_setting() {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> EngineSettings.defaults().withMinSlotSteps(0));
+        assertTrue(e.getMessage().contains("quiver.engine.min-slot-steps"), e.getMessage());
+        assertEquals(EngineSettings.DEFAULT_MIN_SLOT_STEPS, EngineSettings.defaults().minSlotSteps(),
+                "reference.conf and the 11-argument constructor agree");
+    }
+
+    @Test
     void outputs_are_token_identical_to_running_each_request_alone_while_slots_rotate() {
         Path model = TinyModels.model(DType.F32);
         int n = 20;
