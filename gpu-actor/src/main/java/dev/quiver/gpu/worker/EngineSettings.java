@@ -23,7 +23,7 @@ public record EngineSettings(String backend, int threads, long kvCacheBytes, int
                              int maxBatchedTokens, int maxModelLen, int maxLoras, int maxCpuLoras, int maxLoraRank,
                              int maxWaiting, int minSlotSteps) {
     /** The default of {@code min-slot-steps} in reference.conf, for settings built without it. */
-    public static final int DEFAULT_MIN_SLOT_STEPS = 8;
+    public static final int DEFAULT_MIN_SLOT_STEPS = 1;
 
     public EngineSettings {
         if (minSlotSteps < 1) {
