@@ -18,6 +18,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
+import java.util.function.Predicate;
 
 /**
  * The tiered adapter cache of one worker, owned by its engine thread: compute slots (tier 1, {@code max-loras}),
@@ -111,9 +112,14 @@ public final class AdapterCache implements AdapterResidency {
 
     @Override
     public int acquire(String key) {
+        return acquire(key, k -> true);
+    }
+
+    @Override
+    public int acquire(String key, Predicate<String> mayEvict) {
         Integer slot = slotOf.get(key);
         if (slot == null) {
-            slot = bringIn(key);
+            slot = bringIn(key, mayEvict);
             if (slot < 0) {
                 return -1;
             }
@@ -132,14 +138,40 @@ public final class AdapterCache implements AdapterResidency {
         slotRefs[slot]--;
     }
 
+    @Override
+    public boolean isReady(String key) {
+        return slotOf.containsKey(key);
+    }
+
+    @Override
+    public boolean isStaged(String key) {
+        return !slotOf.containsKey(key) && host.containsKey(key); // containsKey leaves the LRU order alone
+    }
+
+    @Override
+    public int freeSlots(Predicate<String> mayEvict) {
+        int n = 0;
+        for (int i = 0; i < slotKey.length; i++) {
+            if (slotKey[i] == null || evictable(i, mayEvict)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    @Override
+    public boolean isEvictable(String key) {
+        return !pinned.contains(key);
+    }
+
     /** Host → slot if it is on the host; else starts disk → host. Returns the slot or -1. */
-    private int bringIn(String key) {
+    private int bringIn(String key, Predicate<String> mayEvict) {
         LoraAdapter a = host.get(key);
         if (a == null) {
             startLoad(key);
             return -1;
         }
-        int slot = freeSlot();
+        int slot = freeSlot(mayEvict);
         if (slot < 0) {
             return -1;
         }
@@ -151,14 +183,21 @@ public final class AdapterCache implements AdapterResidency {
         return slot;
     }
 
-    /** A free slot, or the least recently used unreferenced, unpinned one (evicted); -1 when all are busy. */
-    private int freeSlot() {
+    private boolean evictable(int slot, Predicate<String> mayEvict) {
+        return slotRefs[slot] == 0 && !pinned.contains(slotKey[slot]) && mayEvict.test(slotKey[slot]);
+    }
+
+    /**
+     * A free slot, or the least recently used unreferenced, unpinned one that {@code mayEvict} accepts
+     * (evicted); -1 when all are busy.
+     */
+    private int freeSlot(Predicate<String> mayEvict) {
         int victim = -1;
         for (int i = 0; i < slotKey.length; i++) {
             if (slotKey[i] == null) {
                 return i;
             }
-            if (slotRefs[i] == 0 && !pinned.contains(slotKey[i]) && (victim < 0 || slotUsed[i] < slotUsed[victim])) {
+            if (evictable(i, mayEvict) && (victim < 0 || slotUsed[i] < slotUsed[victim])) {
                 victim = i;
             }
         }
@@ -246,7 +285,7 @@ public final class AdapterCache implements AdapterResidency {
         if (slot != null) {
             return slot;
         }
-        return bringIn(key);
+        return bringIn(key, k -> true);
     }
 
     public void unpin(String key) {

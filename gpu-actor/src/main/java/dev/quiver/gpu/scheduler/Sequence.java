@@ -25,6 +25,8 @@ public final class Sequence {
     private Status status = Status.WAITING;
     private int slot = -1;                // adapter slot while it holds one
     private int preemptions;
+    private int stepsSinceAdmission;      // steps run since the scheduler last admitted it
+    private int outputAtAdmission;        // output length when the scheduler last admitted it
 
     public Sequence(String id, String adapter, int[] prompt, SamplingParams params, long seed, long arrival, int blockSize) {
         this.id = id;
@@ -90,6 +92,30 @@ public final class Sequence {
 
     public int preemptions() {
         return preemptions;
+    }
+
+    /** Steps this sequence has been part of since it was last admitted (0 while it waits). */
+    public int stepsSinceAdmission() {
+        return stepsSinceAdmission;
+    }
+
+    /** Whether a token was sampled for it since it was last admitted. */
+    public boolean sampledSinceAdmission() {
+        return length - promptLength > outputAtAdmission;
+    }
+
+    void admitted() {
+        stepsSinceAdmission = 0;
+        outputAtAdmission = length - promptLength;
+    }
+
+    void scheduledOnce() {
+        stepsSinceAdmission++;
+    }
+
+    /** Forgets the cached K/V of a sequence that is not running (a paused one, to give its blocks to others). */
+    void dropComputed() {
+        resetComputed();
     }
 
     public BlockTable blocks() {

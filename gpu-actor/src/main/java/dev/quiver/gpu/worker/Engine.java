@@ -175,8 +175,11 @@ public final class Engine implements AutoCloseable {
                         }
                     }),
                     (key, reason) -> evictionListeners.forEach(l -> l.accept(key + " " + reason)));
-            scheduler = new Scheduler(new Scheduler.Settings(settings.maxNumSeqs(), settings.maxBatchedTokens()),
-                    kv, cache);
+            // NOTE: adapters load ahead of their turn at most as many as there are slots (and never more than the
+            // host tier holds, which would evict loaded ones before they run); a slot rotates to another adapter
+            // once its requests ran min-slot-steps steps (see Scheduler).
+            scheduler = new Scheduler(new Scheduler.Settings(settings.maxNumSeqs(), settings.maxBatchedTokens(),
+                    Math.max(1, Math.min(settings.maxLoras(), settings.maxCpuLoras())), settings.minSlotSteps()), kv, cache);
             tokenizer = Files.exists(modelDir.resolve("tokenizer.json")) ? Tokenizers.load(modelDir) : null;
             eosIds = new HashSet<>(config.eosTokenIds());
             if (tokenizer != null) {
@@ -257,6 +260,16 @@ public final class Engine implements AutoCloseable {
     public CompletableFuture<EngineStatus> status() {
         CompletableFuture<EngineStatus> f = new CompletableFuture<>();
         enqueue(self -> f.complete(self.snapshot()));
+        return f;
+    }
+
+    /**
+     * How many times a running request left the batch, KV kept, so that its adapter's slot went to a waiting
+     * adapter (slot rotation with more hot adapters than slots; see {@link Scheduler}).
+     */
+    public CompletableFuture<Long> slotRotationPauses() {
+        CompletableFuture<Long> f = new CompletableFuture<>();
+        enqueue(self -> f.complete(self.scheduler.pauses()));
         return f;
     }
 

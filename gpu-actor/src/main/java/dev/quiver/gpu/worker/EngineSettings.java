@@ -16,10 +16,28 @@ import com.typesafe.config.ConfigFactory;
  * @param maxCpuLoras      validated adapters kept in host memory
  * @param maxLoraRank      adapters above this rank are refused
  * @param maxWaiting       queued requests before new ones are refused as overloaded
+ * @param minSlotSteps     steps a request runs after admission before its adapter's slot may rotate to an
+ *                         adapter waiting for one (more hot adapters than slots)
  */
 public record EngineSettings(String backend, int threads, long kvCacheBytes, int blockSize, int maxNumSeqs,
                              int maxBatchedTokens, int maxModelLen, int maxLoras, int maxCpuLoras, int maxLoraRank,
-                             int maxWaiting) {
+                             int maxWaiting, int minSlotSteps) {
+    /** The default of {@code min-slot-steps} in reference.conf, for settings built without it. */
+    public static final int DEFAULT_MIN_SLOT_STEPS = 1;
+
+    public EngineSettings {
+        if (minSlotSteps < 1) {
+            throw new IllegalArgumentException("quiver.engine.min-slot-steps must be >= 1, got " + minSlotSteps);
+        }
+    }
+
+    /** Settings with the default {@code min-slot-steps}. */
+    public EngineSettings(String backend, int threads, long kvCacheBytes, int blockSize, int maxNumSeqs,
+                          int maxBatchedTokens, int maxModelLen, int maxLoras, int maxCpuLoras, int maxLoraRank,
+                          int maxWaiting) {
+        this(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen, maxLoras,
+                maxCpuLoras, maxLoraRank, maxWaiting, DEFAULT_MIN_SLOT_STEPS);
+    }
 
     public static EngineSettings fromConfig(Config root) {
         Config c = root.getConfig("quiver.engine");
@@ -28,7 +46,8 @@ public record EngineSettings(String backend, int threads, long kvCacheBytes, int
                 threads > 0 ? threads : Runtime.getRuntime().availableProcessors(),
                 c.getBytes("kv-cache-memory"), c.getInt("block-size"), c.getInt("max-num-seqs"),
                 c.getInt("max-num-batched-tokens"), c.getInt("max-model-len"), c.getInt("max-loras"),
-                c.getInt("max-cpu-loras"), c.getInt("max-lora-rank"), c.getInt("max-waiting"));
+                c.getInt("max-cpu-loras"), c.getInt("max-lora-rank"), c.getInt("max-waiting"),
+                c.getInt("min-slot-steps"));
     }
 
     /** The defaults of reference.conf. */
@@ -38,26 +57,31 @@ public record EngineSettings(String backend, int threads, long kvCacheBytes, int
 
     public EngineSettings withKvCacheBytes(long bytes) {
         return new EngineSettings(backend, threads, bytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen,
-                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting);
+                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps);
     }
 
     public EngineSettings withBatch(int seqs, int tokens) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, seqs, tokens, maxModelLen, maxLoras,
-                maxCpuLoras, maxLoraRank, maxWaiting);
+                maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps);
     }
 
     public EngineSettings withLoras(int slots, int host) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, slots, host, maxLoraRank, maxWaiting);
+                maxModelLen, slots, host, maxLoraRank, maxWaiting, minSlotSteps);
     }
 
     public EngineSettings withThreads(int n) {
         return new EngineSettings(backend, n, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen,
-                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting);
+                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps);
+    }
+
+    public EngineSettings withMinSlotSteps(int n) {
+        return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, n);
     }
 
     public EngineSettings withMaxWaiting(int n) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, n);
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, n, minSlotSteps);
     }
 }
