@@ -20,7 +20,13 @@ public record NodeSettings(Path modelDir, String servedModelName, Path adapterSt
     }
 
     /** {@code quiver.node.routing}: how long a request may take to reach a worker, retries included. */
-    public record Routing(Duration deadline, Duration routeTimeout, Duration retryBackoff) {
+    public record Routing(Duration deadline, Duration routeTimeout, Duration retryBackoff,
+                          Duration unreachableRouteTimeout) {
+        /** With the default unreachable-route-timeout (500 ms, or {@code routeTimeout} when shorter). */
+        public Routing(Duration deadline, Duration routeTimeout, Duration retryBackoff) {
+            this(deadline, routeTimeout, retryBackoff, routeTimeout.compareTo(Duration.ofMillis(500)) <= 0
+                    ? routeTimeout : Duration.ofMillis(500));
+        }
     }
 
     /** {@code quiver.node.placement}: the placement policy's thresholds and the workers' publishing rate. */
@@ -63,8 +69,20 @@ public record NodeSettings(Path modelDir, String servedModelName, Path adapterSt
                 c.getBytes("max-adapter-file-size"), nodeId, c.getString("worker-name"),
                 c.getBoolean("bootstrap-admin-key"), c.getDuration("metrics-interval"),
                 persistence(c.getString("persistence")), c.getDuration("join-timeout"),
-                new Routing(r.getDuration("deadline"), r.getDuration("route-timeout"), r.getDuration("retry-backoff")),
+                routing(r),
                 placement);
+    }
+
+    private static Routing routing(Config r) {
+        Routing routing = new Routing(r.getDuration("deadline"), r.getDuration("route-timeout"),
+                r.getDuration("retry-backoff"), r.getDuration("unreachable-route-timeout"));
+        if (routing.unreachableRouteTimeout().isZero() || routing.unreachableRouteTimeout().isNegative()
+                || routing.unreachableRouteTimeout().compareTo(routing.routeTimeout()) > 0) {
+            throw new IllegalArgumentException("quiver.node.routing.unreachable-route-timeout must be above 0 and at "
+                    + "most route-timeout (" + routing.routeTimeout().toMillis() + " ms), got "
+                    + routing.unreachableRouteTimeout().toMillis() + " ms");
+        }
+        return routing;
     }
 
     private static Persistence persistence(String value) {
