@@ -294,6 +294,18 @@ public final class RequestRelay extends AbstractBehavior<Object> {
             sendLocal(local.get());
             return;
         }
+        if (heldOnlyByUnreachable()) {
+            // The adapter's workers are on unreachable members (a failover): its entity may well be there too, and
+            // an ask would only wait out its bound; the relay places it now (the entity journals it later).
+            Optional<PlacementPolicy.Route> now = localRoute(true);
+            if (now.isPresent()) {
+                getContext().getLog().info("request {}: adapter {} is held only on unreachable nodes; placing it on {}"
+                        + " from this node's view", generation.requestId(), generation.model(), now.get().workerId());
+                ClusterMetrics.routed("fallback");
+                sendLocal(now.get());
+                return;
+            }
+        }
         List<String> exclude = List.copyOf(excluded);
         int pinned = pinnedVersion;
         // NOTE: with a member unreachable, the entity's shard may be on it: sharding sends the ask there, where it is
@@ -303,6 +315,26 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         getContext().pipeToSelf(setup.entities().apply(generation.model()).<AdapterEntity.RouteReply>ask(
                 replyTo -> new AdapterEntity.Route(attemptId, exclude, replyTo, pinned, generation.splitKey()),
                 askTimeout), Routed::new);
+    }
+
+    /**
+     * Whether the journaled holders of the version this request gets are all on members this node sees as
+     * unreachable (at least one of them).
+     */
+    private boolean heldOnlyByUnreachable() {
+        var unreachable = Cluster.get(getContext().getSystem()).state().getUnreachable();
+        if (unreachable.isEmpty()) {
+            return false;
+        }
+        Optional<CatalogEntry> entry = setup.catalog().get(generation.model()).filter(CatalogEntry::active);
+        if (entry.isEmpty()) {
+            return false;
+        }
+        Set<String> down = new java.util.HashSet<>();
+        unreachable.forEach(m -> down.add(m.uniqueAddress().toString()));
+        List<String> holders = entry.get().holders(versionFor(entry.get()));
+        return !holders.isEmpty() && holders.stream().allMatch(w -> setup.directory().load(w)
+                .map(l -> down.contains(l.address())).orElse(false));
     }
 
     /** The bound of the last entity ask (for the log). */
