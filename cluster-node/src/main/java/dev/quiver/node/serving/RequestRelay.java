@@ -159,6 +159,11 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     private String workerAddress;
     /** Whether this relay follows the cluster's reachability events (from its first remote attempt on). */
     private boolean followingReachability;
+    /**
+     * Members this relay was told are unreachable (and not reachable again since). NOTE: the events can arrive
+     * before {@code Cluster.state()} shows them (that view is updated by its own subscriber), so routing reads both.
+     */
+    private final Set<String> suspected = new java.util.HashSet<>();
 
     private RequestRelay(ActorContext<Object> ctx, TimerScheduler<Object> timers, Generation generation,
                          boolean baseModel, GenerationListener listener, Setup setup) {
@@ -203,7 +208,15 @@ public final class RequestRelay extends AbstractBehavior<Object> {
 
     /** Whether this node sees any member of the cluster as unreachable now. */
     private boolean anyUnreachable() {
-        return !Cluster.get(getContext().getSystem()).state().getUnreachable().isEmpty();
+        return !unreachableAddresses().isEmpty();
+    }
+
+    /** The unique addresses (as text) of the members unreachable now: the cluster's view and this relay's events. */
+    private Set<String> unreachableAddresses() {
+        Set<String> out = new java.util.HashSet<>(suspected);
+        Cluster.get(getContext().getSystem()).state().getUnreachable().forEach(m ->
+                out.add(m.uniqueAddress().toString()));
+        return out;
     }
 
     @Override
@@ -217,7 +230,14 @@ public final class RequestRelay extends AbstractBehavior<Object> {
                     }
                     return this;
                 })
-                .onMessage(ClusterEvent.UnreachableMember.class, u -> onUnreachable(u.member()))
+                .onMessage(ClusterEvent.UnreachableMember.class, u -> {
+                    suspected.add(u.member().uniqueAddress().toString());
+                    return onUnreachable(u.member());
+                })
+                .onMessage(ClusterEvent.ReachableMember.class, r -> {
+                    suspected.remove(r.member().uniqueAddress().toString());
+                    return this;
+                })
                 .onMessage(GpuWorker.Event.class, this::onEvent)
                 .onMessage(Routed.class, this::onRouted)
                 .onMessage(WorkerGone.class, g -> {
@@ -322,16 +342,14 @@ public final class RequestRelay extends AbstractBehavior<Object> {
      * unreachable (at least one of them).
      */
     private boolean heldOnlyByUnreachable() {
-        var unreachable = Cluster.get(getContext().getSystem()).state().getUnreachable();
-        if (unreachable.isEmpty()) {
+        Set<String> down = unreachableAddresses();
+        if (down.isEmpty()) {
             return false;
         }
         Optional<CatalogEntry> entry = setup.catalog().get(generation.model()).filter(CatalogEntry::active);
         if (entry.isEmpty()) {
             return false;
         }
-        Set<String> down = new java.util.HashSet<>();
-        unreachable.forEach(m -> down.add(m.uniqueAddress().toString()));
         List<String> holders = entry.get().holders(versionFor(entry.get()));
         return !holders.isEmpty() && holders.stream().allMatch(w -> setup.directory().load(w)
                 .map(l -> down.contains(l.address())).orElse(false));
@@ -450,7 +468,7 @@ public final class RequestRelay extends AbstractBehavior<Object> {
             // arrives as events too, so a member that became unreachable between the routing and now is noticed.
             followingReachability = true;
             Cluster.get(getContext().getSystem()).subscriptions().tell(Subscribe.create(
-                    getContext().getSelf().narrow(), ClusterEvent.UnreachableMember.class));
+                    getContext().getSelf().narrow(), ClusterEvent.ReachabilityEvent.class));
         }
         int[] resume = delivered.isEmpty() ? null : delivered.stream().mapToInt(Integer::intValue).toArray();
         target.tell(new WorkerAgent.Generate(attemptId, adapter, version, digest, generation.promptIds(),
