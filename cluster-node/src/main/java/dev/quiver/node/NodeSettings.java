@@ -20,10 +20,18 @@ public record NodeSettings(Path modelDir, String servedModelName, Path adapterSt
     }
 
     /**
-     * {@code quiver.node.routing}: how long a request may take to reach a worker, retries included, and how long a
-     * worker may take to fetch and load the adapter version a request needs ({@code loadTimeout}).
+     * {@code quiver.node.routing}: how long a request may take to reach a worker, retries included; how long a worker
+     * may take to fetch and load the adapter version a request needs ({@code loadTimeout}); and how long an entity ask
+     * may take while a member is unreachable ({@code unreachableRouteTimeout}).
      */
-    public record Routing(Duration deadline, Duration routeTimeout, Duration retryBackoff, Duration loadTimeout) {
+    public record Routing(Duration deadline, Duration routeTimeout, Duration retryBackoff, Duration loadTimeout,
+                          Duration unreachableRouteTimeout) {
+        /** With the default unreachable-route-timeout (500 ms, or {@code routeTimeout} when shorter). */
+        public Routing(Duration deadline, Duration routeTimeout, Duration retryBackoff, Duration loadTimeout) {
+            this(deadline, routeTimeout, retryBackoff, loadTimeout, routeTimeout.compareTo(Duration.ofMillis(500)) <= 0
+                    ? routeTimeout : Duration.ofMillis(500));
+        }
+
         public Routing(Duration deadline, Duration routeTimeout, Duration retryBackoff) {
             this(deadline, routeTimeout, retryBackoff, DEFAULT_LOAD_TIMEOUT);
         }
@@ -72,9 +80,21 @@ public record NodeSettings(Path modelDir, String servedModelName, Path adapterSt
                 c.getBytes("max-adapter-file-size"), nodeId, c.getString("worker-name"),
                 c.getBoolean("bootstrap-admin-key"), c.getDuration("metrics-interval"),
                 persistence(c.getString("persistence")), c.getDuration("join-timeout"),
-                new Routing(r.getDuration("deadline"), r.getDuration("route-timeout"), r.getDuration("retry-backoff"),
-                        positive(r.getDuration("load-timeout"), "quiver.node.routing.load-timeout")),
+                routing(r),
                 placement);
+    }
+
+    private static Routing routing(Config r) {
+        Routing routing = new Routing(r.getDuration("deadline"), r.getDuration("route-timeout"),
+                r.getDuration("retry-backoff"), positive(r.getDuration("load-timeout"),
+                "quiver.node.routing.load-timeout"), r.getDuration("unreachable-route-timeout"));
+        if (routing.unreachableRouteTimeout().isZero() || routing.unreachableRouteTimeout().isNegative()
+                || routing.unreachableRouteTimeout().compareTo(routing.routeTimeout()) > 0) {
+            throw new IllegalArgumentException("quiver.node.routing.unreachable-route-timeout must be above 0 and at "
+                    + "most route-timeout (" + routing.routeTimeout().toMillis() + " ms), got "
+                    + routing.unreachableRouteTimeout().toMillis() + " ms");
+        }
+        return routing;
     }
 
     private static Duration positive(Duration d, String path) {

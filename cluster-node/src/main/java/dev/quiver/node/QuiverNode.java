@@ -248,7 +248,8 @@ public final class QuiverNode {
             RequestRelay.Setup relays = new RequestRelay.Setup(directory, catalog, policy,
                     name -> sharding.entityRefFor(AdapterEntity.ENTITY_KEY, name), ns.routing().routeTimeout(),
                     ns.routing().retryBackoff(), ns.routing().deadline(), spec.id(),
-                    dev.quiver.node.rollout.BaseModelDigest.of(ns.modelDir()), ns.routing().loadTimeout());
+                    dev.quiver.node.rollout.BaseModelDigest.of(ns.modelDir()), ns.routing().loadTimeout(),
+                    ns.routing().unreachableRouteTimeout());
             AdapterResolvers resolvers = new AdapterResolvers(AdapterResolvers.Settings.fromConfig(config), registry,
                     Clock.systemUTC());
             ClusterInferenceService service = new ClusterInferenceService(system, spec, registry, directory, relays,

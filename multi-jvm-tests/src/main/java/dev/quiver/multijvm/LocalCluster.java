@@ -156,6 +156,8 @@ public final class LocalCluster implements AutoCloseable {
         try {
             incarnation[i]++;
             Path dir = Files.createDirectories(settings.workDir().resolve("node-" + i));
+            // a new incarnation starts connected to every peer
+            Files.deleteIfExists(dir.resolve(Blackholes.FILE));
             Path conf = dir.resolve("node.conf");
             Files.writeString(conf, nodeConfig(i));
             Path log = dir.resolve("node-" + incarnation[i] + ".log");
@@ -249,6 +251,55 @@ public final class LocalCluster implements AutoCloseable {
         Process p = processes[i];
         if (p != null) {
             p.destroy();
+        }
+    }
+
+    /** Node {@code i}'s address in the cluster ({@code pekko://quiver@127.0.0.1:PORT}). */
+    public String clusterAddress(int i) {
+        return "pekko://quiver@127.0.0.1:" + artery[i];
+    }
+
+    /**
+     * A network partition: every node in {@code side} stops exchanging messages with every node not in it, in both
+     * directions, within about a tenth of a second. Needs nodes started with {@link #PARTITIONABLE} in their config
+     * (see {@link Blackholes}); the processes keep running, each side sees the other unreachable.
+     */
+    public void partition(java.util.Set<Integer> side) {
+        for (int i = 1; i <= settings.nodes(); i++) {
+            StringBuilder peers = new StringBuilder();
+            for (int j = 1; j <= settings.nodes(); j++) {
+                if (side.contains(i) != side.contains(j)) {
+                    peers.append(clusterAddress(j)).append('\n');
+                }
+            }
+            writeBlackholes(i, peers.toString());
+        }
+    }
+
+    /** Ends a {@link #partition}: every node reaches every other again. */
+    public void heal() {
+        for (int i = 1; i <= settings.nodes(); i++) {
+            writeBlackholes(i, "");
+        }
+    }
+
+    /**
+     * Node config that lets {@link #partition} cut the network between nodes: Artery's test transport (blackholes)
+     * and the {@link Blackholes} extension that applies them. For tests and benchmarks only.
+     */
+    public static final String PARTITIONABLE = String.join("\n",
+            "pekko.remote.artery.advanced.test-mode = on",
+            "pekko.extensions += \"" + Blackholes.class.getName() + "\"");
+
+    private void writeBlackholes(int i, String content) {
+        try {
+            Path dir = Files.createDirectories(settings.workDir().resolve("node-" + i));
+            Path tmp = dir.resolve(Blackholes.FILE + ".tmp");
+            Files.writeString(tmp, content);
+            Files.move(tmp, dir.resolve(Blackholes.FILE), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

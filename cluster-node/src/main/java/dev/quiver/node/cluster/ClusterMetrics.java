@@ -33,6 +33,11 @@ public final class ClusterMetrics {
         Kamon.counter("quiver.requests.resumed").withoutTags().increment();
     }
 
+    /** A request resumed elsewhere because its worker's node became unreachable (before any removal). */
+    public static void resumedOnUnreachable() {
+        Kamon.counter("quiver.requests.resumed.unreachable").withoutTags().increment();
+    }
+
     /** A request that could not be served before its deadline. */
     public static void deadlineExceeded() {
         Kamon.counter("quiver.requests.deadline.exceeded").withoutTags().increment();

@@ -29,7 +29,11 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.cluster.ClusterEvent;
 import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Subscribe;
+import org.apache.pekko.cluster.typed.Unsubscribe;
 
 /**
  * The edge's side of one generation, on the node that holds the client's connection (one actor per request). It
@@ -42,13 +46,20 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef;
  * and if the entity cannot be reached in time (its node died and its shard has not moved yet) the relay places the
  * request from its own view rather than wait.
  *
- * <p>Failover: the relay watches the worker's agent. When the agent's node is removed from the cluster (or the
- * worker fails the request as retriable: stopping, an internal error) the relay asks for another worker, never
- * the same one, and sends the request again with the tokens the client already has as {@code resumeTokens}; the
- * engine continues exactly where the first one stopped (counter-based sampling), so the client sees no
- * duplicated and no lost token. Each attempt has its own engine request id, so late events of an earlier attempt
- * are dropped. A request that finds no worker before {@code quiver.node.routing.deadline} fails with a retriable
- * error. A request refused as overloaded before its first token fails at once (backpressure), with the hint.
+ * <p>Failover: the relay watches the worker's agent and follows the cluster's reachability. When the agent's node
+ * becomes unreachable (the failure detector's {@code UnreachableMember}, seconds before the split-brain resolver
+ * downs and removes it), is removed, or the worker fails the request as retriable (stopping, an internal error),
+ * the relay cancels the attempt, asks for another worker, never the same one, and sends the request again with the
+ * tokens the client already has as {@code resumeTokens}; the engine continues exactly where the first one stopped
+ * (counter-based sampling), so the client sees no duplicated and no lost token. Each attempt has its own engine
+ * request id, so late events of an earlier attempt are dropped: a node that was only suspected and comes back
+ * reachable does no harm (its tokens are ignored, and the cancel reaches it once it is reachable again).
+ *
+ * <p>While any member is unreachable, an ask of an adapter's entity is bounded by
+ * {@code quiver.node.routing.unreachable-route-timeout} instead of {@code route-timeout}: the entity's shard may
+ * live on the unreachable node, where the ask would only be lost, and the relay's own placement is the better
+ * answer (the entity journals it when it runs again). A request that finds no worker before
+ * {@code quiver.node.routing.deadline} fails with a retriable error. A request refused as overloaded before its first token fails at once (backpressure), with the hint.
  *
  * <p>When this actor stops early (the client went away), the worker's death watch on the requester cancels the
  * request and frees its KV blocks; {@link CancelRequest} cancels it explicitly.
@@ -70,6 +81,10 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     private record Retry() {
     }
 
+    /** A member became unreachable (this node's failure detector, or gossip from the others). */
+    private record MemberUnreachable(ClusterEvent.UnreachableMember event) {
+    }
+
     private record DeadlinePassed() {
     }
 
@@ -85,7 +100,20 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     public record Setup(WorkerDirectory directory, AdapterCatalog catalog, PlacementPolicy policy,
                         java.util.function.Function<String, EntityRef<AdapterEntity.Command>> entities,
                         Duration routeTimeout, Duration retryBackoff, Duration deadline, String baseModel,
-                        String baseDigest, Duration loadTimeout) {
+                        String baseDigest, Duration loadTimeout, Duration unreachableRouteTimeout) {
+        /** The default bound of an entity ask while a member is unreachable. */
+        public static final Duration DEFAULT_UNREACHABLE_ROUTE_TIMEOUT = Duration.ofMillis(500);
+
+        /** With {@link #DEFAULT_UNREACHABLE_ROUTE_TIMEOUT} (or {@code routeTimeout} when that is shorter). */
+        public Setup(WorkerDirectory directory, AdapterCatalog catalog, PlacementPolicy policy,
+                     java.util.function.Function<String, EntityRef<AdapterEntity.Command>> entities,
+                     Duration routeTimeout, Duration retryBackoff, Duration deadline, String baseModel,
+                     String baseDigest, Duration loadTimeout) {
+            this(directory, catalog, policy, entities, routeTimeout, retryBackoff, deadline, baseModel, baseDigest,
+                    loadTimeout, min(routeTimeout, DEFAULT_UNREACHABLE_ROUTE_TIMEOUT));
+        }
+
+        /** With the default load timeout and unreachable route timeout. */
         public Setup(WorkerDirectory directory, AdapterCatalog catalog, PlacementPolicy policy,
                      java.util.function.Function<String, EntityRef<AdapterEntity.Command>> entities,
                      Duration routeTimeout, Duration retryBackoff, Duration deadline, String baseModel,
@@ -98,6 +126,10 @@ public final class RequestRelay extends AbstractBehavior<Object> {
                      java.util.function.Function<String, EntityRef<AdapterEntity.Command>> entities,
                      Duration routeTimeout, Duration retryBackoff, Duration deadline) {
             this(directory, catalog, policy, entities, routeTimeout, retryBackoff, deadline, "base", null);
+        }
+
+        private static Duration min(Duration a, Duration b) {
+            return a.compareTo(b) <= 0 ? a : b;
         }
     }
 
@@ -140,6 +172,15 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     private boolean sentBefore;
     /** The adapter key of the current attempt, counted in the directory until the attempt ends. */
     private String routedKey;
+    /** The cluster address (unique, as text) of the current attempt's worker when it is on another node, else null. */
+    private String workerAddress;
+    /** Whether this relay follows the cluster's reachability events (from its first remote attempt on). */
+    private boolean followingReachability;
+    /**
+     * Members this relay was told are unreachable (and not reachable again since). NOTE: the events can arrive
+     * before {@code Cluster.state()} shows them (that view is updated by its own subscriber), so routing reads both.
+     */
+    private final Set<String> suspected = new java.util.HashSet<>();
 
     private RequestRelay(ActorContext<Object> ctx, TimerScheduler<Object> timers, Generation generation,
                          boolean baseModel, GenerationListener listener, Setup setup) {
@@ -159,6 +200,40 @@ public final class RequestRelay extends AbstractBehavior<Object> {
             setup.directory().noteDone(workerId, routedKey);
             workerId = null;
         }
+        workerAddress = null;
+    }
+
+    /**
+     * The member {@code m} is unreachable: if the current attempt runs on it, resume the request elsewhere now
+     * rather than wait for the node's removal (the split-brain resolver's {@code stable-after} later).
+     */
+    private Behavior<Object> onUnreachable(org.apache.pekko.cluster.Member m) {
+        if (agent == null || workerAddress == null || !workerAddress.equals(m.uniqueAddress().toString())) {
+            return this;
+        }
+        if (cancelled) {
+            // the client went away and the worker cannot confirm the cancel: nothing is left to wait for
+            listener.onFinished("cancelled", promptTokens, delivered.size());
+            return Behaviors.stopped();
+        }
+        ClusterMetrics.resumedOnUnreachable();
+        getContext().getLog().info("request {}: the node of worker {} ({}) is unreachable after {} tokens; resuming "
+                + "elsewhere", generation.requestId(), workerId, m.address(), delivered.size());
+        return retryElsewhere(new ServiceError(ServiceError.Kind.UNAVAILABLE, "the node of the worker serving this "
+                + "request became unreachable", null, 1));
+    }
+
+    /** Whether this node sees any member of the cluster as unreachable now. */
+    private boolean anyUnreachable() {
+        return !unreachableAddresses().isEmpty();
+    }
+
+    /** The unique addresses (as text) of the members unreachable now: the cluster's view and this relay's events. */
+    private Set<String> unreachableAddresses() {
+        Set<String> out = new java.util.HashSet<>(suspected);
+        Cluster.get(getContext().getSystem()).state().getUnreachable().forEach(m ->
+                out.add(m.uniqueAddress().toString()));
+        return out;
     }
 
     @Override
@@ -166,11 +241,27 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         return newReceiveBuilder()
                 .onSignal(org.apache.pekko.actor.typed.PostStop.class, s -> {
                     releaseAttempt();
+                    if (followingReachability) {
+                        Cluster.get(getContext().getSystem()).subscriptions().tell(Unsubscribe.apply(
+                                getContext().getSelf().narrow()));
+                    }
+                    return this;
+                })
+                .onMessage(ClusterEvent.UnreachableMember.class, u -> {
+                    suspected.add(u.member().uniqueAddress().toString());
+                    return onUnreachable(u.member());
+                })
+                .onMessage(ClusterEvent.ReachableMember.class, r -> {
+                    suspected.remove(r.member().uniqueAddress().toString());
                     return this;
                 })
                 .onMessage(GpuWorker.Event.class, this::onEvent)
                 .onMessage(Routed.class, this::onRouted)
                 .onMessage(WorkerGone.class, g -> {
+                    if (g.attempt() == attempt && agent != null && cancelled) {
+                        listener.onFinished("cancelled", promptTokens, delivered.size());
+                        return Behaviors.stopped();
+                    }
                     if (g.attempt() == attempt && agent != null) {
                         getContext().getLog().info("request {}: worker {} is gone after {} tokens; resuming elsewhere",
                                 generation.requestId(), g.workerId(), delivered.size());
@@ -241,11 +332,27 @@ public final class RequestRelay extends AbstractBehavior<Object> {
             sendLocal(local.get());
             return;
         }
+        if (heldOnlyByUnreachable()) {
+            // The adapter's workers are on unreachable members (a failover): its entity may well be there too, and
+            // an ask would only wait out its bound; the relay places it now (the entity journals it later).
+            Optional<PlacementPolicy.Route> now = localRoute(true);
+            if (now.isPresent()) {
+                getContext().getLog().info("request {}: adapter {} is held only on unreachable nodes; placing it on {}"
+                        + " from this node's view", generation.requestId(), generation.model(), now.get().workerId());
+                ClusterMetrics.routed("fallback");
+                sendLocal(now.get());
+                return;
+            }
+        }
         List<String> exclude = List.copyOf(excluded);
         int pinned = pinnedVersion;
+        // NOTE: with a member unreachable, the entity's shard may be on it: sharding sends the ask there, where it is
+        // lost, until the member is downed and the shard moves (stable-after and more later). The short bound lets
+        // the relay place the request itself (onRouted's fallback) within a fraction of a second instead.
+        askTimeout = anyUnreachable() ? setup.unreachableRouteTimeout() : entityRouteTimeout();
         getContext().pipeToSelf(setup.entities().apply(generation.model()).<AdapterEntity.RouteReply>ask(
                 replyTo -> new AdapterEntity.Route(attemptId, exclude, replyTo, pinned, generation.splitKey()),
-                entityRouteTimeout()), Routed::new);
+                askTimeout), Routed::new);
     }
 
     /**
@@ -259,6 +366,27 @@ public final class RequestRelay extends AbstractBehavior<Object> {
                 && setup.routeTimeout().compareTo(OUTAGE_ROUTE_TIMEOUT) > 0 ? OUTAGE_ROUTE_TIMEOUT
                 : setup.routeTimeout();
     }
+
+    /**
+     * Whether the journaled holders of the version this request gets are all on members this node sees as
+     * unreachable (at least one of them).
+     */
+    private boolean heldOnlyByUnreachable() {
+        Set<String> down = unreachableAddresses();
+        if (down.isEmpty()) {
+            return false;
+        }
+        Optional<CatalogEntry> entry = setup.catalog().get(generation.model()).filter(CatalogEntry::active);
+        if (entry.isEmpty()) {
+            return false;
+        }
+        List<String> holders = entry.get().holders(versionFor(entry.get()));
+        return !holders.isEmpty() && holders.stream().allMatch(w -> setup.directory().load(w)
+                .map(l -> down.contains(l.address())).orElse(false));
+    }
+
+    /** The bound of the last entity ask (for the log). */
+    private Duration askTimeout;
 
     /**
      * The version this request gets from {@code entry}: the one it is pinned to, else the split's choice by the
@@ -284,12 +412,11 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         String key = WorkerAgent.adapterKey(generation.model(), version);
         List<WorkerLoad> live = setup.directory().routable();
         List<String> holders = new ArrayList<>(entry.get().holders(version));
-        if (version != entry.get().state().currentVersion()) {
-            // the journal keeps one version per worker: a split's other versions are also found by what the
-            // workers publish as resident
-            live.stream().filter(w -> w.resident().contains(key) && !holders.contains(w.workerId()))
-                    .forEach(w -> holders.add(w.workerId()));
-        }
+        // Also what the live workers publish as resident: the journal keeps one version per worker (a split's other
+        // versions), and a worker that loaded the adapter while its entity was out of reach (a relay's own
+        // placement during a failover) is journaled only when the entity runs again.
+        live.stream().filter(w -> w.resident().contains(key) && !holders.contains(w.workerId()))
+                .forEach(w -> holders.add(w.workerId()));
         PlacementPolicy.Decision d = setup.policy().route(key, holders, excluded, live);
         return d instanceof PlacementPolicy.Route r && (anyPlacement || r.outcome() == PlacementPolicy.Outcome.RESIDENT)
                 ? Optional.of(r) : Optional.empty();
@@ -316,7 +443,7 @@ public final class RequestRelay extends AbstractBehavior<Object> {
             if (fallback.isPresent()) {
                 getContext().getLog().info("request {}: the entity of adapter {} did not answer in {}; placing it on "
                         + "{} from this node's view", generation.requestId(), generation.model(),
-                        setup.routeTimeout(), fallback.get().workerId());
+                        askTimeout, fallback.get().workerId());
                 ClusterMetrics.routed("fallback");
                 sendLocal(fallback.get());
                 return this;
@@ -371,6 +498,14 @@ public final class RequestRelay extends AbstractBehavior<Object> {
             timers.startSingleTimer(LOAD_TIMEOUT, new LoadTimedOut(attempt), setup.loadTimeout());
         }
         getContext().watchWith(target, new WorkerGone(worker, attempt));
+        workerAddress = remoteAddress(worker, target);
+        if (workerAddress != null && !followingReachability) {
+            // NOTE: subscribed per relay, and only once a worker on another node serves it: the initial state
+            // arrives as events too, so a member that became unreachable between the routing and now is noticed.
+            followingReachability = true;
+            Cluster.get(getContext().getSystem()).subscriptions().tell(Subscribe.create(
+                    getContext().getSelf().narrow(), ClusterEvent.ReachabilityEvent.class));
+        }
         int[] resume = delivered.isEmpty() ? null : delivered.stream().mapToInt(Integer::intValue).toArray();
         target.tell(new WorkerAgent.Generate(attemptId, adapter, version, digest, generation.promptIds(),
                 generation.params(), resume, getContext().getSelf().narrow()));
@@ -512,6 +647,14 @@ public final class RequestRelay extends AbstractBehavior<Object> {
             return fallBack(err);
         }
         return retryElsewhere(new ServiceError(ServiceError.Kind.UNAVAILABLE, err.message() + "; retry", null, 1));
+    }
+
+    /** The unique cluster address of {@code worker}'s node when it is not this node, else null. */
+    private String remoteAddress(String worker, ActorRef<WorkerAgent.Command> target) {
+        if (!target.path().address().hasGlobalScope()) {
+            return null;
+        }
+        return setup.directory().load(worker).map(WorkerLoad::address).orElse(null);
     }
 
     private Behavior<Object> retryElsewhere(ServiceError why) {
