@@ -59,7 +59,8 @@ public final class SoakBench {
 
     /** The outcome. {@code errors}: kind → count; {@code undocumented}: the kinds that are not documented ones. */
     public record Report(long requests, long ok, Map<String, Long> errors, Map<String, Long> undocumented,
-                         List<String> examples, long churnOps, Map<String, Long> churnErrors, int restarts,
+                         List<String> examples, long churnOps, Map<String, Long> churnErrors,
+                         Map<String, Long> churnRefused, int restarts,
                          List<HeapSample> heap, List<String> leaks, List<String> journalProblems, int adaptersChecked) {
         public boolean clean() {
             return undocumented.isEmpty() && churnErrors.isEmpty() && leaks.isEmpty() && journalProblems.isEmpty();
@@ -109,8 +110,9 @@ public final class SoakBench {
     public static String text(Report r, Instant when) {
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "quiver bench soak, %s: %d requests, %d ok; errors %s (undocumented %s); "
-                        + "%d churn operations, churn errors %s; %d restarts%n", when, r.requests(), r.ok(), r.errors(),
-                r.undocumented(), r.churnOps(), r.churnErrors(), r.restarts()));
+                        + "%d churn operations, churn errors %s, documented refusals %s; %d restarts%n", when,
+                r.requests(), r.ok(), r.errors(), r.undocumented(), r.churnOps(), r.churnErrors(), r.churnRefused(),
+                r.restarts()));
         for (String e : r.examples()) {
             b.append("  e.g. ").append(e).append('\n');
         }
@@ -170,6 +172,7 @@ public final class SoakBench {
         final Map<String, AtomicLong> errors = new ConcurrentHashMap<>();
         final Map<String, AtomicLong> undocumented = new ConcurrentHashMap<>();
         final Map<String, AtomicLong> churnErrors = new ConcurrentHashMap<>();
+        final Map<String, AtomicLong> churnRefused = new ConcurrentHashMap<>();
         final List<String> examples = Collections.synchronizedList(new ArrayList<>());
         final List<HeapSample> heap = Collections.synchronizedList(new ArrayList<>());
         final AtomicLong requests = new AtomicLong();
@@ -226,7 +229,8 @@ public final class SoakBench {
             List<String> journal = new ArrayList<>();
             int checked = checkJournals(journal);
             return new Report(requests.get(), ok.get(), counts(errors), counts(undocumented), List.copyOf(examples),
-                    churnOps.get(), counts(churnErrors), restarts, List.copyOf(heap), leaks, journal, checked);
+                    churnOps.get(), counts(churnErrors), counts(churnRefused), restarts, List.copyOf(heap), leaks,
+                    journal, checked);
         }
 
         private static Map<String, Long> counts(Map<String, AtomicLong> m) {
@@ -255,7 +259,12 @@ public final class SoakBench {
                 String adapter = live.get((zipf.sample(rng) - 1) % live.size());
                 boolean stream = (i++ & 1) == 0;
                 requests.incrementAndGet();
-                String kind = complete(node, adapter, stream, seed * 1_000_003 + i);
+                String kind;
+                try {
+                    kind = complete(node, adapter, stream, seed * 1_000_003 + i);
+                } catch (RuntimeException e) {
+                    kind = "client: " + e;
+                }
                 if (kind == null) {
                     ok.incrementAndGet();
                 } else {
@@ -325,7 +334,6 @@ public final class SoakBench {
         private void churn() {
             SplittableRandom rng = new SplittableRandom(99);
             int step = 0;
-            int spareNext = 0;
             while (!stop.get()) {
                 LocalCluster.sleep(s.churnEvery().toMillis());
                 if (stop.get()) {
@@ -333,33 +341,53 @@ public final class SoakBench {
                 }
                 int node = anyNode(rng);
                 String target = live.get(rng.nextInt(live.size()));
-                switch (step++ % 6) {
-                    case 0 -> {
-                        String name = "churn-" + step;
-                        String dir = spare.get(spareNext++ % spare.size());
-                        if (admin(node, "register", "/v1/adapters", register(s, name, dir), 201)) {
-                            live.add(name);
-                            churned.add(name);
-                        }
+                try {
+                    churnStep(step++, node, target, rng);
+                } catch (RuntimeException e) {
+                    // A node answering badly must not end the churn: counted like any failed call.
+                    churnErrors.computeIfAbsent("churn " + e.getClass().getSimpleName(), k -> new AtomicLong())
+                            .incrementAndGet();
+                    if (examples.size() < 10) {
+                        examples.add(String.format(Locale.ROOT, "%.1f min, churn step on node %d: %s", minutes(),
+                                node, e));
                     }
-                    case 1 -> admin(node, "publish", "/v1/adapters/" + target + "/versions", "{\"source\":\""
-                            + s.workDir().resolve("adapters").resolve(spare.get(rng.nextInt(spare.size()))).toUri()
-                            + "\"}", 201);
-                    case 2 -> {
-                        JsonNode a = cluster.get(node, "/v1/adapters/" + target);
-                        if (a.path("versions").size() > 1 && a.path("split").isNull()) {
-                            admin(node, "rollback", "/v1/adapters/" + target + "/rollback", "{}", 200);
-                        }
+                }
+            }
+        }
+
+        /** The next spare adapter directory a churn registration or publish uses. */
+        private int spareNext;
+
+        private void churnStep(int step, int node, String target, SplittableRandom rng) {
+            switch (step % 6) {
+                case 0 -> {
+                    String name = "churn-" + (step + 1);
+                    String dir = spare.get(spareNext++ % spare.size());
+                    if (admin(node, "register", "/v1/adapters", register(s, name, dir), 201)) {
+                        live.add(name);
+                        churned.add(name);
                     }
-                    case 3 -> admin(node, "preload", "/v1/adapters/" + target + "/preload", "{\"replicas\":1}", 200);
-                    case 4 -> admin(node, "unpin", "/v1/adapters/" + target + "/preload", "{\"replicas\":0}", 200);
-                    default -> {
-                        if (!churned.isEmpty()) {
-                            String name = churned.remove(0);
-                            retired.add(name);
-                            live.remove(name);
-                            admin(node, "retire", "/v1/adapters/" + name, null, 200);
-                        }
+                }
+                case 1 -> admin(node, "publish", "/v1/adapters/" + target + "/versions", "{\"source\":\""
+                        + s.workDir().resolve("adapters").resolve(spare.get(rng.nextInt(spare.size()))).toUri()
+                        + "\"}", 201);
+                case 2 -> {
+                    JsonNode a = cluster.get(node, "/v1/adapters/" + target);
+                    if (a.path("versions").size() > 1 && a.path("split").isNull()) {
+                        // 409: nothing left to roll back to (an earlier rollback emptied the stack)
+                        admin(node, "rollback", "/v1/adapters/" + target + "/rollback", "{}", 200, 409);
+                    }
+                }
+                // 409: not pinned within 30 s (documented), e.g. while every slot is busy with a restart
+                case 3 -> admin(node, "preload", "/v1/adapters/" + target + "/preload", "{\"replicas\":1}", 200,
+                        409);
+                case 4 -> admin(node, "unpin", "/v1/adapters/" + target + "/preload", "{\"replicas\":0}", 200);
+                default -> {
+                    if (!churned.isEmpty()) {
+                        String name = churned.remove(0);
+                        retired.add(name);
+                        live.remove(name);
+                        admin(node, "retire", "/v1/adapters/" + name, null, 200);
                     }
                 }
             }
@@ -370,8 +398,11 @@ public final class SoakBench {
             return nodes.isEmpty() ? 1 : nodes.get(rng.nextInt(nodes.size()));
         }
 
-        /** One lifecycle call; false (and counted) when it did not answer {@code expected}. */
-        private boolean admin(int node, String op, String path, String json, int expected) {
+        /**
+         * One lifecycle call; false (and counted) when it did not answer {@code expected}. {@code documented}: other
+         * statuses the API documents for this call, counted apart, not as errors.
+         */
+        private boolean admin(int node, String op, String path, String json, int expected, int... documented) {
             churnOps.incrementAndGet();
             try {
                 HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(cluster.url(node) + path))
@@ -383,9 +414,12 @@ public final class SoakBench {
                 if (r.statusCode() == expected) {
                     return true;
                 }
-                boolean documented = (r.statusCode() == 503 || r.statusCode() == 429)
-                        && r.headers().firstValue("retry-after").isPresent();
-                if (!documented) {
+                boolean ok = (r.statusCode() == 503 || r.statusCode() == 429)
+                        && r.headers().firstValue("retry-after").isPresent()
+                        || java.util.Arrays.stream(documented).anyMatch(d -> d == r.statusCode());
+                if (ok) {
+                    churnRefused.computeIfAbsent(op + " " + r.statusCode(), k -> new AtomicLong()).incrementAndGet();
+                } else {
                     churnErrors.computeIfAbsent(op + " " + r.statusCode(), k -> new AtomicLong()).incrementAndGet();
                     if (examples.size() < 10) {
                         examples.add(String.format(Locale.ROOT, "%.1f min, %s %s on node %d: %d %s", minutes(), op,
