@@ -473,7 +473,11 @@ public final class AdapterRegistry implements AdapterAdmin {
         return state(name).exceptionallyCompose(err -> {
             Throwable cause = err instanceof java.util.concurrent.CompletionException && err.getCause() != null
                     ? err.getCause() : err;
-            if (attempt >= RECOVER_ATTEMPTS || !(cause instanceof java.util.concurrent.TimeoutException)) {
+            // answered() turns the ask's timeout into a 503 for callers; both mean "not now", so ask again.
+            boolean notNow = cause instanceof java.util.concurrent.TimeoutException
+                    || cause instanceof dev.quiver.edge.api.ServiceException se
+                    && se.error().kind() == ServiceError.Kind.UNAVAILABLE;
+            if (attempt >= RECOVER_ATTEMPTS || !notNow) {
                 return CompletableFuture.failedStage(err);
             }
             log.warn("adapter {}: its entity did not answer within {} (shard moving?); asking again ({} of {})",
