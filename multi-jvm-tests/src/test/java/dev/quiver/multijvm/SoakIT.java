@@ -14,9 +14,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Three minutes of {@link SoakBench} (the long run is {@code bin/quiver bench soak --minutes 30}): load over 200
- * adapters on 3 nodes, a lifecycle change every 3 s, and a graceful node restart after 75 s. Nothing but documented
- * errors reach clients or the admin driver; no worker keeps sequences, KV or a slot once the load stops; every
- * journal is contiguous and folds to the catalog's state; no node's live heap grows without bound.
+ * adapters on 3 nodes (4 slots a worker), a lifecycle change every 3 s, and a graceful node restart after 75 s.
+ * Nothing but documented errors reach clients or the admin driver; no worker keeps sequences, KV or a slot once the
+ * load stops; every journal is contiguous and folds to the catalog's state; no node's live heap grows without
+ * bound.
  */
 class SoakIT {
 
