@@ -529,6 +529,28 @@ public final class LocalCluster implements AutoCloseable {
     }
 
 
+    /**
+     * Polls {@code condition} every 50 ms until it holds; an AssertionError naming {@code what} (and the last
+     * exception the condition threw, if any) after {@code timeout}.
+     */
+    public static void await(Duration timeout, java.util.function.BooleanSupplier condition, String what) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String last = "";
+        while (true) {
+            try {
+                if (condition.getAsBoolean()) {
+                    return;
+                }
+            } catch (RuntimeException e) {
+                last = " (last: " + e.getMessage() + ")";
+            }
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting until " + what + last);
+            }
+            sleep(50);
+        }
+    }
+
     static void sleep(long ms) {
         try {
             Thread.sleep(ms);

@@ -1,5 +1,6 @@
 package dev.quiver.multijvm;
 
+import static dev.quiver.multijvm.LocalCluster.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -227,24 +228,6 @@ class FailoverIT {
     }
 
     /** Polls until {@code condition} holds; an exception (a node answering 503 mid-failover) counts as not yet. */
-    static void await(Duration timeout, java.util.function.BooleanSupplier condition, String what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        String last = "";
-        while (true) {
-            try {
-                if (condition.getAsBoolean()) {
-                    return;
-                }
-            } catch (RuntimeException e) {
-                last = " (last: " + e.getMessage() + ")";
-            }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting until " + what + last);
-            }
-            LocalCluster.sleep(100);
-        }
-    }
-
     @Test
     @Order(1)
     void requests_in_flight_on_a_killed_node_complete_with_exactly_the_tokens_of_an_undisturbed_run()

@@ -1,5 +1,6 @@
 package dev.quiver.multijvm;
 
+import static dev.quiver.multijvm.LocalCluster.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -209,24 +210,6 @@ class RollingRestartIT {
             }
         }
         return true;
-    }
-
-    static void await(Duration timeout, java.util.function.BooleanSupplier condition, String what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        String last = "";
-        while (true) {
-            try {
-                if (condition.getAsBoolean()) {
-                    return;
-                }
-            } catch (RuntimeException e) {
-                last = " (last: " + e.getMessage() + ")";
-            }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting until " + what + last);
-            }
-            LocalCluster.sleep(50);
-        }
     }
 
     @Test

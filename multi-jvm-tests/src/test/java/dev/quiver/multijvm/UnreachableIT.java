@@ -1,5 +1,6 @@
 package dev.quiver.multijvm;
 
+import static dev.quiver.multijvm.LocalCluster.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -215,24 +216,6 @@ class UnreachableIT {
                 assertEquals(k + 1, events.get(k).at("/detail/journal_seq").asInt(), "un-" + a + " event " + k
                         + " of " + events);
             }
-        }
-    }
-
-    static void await(Duration timeout, java.util.function.BooleanSupplier condition, String what) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        String last = "";
-        while (true) {
-            try {
-                if (condition.getAsBoolean()) {
-                    return;
-                }
-            } catch (RuntimeException e) {
-                last = " (last: " + e.getMessage() + ")";
-            }
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting until " + what + last);
-            }
-            LocalCluster.sleep(100);
         }
     }
 
