@@ -124,6 +124,14 @@ public final class AdapterCatalog {
                 : entries.readFresh(name);
     }
 
+    /**
+     * Every entry as a majority of the nodes holds it, for a node that has just joined (see
+     * {@link ReplicatedMap#readMajority}); this node's replica where no majority answers within {@code timeout}.
+     */
+    public CompletionStage<java.util.Map<String, CatalogEntry>> readMajority(Duration timeout) {
+        return entries.readMajority(timeout);
+    }
+
     public Collection<CatalogEntry> all() {
         return entries.snapshot().values();
     }

@@ -38,7 +38,7 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
  */
 public final class ReplicatedMap<V> {
 
-    private sealed interface Command permits Put, Remove, Replicated, Ignored, Written, ReadFresh, FreshRead {
+    private sealed interface Command permits Put, Remove, Replicated, Ignored, Written, ReadFresh, FreshRead, ReadPeers, PeersRead {
     }
 
     private record ReadFresh(String key, CompletableFuture<Object> result) implements Command {
@@ -46,6 +46,26 @@ public final class ReplicatedMap<V> {
 
     private record FreshRead(String key, Map<String, ?> entries, CompletableFuture<Object> result)
             implements Command {
+    }
+
+    private record ReadPeers(Duration timeout, CompletableFuture<Map<String, Object>> result) implements Command {
+    }
+
+    /** One bucket's answer to {@link ReadPeers}: its entries, or null when neither a majority nor this node had it. */
+    private record PeersRead(int bucket, Map<String, ?> entries, boolean fromMajority, Duration timeout,
+                             Gathered gathered) implements Command {
+    }
+
+    /** The buckets of one {@link ReadPeers} answered so far. */
+    private static final class Gathered {
+        final Map<String, Object> entries = new HashMap<>();
+        final CompletableFuture<Map<String, Object>> result;
+        int pending;
+
+        Gathered(int buckets, CompletableFuture<Map<String, Object>> result) {
+            this.pending = buckets;
+            this.result = result;
+        }
     }
 
     /** {@code writeAll}: replicate to every reachable node before completing {@code done} (null: local write). */
@@ -157,6 +177,19 @@ public final class ReplicatedMap<V> {
         actor.tell(new Remove(key));
     }
 
+    /**
+     * The whole map as a majority of the nodes holds it (Distributed Data's {@code ReadMajority} on every bucket,
+     * merged, written back to this node's replica and shown in its {@link #snapshot()}): for a node that has just joined and whose replica gossip
+     * has not filled yet. A bucket whose majority read fails within {@code timeout} (too few reachable nodes) falls
+     * back to this node's replica. Never completes exceptionally.
+     */
+    @SuppressWarnings("unchecked")
+    public CompletionStage<Map<String, V>> readMajority(Duration timeout) {
+        CompletableFuture<Map<String, Object>> result = new CompletableFuture<>();
+        actor.tell(new ReadPeers(timeout, result));
+        return result.thenApply(m -> (Map<String, V>) Map.copyOf(m));
+    }
+
     @SuppressWarnings("unchecked")
     private Behavior<Command> behavior() {
         return Behaviors.setup(ctx -> DistributedData.<Command, LWWMap<String, V>>withReplicatorMessageAdapter(
@@ -209,6 +242,44 @@ public final class ReplicatedMap<V> {
                                 f.result().complete(v != null ? v : held);
                                 return Behaviors.same();
                             })
+                            .onMessage(ReadPeers.class, r -> {
+                                Gathered g = new Gathered(keys.size(), r.result());
+                                for (int b = 0; b < keys.size(); b++) {
+                                    readBucket(replicator, b, true, r.timeout(), g);
+                                }
+                                return Behaviors.same();
+                            })
+                            .onMessage(PeersRead.class, p -> {
+                                if (p.entries() == null && p.fromMajority()) {
+                                    // No majority answered in time: take what this node's replica holds.
+                                    readBucket(replicator, p.bucket(), false, p.timeout(),
+                                            p.gathered());
+                                    return Behaviors.same();
+                                }
+                                Gathered g = p.gathered();
+                                if (p.entries() != null) {
+                                    g.entries.putAll(p.entries());
+                                }
+                                if (--g.pending == 0) {
+                                    // The snapshot shows what was read at once, not at the next change notification.
+                                    Map<String, V> next = new HashMap<>(snapshot);
+                                    boolean changed = false;
+                                    for (Map.Entry<String, Object> e : g.entries.entrySet()) {
+                                        V read = (V) e.getValue();
+                                        V held = next.get(e.getKey());
+                                        if (!pendingRemovals.contains(e.getKey()) && (held == null
+                                                || version.applyAsLong(held) < version.applyAsLong(read))) {
+                                            next.put(e.getKey(), read);
+                                            changed = true;
+                                        }
+                                    }
+                                    if (changed) {
+                                        publish(next);
+                                    }
+                                    g.result.complete(g.entries);
+                                }
+                                return Behaviors.same();
+                            })
                             .onMessage(Written.class, w -> {
                                 w.done().complete(null);
                                 return Behaviors.same();
@@ -248,6 +319,23 @@ public final class ReplicatedMap<V> {
                             .onMessage(Ignored.class, i -> Behaviors.same())
                             .build();
                 }));
+    }
+
+    private void readBucket(ReplicatorMessageAdapter<Command, LWWMap<String, V>> replicator, int bucket,
+                            boolean majority, Duration timeout, Gathered gathered) {
+        Key<LWWMap<String, V>> key = keys.get(bucket);
+        Replicator.ReadConsistency consistency = majority ? new Replicator.ReadMajority(timeout)
+                : Replicator.readLocal();
+        replicator.askGet(replyTo -> new Replicator.Get<>(key, consistency, replyTo), rsp -> {
+            if (rsp instanceof Replicator.GetSuccess<LWWMap<String, V>> ok) {
+                return new PeersRead(bucket, ok.get(key).getEntries(), majority, timeout, gathered);
+            }
+            if (rsp instanceof Replicator.NotFound<LWWMap<String, V>>) {
+                return new PeersRead(bucket, Map.of(), majority, timeout, gathered);
+            }
+            // GetFailure (no majority in time) or GetDataDeleted: the local fallback answers, or nothing.
+            return new PeersRead(bucket, majority ? null : Map.of(), majority, timeout, gathered);
+        });
     }
 
     private void publish(Map<String, V> next) {

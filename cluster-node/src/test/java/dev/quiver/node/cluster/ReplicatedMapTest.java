@@ -105,4 +105,32 @@ class ReplicatedMapTest {
         assertEquals(199, onB.snapshot().size());
         assertFalse(onA.snapshot().containsKey("item-199"));
     }
+
+    @Test
+    void a_node_that_joins_late_reads_every_entry_from_a_majority_at_once() throws Exception {
+        ReplicatedMap<Item> lateA = ReplicatedMap.start(a, "late-map", 4, Item::version, s -> { });
+        ReplicatedMap<Item> lateB = ReplicatedMap.start(b, "late-map", 4, Item::version, s -> { });
+        for (int i = 0; i < 100; i++) {
+            lateA.putEverywhere("late-" + i, new Item("late-" + i, i % 2 == 0 ? 1 : 2), Duration.ofSeconds(5))
+                    .toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        await(() -> lateB.snapshot().size() == 100, "100 entries on B");
+        // C's own gossip is slow, so what it knows right after joining comes from the majority read.
+        ActorSystem<Void> c = ActorSystem.create(Behaviors.empty(), "replicated-map-test", ConfigFactory.parseString(
+                "pekko.cluster.distributed-data.gossip-interval = 1h").withFallback(config()));
+        try {
+            Cluster.get(c).manager().tell(Join.create(Cluster.get(a).selfMember().address()));
+            await(() -> up(a) == 3 && up(c) == 3, "three members up");
+            ReplicatedMap<Item> lateC = ReplicatedMap.start(c, "late-map", 4, Item::version, s -> { });
+            Map<String, Item> read = lateC.readMajority(Duration.ofSeconds(5)).toCompletableFuture()
+                    .get(20, java.util.concurrent.TimeUnit.SECONDS);
+            assertEquals(100, read.size(), "every entry, from every bucket");
+            assertEquals(2, read.get("late-7").version());
+            assertEquals(100, lateC.snapshot().size(), "the snapshot shows the read when it completes");
+            assertEquals(new Item("late-8", 1), lateC.snapshot().get("late-8"));
+        } finally {
+            c.terminate();
+            c.getWhenTerminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
 }
