@@ -6,6 +6,7 @@ import dev.quiver.gpu.model.DType;
 import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelMaker;
 import dev.quiver.node.bench.BenchReport;
+import dev.quiver.node.bench.CacheCounters;
 import dev.quiver.node.bench.LoadGenerator;
 import dev.quiver.node.bench.LoadSettings;
 import dev.quiver.node.bench.Stats;
@@ -30,7 +31,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * {@code bin/quiver bench scale [--adapters 2000] [--hot 5] [--rate 40] [--concurrency 12] [--duration 60]}: many
+ * {@code bin/quiver bench scale [--adapters 2000] [--hot 5] [--rate 40] [--concurrency 12] [--duration 60]
+ * [--host-copies N]}: many
  * adapters over a real 3-node cluster on loopback ({@link LocalCluster}). It writes {@code --adapters} distinct PEFT
  * adapters (rank 4 on q/v, distinct weights), then measures:
  * <ul>
@@ -43,19 +45,29 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>restart: node 3 stopped (SIGTERM) and started again: until it is ready, until its catalog lists all;</li>
  *   <li>serving: the same closed-ish load (Poisson arrivals at {@code --rate}, at most {@code --concurrency} in
  *       flight, fixed lengths) under Zipf(1.0) over all adapters and over the {@code --hot} most popular only, in
- *       the same run: output tokens/s and TTFT of each, and their ratio.</li>
+ *       the same run: output tokens/s and TTFT of each, and their ratio. Over all adapters twice: cold (most
+ *       adapters are on no worker yet, so a request may wait for a placement, a fetch from the blob store and a
+ *       load) and warm (after one request to every adapter placed each on a worker, as S-LoRA's experiment starts
+ *       with every adapter in host memory).</li>
  * </ul>
+ * Each worker keeps {@code --host-copies} validated adapters in host memory ({@code quiver.engine.max-cpu-loras};
+ * default: all of them, about 100 KB each for this model) and 8 in compute slots.
  */
 public final class ScaleBench {
 
     /** What to run. {@code idleWindow}: how long each idle-CPU sample lasts (0 skips the gossip measurement). */
     public record Settings(int adapters, int hot, double rate, int concurrency, Duration duration, Duration idleWindow,
-                           Path workDir, String keyspacePrefix, PrintStream out) {
+                           Path workDir, String keyspacePrefix, PrintStream out, int hostCopies, boolean warmArm) {
+        /** 32 host copies per worker (fewer than the adapters: evictions happen), no warm arm. */
+        public Settings(int adapters, int hot, double rate, int concurrency, Duration duration, Duration idleWindow,
+                        Path workDir, String keyspacePrefix, PrintStream out) {
+            this(adapters, hot, rate, concurrency, duration, idleWindow, workDir, keyspacePrefix, out, 32, false);
+        }
     }
 
     /** The load of one arm. */
     public record Serving(String arm, int adapters, int completed, int failed, java.util.Map<String, Integer> failures,
-                          double outputTokensPerSecond, Stats.Summary ttftMs) {
+                          double outputTokensPerSecond, Stats.Summary ttftMs, CacheCounters cache) {
     }
 
     /** What was measured; times in ms, heap in bytes, CPU as a fraction of one core. */
@@ -63,7 +75,8 @@ public final class ScaleBench {
                          long convergeMs, List<List<String>> listedByNode, Stats.Summary modelsMs,
                          Stats.Summary adaptersMs, Stats.Summary pageMs, int modelsBytes, long[] heapBefore,
                          long[] heapAfter, double[] idleCpuBefore, double[] idleCpuAfter, long restartReadyMs,
-                         long restartListedMs, List<String> listedAfterRestart, Serving all, Serving hot) {
+                         long restartListedMs, List<String> listedAfterRestart, Serving all, Serving hot,
+                         Serving allWarm, long warmUpMs) {
         public double registrationsPerSecond() {
             return registered * 1000.0 / Math.max(1, registerMs);
         }
@@ -76,8 +89,14 @@ public final class ScaleBench {
             return sum / heapAfter.length / Math.max(1, adapters);
         }
 
+        /** Over all adapters, cold, against over the hot ones. */
         public double throughputRatio() {
             return all.outputTokensPerSecond() / hot.outputTokensPerSecond();
+        }
+
+        /** Over all adapters once each was placed, against over the hot ones; NaN without the warm arm. */
+        public double warmThroughputRatio() {
+            return allWarm == null ? Double.NaN : allWarm.outputTokensPerSecond() / hot.outputTokensPerSecond();
         }
     }
 
@@ -90,6 +109,7 @@ public final class ScaleBench {
         double rate = 40;
         int concurrency = 12;
         int duration = 60;
+        int hostCopies = -1;
         for (int i = 0; i < argv.length; i++) {
             switch (argv[i]) {
                 case "--adapters" -> adapters = Integer.parseInt(argv[++i]);
@@ -97,9 +117,10 @@ public final class ScaleBench {
                 case "--rate" -> rate = Double.parseDouble(argv[++i]);
                 case "--concurrency" -> concurrency = Integer.parseInt(argv[++i]);
                 case "--duration" -> duration = Integer.parseInt(argv[++i]);
+                case "--host-copies" -> hostCopies = Integer.parseInt(argv[++i]);
                 case "-h", "--help" -> {
                     System.out.println("usage: bin/quiver bench scale [--adapters 2000] [--hot 5] [--rate 40] "
-                            + "[--concurrency 12] [--duration 60]");
+                            + "[--concurrency 12] [--duration 60] [--host-copies ADAPTERS]");
                     return;
                 }
                 default -> {
@@ -110,7 +131,8 @@ public final class ScaleBench {
         }
         Path home = Path.of(System.getProperty("quiver.home", ".")).toAbsolutePath();
         Report r = run(new Settings(adapters, hot, rate, concurrency, Duration.ofSeconds(duration),
-                Duration.ofSeconds(20), home.resolve(".quiver/bench/scale"), "scale_bench", System.out));
+                Duration.ofSeconds(20), home.resolve(".quiver/bench/scale"), "scale_bench", System.out,
+                hostCopies < 0 ? adapters : hostCopies, true));
         System.out.println();
         System.out.println(text(r, Instant.now()));
     }
@@ -136,13 +158,22 @@ public final class ScaleBench {
                 r.bytesPerAdapter()));
         b.append(String.format(Locale.ROOT, "  node 3 restarted: ready after %d ms, lists all after %d ms%n",
                 r.restartReadyMs(), r.restartListedMs()));
-        for (Serving s : List.of(r.hot(), r.all())) {
-            b.append(String.format(Locale.ROOT, "  load over %d adapters (Zipf 1.0): %d completed, %d failed %s, "
-                            + "%.1f output tokens/s, TTFT p50 %.0f ms, p99 %.0f ms%n", s.adapters(), s.completed(),
-                    s.failed(), s.failures(), s.outputTokensPerSecond(), s.ttftMs().p50(), s.ttftMs().p99()));
+        List<Serving> arms = new ArrayList<>(List.of(r.hot(), r.all()));
+        if (r.allWarm() != null) {
+            b.append(String.format(Locale.ROOT, "  warm-up: one request to each adapter in %d ms%n", r.warmUpMs()));
+            arms.add(r.allWarm());
         }
-        b.append(String.format(Locale.ROOT, "  throughput over %d adapters / over %d: %.3f%n", r.all().adapters(),
+        for (Serving s : arms) {
+            b.append(String.format(Locale.ROOT, "  load over %d adapters (%s, Zipf 1.0): %d completed, %d failed %s, "
+                            + "%.1f output tokens/s, TTFT p50 %.0f ms, p99 %.0f ms; cache %s%n", s.adapters(), s.arm(),
+                    s.completed(), s.failed(), s.failures(), s.outputTokensPerSecond(), s.ttftMs().p50(),
+                    s.ttftMs().p99(), s.cache() == null ? "not reported" : String.format(Locale.ROOT,
+                            "%d lookups: %d slot hits, %d host hits, %d disk misses (%s)", s.cache().lookups(),
+                            s.cache().slotHits(), s.cache().hostHits(), s.cache().diskMisses(), s.cache().source())));
+        }
+        b.append(String.format(Locale.ROOT, "  throughput over %d adapters / over %d: cold %.3f", r.all().adapters(),
                 r.hot().adapters(), r.throughputRatio()));
+        b.append(r.allWarm() == null ? "\n" : String.format(Locale.ROOT, ", warm %.3f%n", r.warmThroughputRatio()));
         return b.toString();
     }
 
@@ -150,8 +181,8 @@ public final class ScaleBench {
         PrintStream out = s.out();
         ExecutorService pool = Executors.newFixedThreadPool(8);
         try (LocalCluster cluster = new LocalCluster(new LocalCluster.Settings(3, s.workDir(), s.keyspacePrefix(), """
-                quiver.engine { max-loras = 8, max-cpu-loras = 32 }
-                """, "768m"))) {
+                quiver.engine { max-loras = 8, max-cpu-loras = %d }
+                """.formatted(Math.max(8, s.hostCopies())), "768m"))) {
             List<String> names = writeAdapters(cluster.modelDir(), s.workDir().resolve("adapters"), s.adapters());
             out.println("scale: starting Cassandra and 3 nodes under " + s.workDir() + "...");
             cluster.startAll(Duration.ofSeconds(300));
@@ -205,10 +236,20 @@ public final class ScaleBench {
             out.println("scale: load over all " + names.size() + " adapters...");
             List<String> registered = names.stream().filter(n -> errors.stream().noneMatch(
                     e -> e.startsWith(n + ":"))).toList();
-            Serving all = load(cluster, "all", registered, s);
+            Serving all = load(cluster, "cold", registered, s);
+            Serving allWarm = null;
+            long warmUpMs = 0;
+            if (s.warmArm()) {
+                out.println("scale: one request to each of the " + registered.size() + " adapters...");
+                long t3 = System.nanoTime();
+                touchEach(cluster, registered, s.concurrency());
+                warmUpMs = elapsedMs(t3);
+                out.println("scale: load over all " + registered.size() + " adapters, warm...");
+                allWarm = load(cluster, "warm", registered, s);
+            }
             return new Report(names.size(), ok.get(), List.copyOf(errors), registerMs, convergeMs, listed, modelsMs,
                     adaptersMs, pageMs, modelsBytes, heapBefore, heapAfter, idleBefore, idleAfter, readyMs, listedMs,
-                    afterRestart, all, hot);
+                    afterRestart, all, hot, allWarm, warmUpMs);
         } finally {
             pool.shutdownNow();
         }
@@ -334,7 +375,42 @@ public final class ScaleBench {
                 "--concurrency", Integer.toString(s.concurrency()), "--seed", "7", "--quiet");
         BenchReport r = new LoadGenerator(ls, s.out()).run();
         return new Serving(arm, adapters.size(), r.completed(), r.failed(), r.failures(), r.outputTokensPerSecond(),
-                r.ttftMs());
+                r.ttftMs(), r.cache());
+    }
+
+    /**
+     * One single-token completion for each adapter, {@code concurrency} at a time, round robin over the nodes: each
+     * adapter is placed on a worker and loaded there. A failure is reported, not retried (the measured arm that
+     * follows meets that adapter cold).
+     */
+    private static void touchEach(LocalCluster cluster, List<String> adapters, int concurrency)
+            throws InterruptedException {
+        ExecutorService touch = Executors.newFixedThreadPool(concurrency);
+        AtomicInteger failed = new AtomicInteger();
+        try {
+            List<CompletableFuture<Void>> all = new ArrayList<>();
+            for (int i = 0; i < adapters.size(); i++) {
+                int n = i;
+                all.add(CompletableFuture.runAsync(() -> {
+                    String body = "{\"model\":\"" + adapters.get(n) + "\",\"prompt\":\"warm\",\"max_tokens\":1}";
+                    try {
+                        if (cluster.post(1 + n % cluster.size(), "/v1/completions", body).statusCode() != 200) {
+                            failed.incrementAndGet();
+                        }
+                    } catch (RuntimeException e) {
+                        failed.incrementAndGet();
+                    }
+                }, touch));
+            }
+            CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(30, TimeUnit.MINUTES);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("warm-up did not finish: " + e, e);
+        } finally {
+            touch.shutdownNow();
+        }
+        if (failed.get() > 0) {
+            System.out.println("scale: warm-up: " + failed.get() + " of " + adapters.size() + " requests failed");
+        }
     }
 
     /**
