@@ -447,7 +447,19 @@ public final class LocalCluster implements AutoCloseable {
 
     private String formationConfig(int i) {
         if (settings.formation() == Formation.SEED_NODES) {
-            return "pekko.cluster.seed-nodes = [\"pekko://quiver@127.0.0.1:" + artery[1] + "\"]";
+            // NOTE: node 1 is the seed that forms the cluster. Restarted while others run, it must not be its own
+            // first seed (Pekko lets a first seed that is alone join itself: a second cluster); it lists the running
+            // nodes instead and joins theirs. Every other node lists the running nodes too, node 1 first.
+            List<String> seeds = new ArrayList<>();
+            for (int j = 1; j <= settings.nodes(); j++) {
+                if (j != i && processes[j] != null && processes[j].isAlive()) {
+                    seeds.add("\"pekko://quiver@127.0.0.1:" + artery[j] + "\"");
+                }
+            }
+            if (seeds.isEmpty()) {
+                seeds.add("\"pekko://quiver@127.0.0.1:" + artery[1] + "\"");
+            }
+            return "pekko.cluster.seed-nodes = [" + String.join(", ", seeds) + "]";
         }
         // NOTE: the contact points are the nodes that start together, exactly: with contact-with-all-contact-points
         // (Pekko's default, which keeps a node that reaches only some of them from forming a cluster of its own) a
