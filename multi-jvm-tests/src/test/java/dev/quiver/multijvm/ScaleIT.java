@@ -33,6 +33,14 @@ class ScaleIT {
             assertEquals(expected, r.listedByNode().get(node - 1), "node " + node + " lists each adapter once, sorted");
         }
         assertEquals(expected, r.listedAfterRestart(), "the restarted node lists every adapter");
+        String restarted = java.nio.file.Files.readString(work.resolve("node-3").resolve("node-2.log"));
+        java.util.regex.Matcher recovered = java.util.regex.Pattern.compile("recovered (\\d+) adapters in \\d+ ms: "
+                + "(\\d+) current in the cluster's catalog, (\\d+) woken from the journal").matcher(restarted);
+        assertTrue(recovered.find(), "node 3 logs its recovery");
+        assertEquals(ADAPTERS, Integer.parseInt(recovered.group(1)));
+        // Joining a running cluster, it takes the adapters' state from the catalog instead of asking each entity
+        // (a few may have changed since the catalog's copy was made; not hundreds).
+        assertTrue(Integer.parseInt(recovered.group(3)) < ADAPTERS / 10, "entities woken: " + recovered.group(0));
         for (ScaleBench.Serving s : List.of(r.hot(), r.all())) {
             assertEquals(0, s.failed(), s.arm() + ": " + s.failures());
             assertTrue(s.completed() > 0, s.arm() + " completed nothing");

@@ -360,14 +360,17 @@ class UnreachableIT {
         // shards of the adapters: the catalog it reads from the majority already holds their state (the majority
         // journaled node 3's placements lost), so no entity is asked.
         cluster.heal();
+        long restartAt = System.nanoTime();
         cluster.start(3);
         cluster.awaitReady(3, 3, START);
+        long rejoinMs = (System.nanoTime() - restartAt) / 1_000_000;
         for (int a = 1; a <= ADAPTERS; a++) {
             assertEquals(200, complete(3, "un-" + a).statusCode(), "the rejoined node 3 serves un-" + a);
         }
         assertJournalsContiguous();
         String report = "2|1 partition (node 3 cut off): node 3's adapters served by the majority after (ms) "
-                + servedAgainMs + "; minority exited " + exit + " after " + minorityExitMs + " ms";
+                + servedAgainMs + "; minority exited " + exit + " after " + minorityExitMs + " ms; healed, its new "
+                + "incarnation ready in a cluster of 3 after " + rejoinMs + " ms and served every adapter";
         System.out.println("UnreachableIT: " + report);
         Files.writeString(work.resolve("partition-measurement.txt"), report + "\n");
     }
