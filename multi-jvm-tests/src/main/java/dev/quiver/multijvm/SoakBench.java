@@ -360,8 +360,10 @@ public final class SoakBench {
             }
         }
 
-        /** The next spare adapter directory a churn registration or publish uses. */
+        /** The next spare adapter directory a churn registration uses. */
         private int spareNext;
+        /** For each adapter, the spare directories (indexes) published to it as new versions. */
+        private final Map<String, Set<Integer>> publishedTo = new java.util.HashMap<>();
 
         private void churnStep(int step, int node, String target, SplittableRandom rng) {
             switch (step % 6) {
@@ -373,9 +375,20 @@ public final class SoakBench {
                         churned.add(name);
                     }
                 }
-                case 1 -> admin(node, "publish", "/v1/adapters/" + target + "/versions", "{\"source\":\""
-                        + s.workDir().resolve("adapters").resolve(spare.get(rng.nextInt(spare.size()))).toUri()
-                        + "\"}", 201);
+                case 1 -> {
+                    // A spare this adapter has not been given yet: the same files again would rightly be a 409
+                    // ("already serves ... as version N"), which is the driver's mistake, not the server's.
+                    Set<Integer> given = publishedTo.computeIfAbsent(target, t -> new java.util.HashSet<>());
+                    if (given.size() < spare.size()) {
+                        int pick = rng.nextInt(spare.size());
+                        while (given.contains(pick)) {
+                            pick = (pick + 1) % spare.size();
+                        }
+                        given.add(pick);
+                        admin(node, "publish", "/v1/adapters/" + target + "/versions", "{\"source\":\""
+                                + s.workDir().resolve("adapters").resolve(spare.get(pick)).toUri() + "\"}", 201);
+                    }
+                }
                 case 2 -> {
                     JsonNode a = cluster.get(node, "/v1/adapters/" + target);
                     if (a.path("versions").size() > 1 && a.path("split").isNull()) {
