@@ -9,9 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.quiver.edge.api.AdapterEvent;
 import dev.quiver.edge.api.AdapterView;
-import dev.quiver.node.directory.WorkerLoad;
 import dev.quiver.node.it.SharedCassandra;
 import dev.quiver.node.it.TestCluster;
+import dev.quiver.node.worker.WorkerLoad;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

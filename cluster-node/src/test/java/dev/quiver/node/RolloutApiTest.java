@@ -329,11 +329,11 @@ class RolloutApiTest {
     }
 
     List<String> pinnedOn(String worker) {
-        return node.directory().load(worker).map(dev.quiver.node.directory.WorkerLoad::pinned).orElse(List.of());
+        return node.directory().load(worker).map(dev.quiver.node.worker.WorkerLoad::pinned).orElse(List.of());
     }
 
     List<String> residentOn(String worker) {
-        return node.directory().load(worker).map(dev.quiver.node.directory.WorkerLoad::resident).orElse(List.of());
+        return node.directory().load(worker).map(dev.quiver.node.worker.WorkerLoad::resident).orElse(List.of());
     }
 
     /** Whether {@code condition} holds within 20 s. */

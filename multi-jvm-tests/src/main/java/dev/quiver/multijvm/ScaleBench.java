@@ -1,15 +1,15 @@
 package dev.quiver.multijvm;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.quiver.bench.BenchReport;
+import dev.quiver.bench.CacheCounters;
+import dev.quiver.bench.LoadGenerator;
+import dev.quiver.bench.LoadSettings;
+import dev.quiver.bench.Stats;
 import dev.quiver.gpu.lora.LoraModule;
 import dev.quiver.gpu.model.DType;
 import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelMaker;
-import dev.quiver.node.bench.BenchReport;
-import dev.quiver.node.bench.CacheCounters;
-import dev.quiver.node.bench.LoadGenerator;
-import dev.quiver.node.bench.LoadSettings;
-import dev.quiver.node.bench.Stats;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;

@@ -1,7 +1,7 @@
 package dev.quiver.multijvm;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.quiver.node.bench.Distributions;
+import dev.quiver.bench.Distributions;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;

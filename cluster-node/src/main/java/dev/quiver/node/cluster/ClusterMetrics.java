@@ -1,6 +1,6 @@
 package dev.quiver.node.cluster;
 
-import dev.quiver.node.directory.WorkerLoad;
+import dev.quiver.node.worker.WorkerLoad;
 import java.util.Collection;
 import kamon.Kamon;
 import kamon.metric.MeasurementUnit;

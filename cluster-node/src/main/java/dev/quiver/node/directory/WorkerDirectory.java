@@ -2,6 +2,7 @@ package dev.quiver.node.directory;
 
 import dev.quiver.node.cluster.ReplicatedMap;
 import dev.quiver.node.worker.WorkerAgent;
+import dev.quiver.node.worker.WorkerLoad;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -37,7 +38,7 @@ import org.apache.pekko.cluster.typed.Subscribe;
  * handler (the cluster node sends their adapters' entities a {@code NodeLost}); their last loads are kept for a
  * few minutes, so {@link #isGone} still knows them, then dropped.
  */
-public final class WorkerDirectory {
+public final class WorkerDirectory implements WorkerAgent.LoadBoard {
 
     /** The workers a removed member hosted, with their last published loads. */
     public record NodeLost(String address, List<WorkerLoad> workers) {
@@ -98,6 +99,7 @@ public final class WorkerDirectory {
     }
 
     /** Called by this node's worker agents with their current load. */
+    @Override
     public void publish(WorkerLoad load) {
         loads.put(load.workerId(), load);
     }
@@ -106,6 +108,7 @@ public final class WorkerDirectory {
      * Publishes {@code load} to every reachable node at once (not by gossip): for a change others must act on now,
      * such as a worker starting to drain. Completes when they all have it or after {@code timeout}; never fails.
      */
+    @Override
     public java.util.concurrent.CompletionStage<Void> publishEverywhere(WorkerLoad load, java.time.Duration timeout) {
         return loads.putEverywhere(load.workerId(), load, timeout);
     }

@@ -1,6 +1,6 @@
 package dev.quiver.node.placement;
 
-import dev.quiver.node.directory.WorkerLoad;
+import dev.quiver.node.worker.WorkerLoad;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;

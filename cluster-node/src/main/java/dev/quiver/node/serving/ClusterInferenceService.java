@@ -14,7 +14,7 @@ import dev.quiver.node.adapters.AdapterRegistry;
 import dev.quiver.node.adapters.AdapterResolvers;
 import dev.quiver.node.catalog.CatalogEntry;
 import dev.quiver.node.directory.WorkerDirectory;
-import dev.quiver.node.directory.WorkerLoad;
+import dev.quiver.node.worker.WorkerLoad;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;

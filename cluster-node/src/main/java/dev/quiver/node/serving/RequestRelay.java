@@ -11,7 +11,7 @@ import dev.quiver.node.catalog.AdapterCatalog;
 import dev.quiver.node.catalog.CatalogEntry;
 import dev.quiver.node.cluster.ClusterMetrics;
 import dev.quiver.node.directory.WorkerDirectory;
-import dev.quiver.node.directory.WorkerLoad;
+import dev.quiver.node.worker.WorkerLoad;
 import dev.quiver.node.entity.AdapterEntity;
 import dev.quiver.node.placement.PlacementPolicy;
 import dev.quiver.node.worker.WorkerAgent;

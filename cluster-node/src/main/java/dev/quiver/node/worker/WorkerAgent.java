@@ -5,8 +5,6 @@ import dev.quiver.gpu.worker.EngineError;
 import dev.quiver.gpu.worker.EngineListener;
 import dev.quiver.gpu.worker.GpuWorker;
 import dev.quiver.node.cluster.ClusterMessage;
-import dev.quiver.node.directory.WorkerDirectory;
-import dev.quiver.node.directory.WorkerLoad;
 import dev.quiver.persistence.ContentDigest;
 import dev.quiver.persistence.blob.AdapterDirectories;
 import java.nio.file.Files;
@@ -17,6 +15,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -30,8 +29,8 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 
 /**
  * The cluster's side of one {@link GpuWorker}, on the worker's node: it registers the worker with the
- * Receptionist, publishes the worker's load and resident adapters to every node a few times a second (through the
- * {@link WorkerDirectory}), brings an adapter version's files from the blob store into the node's disk cache before
+ * Receptionist, publishes the worker's load and resident adapters to every node a few times a second (through a
+ * {@link LoadBoard}: the node's worker directory), brings an adapter version's files from the blob store into the node's disk cache before
  * the worker needs them (requests and placements name a version by its digest, never by a path, so any node can
  * serve any adapter), and tells the adapter's entity when the worker evicts it.
  *
@@ -118,9 +117,25 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
         void evicted(String adapter, int version, String workerId, String nodeId, String reason);
     }
 
+    /**
+     * Where the agent publishes its worker's {@link WorkerLoad} for every node to read: the node's worker directory.
+     * NOTE: an interface of the agent's own, so that the worker package does not depend on the directory that
+     * reads it.
+     */
+    public interface LoadBoard {
+        /** The worker's current load, spread to the other nodes by gossip. */
+        void publish(WorkerLoad load);
+
+        /**
+         * {@code load} sent to every reachable node at once, for a change they must act on now (draining).
+         * Completes when they all have it or after {@code timeout}; never fails.
+         */
+        CompletionStage<Void> publishEverywhere(WorkerLoad load, Duration timeout);
+    }
+
     /** What the agent is, where it runs and what it talks to. */
     public record Setup(String workerId, String nodeId, String address, ActorRef<GpuWorker.Command> worker,
-                        AdapterDirectories files, Executor io, WorkerDirectory directory, AdapterEvents events,
+                        AdapterDirectories files, Executor io, LoadBoard directory, AdapterEvents events,
                         Duration publishInterval, Duration placementTimeout, int maxRunning) {
     }
 

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.quiver.node.Client;
 import dev.quiver.node.QuiverNode;
 import dev.quiver.node.TestNodes;
-import dev.quiver.node.directory.WorkerLoad;
+import dev.quiver.node.worker.WorkerLoad;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;

@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.quiver.node.directory.WorkerLoad;
 import dev.quiver.node.placement.PlacementPolicy.Outcome;
+import dev.quiver.node.worker.WorkerLoad;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;

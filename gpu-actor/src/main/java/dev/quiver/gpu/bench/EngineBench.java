@@ -28,9 +28,12 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li>memory bandwidth of this machine (a parallel vector read of a buffer much larger than the caches),
  *       then decode at batch 1, 8, 32 as tokens/s and achieved weight-read bandwidth against it;</li>
  *   <li>a batch of 32 sequences on 32 distinct rank-16 all-projection adapters against the base alone;</li>
- *   <li>adapter cold load, disk → validated host copy → slot, median and p99;</li>
+ *   <li>adapter cold load, disk → validated host copy → slot, median and p99: today's reads and, in alternating
+ *       rounds of the same run, the mapped, scalar-checked reads of before 2026-12-06
+ *       ({@link AdapterLoader.Reads});</li>
  *   <li>prefill tokens/s at 512-token prompts.</li>
  * </ol>
+ * {@code --only cold} runs section 3 alone (a minute instead of several).
  */
 public final class EngineBench {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -43,16 +46,21 @@ public final class EngineBench {
         Path model = null;
         int threads = Runtime.getRuntime().availableProcessors();
         int context = 128;
+        String only = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--model" -> model = Path.of(args[++i]);
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--context" -> context = Integer.parseInt(args[++i]);
+                case "--only" -> only = args[++i];
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
+        if (only != null && !only.equals("cold")) {
+            throw new IllegalArgumentException("--only takes cold, not " + only);
+        }
         if (model == null) {
-            System.err.println("usage: quiver bench engine --model DIR [--threads N] [--context TOKENS]");
+            System.err.println("usage: quiver bench engine --model DIR [--threads N] [--context TOKENS] [--only cold]");
             System.exit(2);
         }
         ModelWeights w = ModelWeights.load(model);
@@ -61,8 +69,11 @@ public final class EngineBench {
                 c.parameterCount(), c.numLayers(), c.hiddenSize(), c.vocabSize(), w.dtype, threads,
                 System.getProperty("java.vm.version"));
 
-        double bw = memoryBandwidth(threads);
-        System.out.printf("%n[1] memory bandwidth (parallel vector read of 1 GiB): %.2f GB/s%n", bw / 1e9);
+        boolean all = only == null;
+        double bw = all ? memoryBandwidth(threads) : 0;
+        if (all) {
+            System.out.printf("%n[1] memory bandwidth (parallel vector read of 1 GiB): %.2f GB/s%n", bw / 1e9);
+        }
         int blockSize = 16;
         int maxSeqs = 32;
         int blocksPerSeq = (Math.max(context, 512) + 512 + blockSize - 1) / blockSize; // room to decode 512 more
@@ -82,7 +93,7 @@ public final class EngineBench {
             }
             long weightBytes = w.matrixBytes();
             double base1 = 0;
-            for (int batch : new int[] {1, 8, 32}) {
+            for (int batch : all ? new int[] {1, 8, 32} : new int[0]) {
                 double tps = decode(b, batch, context, false, blocksPerSeq);
                 double stepsPerSec = tps / batch;
                 double achieved = stepsPerSec * weightBytes;
@@ -93,32 +104,62 @@ public final class EngineBench {
                         + " = %.0f%% of measured bandwidth%s%n", batch, context, tps, stepsPerSec, achieved / 1e9,
                         100 * achieved / bw, batch == 1 ? "" : String.format(", %.1fx batch 1", tps / base1));
             }
-            System.out.printf("%n[2] multi-LoRA: batch 32, 32 distinct rank-16 all-projection adapters vs base%n");
-            double base = decode(b, 32, context, false, blocksPerSeq);
-            double lora = decode(b, 32, context, true, blocksPerSeq);
-            System.out.printf("    base %.1f tokens/s, 32 adapters %.1f tokens/s = %.1f%% of base%n", base, lora,
-                    100 * lora / base);
+            if (all) {
+                System.out.printf("%n[2] multi-LoRA: batch 32, 32 distinct rank-16 all-projection adapters vs base%n");
+                double base = decode(b, 32, context, false, blocksPerSeq);
+                double lora = decode(b, 32, context, true, blocksPerSeq);
+                System.out.printf("    base %.1f tokens/s, 32 adapters %.1f tokens/s = %.1f%% of base%n", base, lora,
+                        100 * lora / base);
+            }
 
             System.out.printf("%n[3] adapter cold load, disk -> validated host copy -> slot (rank 16, all projections, "
                     + "%.1f MB F32 on disk; page cache warm)%n", Files.size(adapterPaths.get(0)
                     .resolve("adapter_model.safetensors")) / 1e6);
-            long[] micros = new long[220];
-            for (int i = 0; i < micros.length; i++) {
-                long t0 = System.nanoTime();
-                LoraAdapter a = AdapterLoader.load(adapterPaths.get(i % 32), "cold" + i, c, 64);
-                b.loadSlot(i % 32, a);
-                micros[i] = (System.nanoTime() - t0) / 1000;
+            // NOTE: the two ways of reading alternate load by load (which goes first alternates too), so a busy
+            // machine slows both alike; each arm's figures are over its own 210 loads after 10 warm-up.
+            AdapterLoader.Reads[] arms = {AdapterLoader.Reads.VECTOR, AdapterLoader.Reads.MAPPED_SCALAR};
+            // The load runs on this thread alone, so its CPU time (user + system: mapping and page faults count)
+            // is what the load costs when the machine is not shared; the wall clock says what it took here.
+            var cpuClock = java.lang.management.ManagementFactory.getThreadMXBean();
+            long[][] micros = new long[arms.length][220];
+            long[][] cpuMicros = new long[arms.length][220];
+            for (int i = 0; i < micros[0].length; i++) {
+                for (int j = 0; j < arms.length; j++) {
+                    int arm = (i + j) % arms.length;
+                    long c0 = cpuClock.getCurrentThreadCpuTime();
+                    long t0 = System.nanoTime();
+                    LoraAdapter a = AdapterLoader.load(adapterPaths.get(i % 32), "cold" + i, c, 64, arms[arm]);
+                    b.loadSlot(i % 32, a);
+                    micros[arm][i] = (System.nanoTime() - t0) / 1000;
+                    cpuMicros[arm][i] = (cpuClock.getCurrentThreadCpuTime() - c0) / 1000;
+                }
             }
-            long[] measured = Arrays.copyOfRange(micros, 10, micros.length);
-            Arrays.sort(measured);
-            System.out.printf("    median %.2f ms, p99 %.2f ms (%d loads after 10 warm-up)%n",
-                    measured[measured.length / 2] / 1000.0, measured[(int) Math.ceil(0.99 * measured.length) - 1] / 1000.0,
-                    measured.length);
+            double[] medians = new double[arms.length];
+            double[] cpuMedians = new double[arms.length];
+            for (int arm = 0; arm < arms.length; arm++) {
+                long[] measured = Arrays.copyOfRange(micros[arm], 10, micros[arm].length);
+                long[] cpu = Arrays.copyOfRange(cpuMicros[arm], 10, cpuMicros[arm].length);
+                Arrays.sort(measured);
+                Arrays.sort(cpu);
+                medians[arm] = measured[measured.length / 2] / 1000.0;
+                cpuMedians[arm] = cpu[cpu.length / 2] / 1000.0;
+                System.out.printf("    %s: median %.2f ms, p99 %.2f ms; thread CPU median %.2f ms (%d loads after 10 "
+                                + "warm-up)%n",
+                        arm == 0 ? "reads today (one read per tensor, one vector pass)"
+                                : "reads before 2026-12-06 (mapped per tensor, scalar check)",
+                        medians[arm], measured[(int) Math.ceil(0.99 * measured.length) - 1] / 1000.0,
+                        cpuMedians[arm], measured.length);
+            }
+            System.out.printf("    today / before: %.2f of the median, %.2f of the CPU median; load average %.2f%n",
+                    medians[0] / medians[1], cpuMedians[0] / cpuMedians[1],
+                    java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
             System.out.printf("    (GC: %s)%n", gcSummary());
 
-            System.out.printf("%n[4] prefill%n");
-            double pre = prefill(b, 512, blocksPerSeq);
-            System.out.printf("    512-token prompt: %.1f tokens/s%n", pre);
+            if (all) {
+                System.out.printf("%n[4] prefill%n");
+                double pre = prefill(b, 512, blocksPerSeq);
+                System.out.printf("    512-token prompt: %.1f tokens/s%n", pre);
+            }
         }
     }
 

@@ -7,6 +7,7 @@ import dev.quiver.gpu.model.SafeTensorsException;
 import dev.quiver.gpu.model.SafeTensorsFile;
 import dev.quiver.gpu.model.TensorInfo;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumSet;
@@ -40,7 +41,26 @@ public final class AdapterLoader {
         }
     }
 
+    /** How {@link #load} reads the weights from the file. */
+    public enum Reads {
+        /**
+         * Each tensor with one positional read into a reused buffer, then widened, stored and checked finite in
+         * one vector pass (the default).
+         */
+        VECTOR,
+        /**
+         * Each tensor mapped and copied into its array, then checked one value at a time: the readable twin, and
+         * how loads went before 2026-12-06 ({@code bench engine --only cold} times both).
+         */
+        MAPPED_SCALAR
+    }
+
     public static LoraAdapter load(Path dir, String id, ModelConfig base, int maxRank) {
+        return load(dir, id, base, maxRank, Reads.VECTOR);
+    }
+
+    /** As {@link #load(Path, String, ModelConfig, int)}, reading the weights as {@code reads} says. */
+    public static LoraAdapter load(Path dir, String id, ModelConfig base, int maxRank, Reads reads) {
         AdapterConfig cfg = readConfig(dir, id, maxRank);
         Path file = dir.resolve("adapter_model.safetensors");
         if (!Files.isRegularFile(file)) {
@@ -52,6 +72,7 @@ public final class AdapterLoader {
         float[][] a = new float[layers * LoraModule.COUNT][];
         float[][] b = new float[layers * LoraModule.COUNT][];
         EnumSet<LoraModule> seen = EnumSet.noneOf(LoraModule.class);
+        ByteBuffer scratch = null; // VECTOR: each tensor's bytes in turn, grown to the largest
         try (SafeTensorsFile st = SafeTensorsFile.open(file)) {
             for (TensorInfo t : st.tensors().values()) {
                 String name = t.name();
@@ -95,11 +116,23 @@ public final class AdapterLoader {
                             + mod.peftName + " at rank " + cfg.rank() + " needs [" + expected[0] + ", " + expected[1]
                             + "] (adapter trained for a different base model?)");
                 }
-                float[] values = st.readFloats(name);
-                for (int i = 0; i < values.length; i++) {
-                    if (!Float.isFinite(values[i])) {
-                        throw refuse(id, "tensor '" + name + "' contains " + values[i] + " at element " + i);
+                float[] values;
+                int bad;
+                if (reads == Reads.VECTOR) {
+                    if (scratch == null || scratch.capacity() < t.byteLength()) {
+                        scratch = ByteBuffer.allocateDirect((int) t.byteLength());
                     }
+                    values = new float[(int) (expected[0] * expected[1])];
+                    bad = LoraTensors.toFloats(st.readInto(name, scratch), t.dtype(), values, values.length);
+                } else {
+                    values = st.readFloats(name);
+                    bad = -1;
+                    for (int i = 0; i < values.length && bad < 0; i++) {
+                        bad = Float.isFinite(values[i]) ? -1 : i;
+                    }
+                }
+                if (bad >= 0) {
+                    throw refuse(id, "tensor '" + name + "' contains " + values[bad] + " at element " + bad);
                 }
                 (isA ? a : b)[layer * LoraModule.COUNT + mod.ordinal()] = values;
                 seen.add(mod);

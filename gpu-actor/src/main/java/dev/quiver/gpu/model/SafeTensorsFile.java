@@ -232,6 +232,28 @@ public final class SafeTensorsFile implements AutoCloseable {
         }
     }
 
+    /**
+     * Reads tensor {@code name}'s bytes into {@code dst} with positional reads (no mapping) and returns it cleared,
+     * filled, flipped and little-endian. For many small tensors read once (adapters): unlike {@link #data}, a read
+     * sets up no mapping, touches no page table and leaves nothing to unmap at the next GC.
+     *
+     * @throws IllegalArgumentException when {@code dst} cannot hold the tensor
+     */
+    public ByteBuffer readInto(String name, ByteBuffer dst) {
+        TensorInfo t = info(name);
+        if (t.byteLength() > dst.capacity()) {
+            throw new IllegalArgumentException("tensor '" + name + "' has " + t.byteLength() + " bytes, the buffer "
+                    + dst.capacity());
+        }
+        dst.clear().limit((int) t.byteLength());
+        try {
+            readFully(channel, dst, dataStart + t.begin());
+        } catch (IOException e) {
+            throw new SafeTensorsException(path, "cannot read tensor '" + name + "': " + e.getMessage(), e);
+        }
+        return dst.flip().order(ByteOrder.LITTLE_ENDIAN);
+    }
+
     /** Reads a floating tensor fully into a new float array (adapters and small vectors; not for large weights). */
     public float[] readFloats(String name) {
         TensorInfo t = info(name);

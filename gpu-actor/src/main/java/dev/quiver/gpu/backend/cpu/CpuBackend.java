@@ -7,6 +7,7 @@ import dev.quiver.gpu.lora.LoraModule;
 import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelWeights;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -42,6 +43,7 @@ public final class CpuBackend implements Backend {
     private final float[][] kCache;          // [layer] -> [blocks * blockSize, kvDim]
     private final float[][] vCache;          // [layer] -> [blocks * blockSize, kvDim]
     private final CpuSlot[] slots;
+    private final ByteBuffer[] slotA;        // [slot] -> every A of the slot's adapter, kept for the next load
 
     public CpuBackend(ModelWeights weights, Settings settings) {
         this.weights = weights;
@@ -72,6 +74,7 @@ public final class CpuBackend implements Backend {
         kCache = new float[c.numLayers()][(int) perLayer];
         vCache = new float[c.numLayers()][(int) perLayer];
         slots = new CpuSlot[settings.numSlots()];
+        slotA = new ByteBuffer[settings.numSlots()];
     }
 
     @Override
@@ -105,41 +108,46 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("adapter " + adapter.id + " has " + adapter.numLayers()
                     + " layers, the model " + c.numLayers());
         }
-        slots[slot] = new CpuSlot(adapter, c);
+        long bytes = 0;
+        for (float[] a : adapter.a) {
+            bytes += a == null ? 0 : 4L * a.length;
+        }
+        // NOTE: one direct buffer per slot, reused by the next adapter loaded there while it fits: allocating
+        // (and zeroing) a direct buffer per matrix on every load cost more than copying into it. Safe because a
+        // slot is only loaded between steps, on the thread that runs them.
+        if (slotA[slot] == null || slotA[slot].capacity() < bytes) {
+            slotA[slot] = null;
+            slotA[slot] = ByteBuffer.allocateDirect(Math.toIntExact(bytes));
+        }
+        slots[slot] = new CpuSlot(adapter, slotA[slot]);
     }
 
     /**
      * An adapter as this backend computes with it: A as PEFT stores it ([rank, in], for the shrink's dot
-     * products) and B transposed ([rank, out]), so the expand is a vectorised sum of scaled rows.
+     * products) and B transposed ([rank, out]), so the expand is a vectorised sum of scaled rows. Bᵀ is the host
+     * copy's own ({@link LoraAdapter#bt}, transposed once per host copy, not per slot load); A is copied into the
+     * slot's direct buffer (the one weight type the kernels read), each matrix a slice of it.
      */
     private static final class CpuSlot {
         final LoraAdapter adapter;
         final float[][] bt; // [layers * 7] -> [rank * out] or null
         final ByteBuffer[] a; // [layers * 7] -> [rank, in] little-endian floats, or null
 
-        CpuSlot(LoraAdapter a, ModelConfig c) {
+        CpuSlot(LoraAdapter a, ByteBuffer slotA) {
             adapter = a;
             bt = new float[a.b.length][];
             this.a = new ByteBuffer[a.a.length];
+            int off = 0;
             for (int i = 0; i < this.a.length; i++) {
                 if (a.a[i] != null) {
-                    this.a[i] = VectorKernels.toBuffer(a.a[i]);
+                    int len = 4 * a.a[i].length;
+                    this.a[i] = slotA.slice(off, len).order(ByteOrder.LITTLE_ENDIAN);
+                    this.a[i].asFloatBuffer().put(a.a[i]);
+                    off += len;
                 }
             }
             for (int i = 0; i < bt.length; i++) {
-                float[] b = a.b[i];
-                if (b == null) {
-                    continue;
-                }
-                int out = LoraModule.values()[i % LoraModule.COUNT].out(c);
-                int r = a.rank;
-                float[] t = new float[r * out];
-                for (int o = 0; o < out; o++) {
-                    for (int k = 0; k < r; k++) {
-                        t[k * out + o] = b[o * r + k];
-                    }
-                }
-                bt[i] = t;
+                bt[i] = a.bt(i / LoraModule.COUNT, LoraModule.values()[i % LoraModule.COUNT]);
             }
         }
 

@@ -55,7 +55,7 @@ import org.slf4j.LoggerFactory;
  * <p>Every driver call is checked ({@link CudaException}); a kernel fault surfaces at the step's final
  * synchronisation and fails the step. {@link #close} frees all device and pinned memory and destroys the
  * context. Host logic (launch plans, layouts, slot tables) lives in {@link DeviceBackend} and is tested without
- * a GPU through {@link TwinBackend}.
+ * a GPU through {@code TwinBackend} (test scope).
  */
 public final class CudaBackend extends DeviceBackend {
     private static final Logger log = LoggerFactory.getLogger(CudaBackend.class);

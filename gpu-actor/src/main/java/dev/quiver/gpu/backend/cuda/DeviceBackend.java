@@ -20,7 +20,7 @@ import java.util.function.Consumer;
 
 /**
  * The host side of the device backends, shared by {@link CudaBackend} (kernels on the GPU through the JCuda
- * driver API) and {@link TwinBackend} (the same launches run by the kernels' Java twins): uploading the
+ * driver API) and {@code TwinBackend} (tests: the same launches run by the kernels' Java twins): uploading the
  * weights, laying out adapter slots and their offset tables, packing each step's inputs ({@link StepLayout}),
  * planning the launches ({@link LaunchPlanner}) and reading the logits back. Subclasses only move bytes and
  * launch.

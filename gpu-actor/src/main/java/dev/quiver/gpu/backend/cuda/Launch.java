@@ -5,7 +5,7 @@ import java.util.List;
 /**
  * One kernel launch: grid and block sizes and the arguments in parameter order. Built by {@link LaunchPlanner}
  * (pure, tested without a GPU), run by {@link CudaBackend} through {@code cuLaunchKernel} or by
- * {@link KernelTwins} in Java. The argument types must match the kernel's PTX parameter list.
+ * {@code KernelTwins} in Java (test scope). The argument types must match the kernel's PTX parameter list.
  */
 public record Launch(Kernel kernel, int gridX, int gridY, int blockX, List<DeviceArg> args) {
     public Launch {

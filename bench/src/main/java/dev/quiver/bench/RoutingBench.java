@@ -1,4 +1,4 @@
-package dev.quiver.node.bench;
+package dev.quiver.bench;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
@@ -14,9 +14,9 @@ import dev.quiver.gpu.sampling.SamplingParams;
 import dev.quiver.gpu.worker.GpuWorker;
 import dev.quiver.node.QuiverNode;
 import dev.quiver.node.catalog.CatalogEntry;
-import dev.quiver.node.directory.WorkerLoad;
 import dev.quiver.node.entity.AdapterEntity;
 import dev.quiver.node.worker.WorkerAgent;
+import dev.quiver.node.worker.WorkerLoad;
 import dev.quiver.persistence.LocalResources;
 import dev.quiver.persistence.PersistenceSettings;
 import dev.quiver.persistence.cassandra.EmbeddedCassandra;

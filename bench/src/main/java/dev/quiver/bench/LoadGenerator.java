@@ -1,4 +1,4 @@
-package dev.quiver.node.bench;
+package dev.quiver.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package dev.quiver.node.bench;
+package dev.quiver.bench;
 
 import java.util.ArrayList;
 import java.util.List;

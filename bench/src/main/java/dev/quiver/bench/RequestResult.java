@@ -1,4 +1,4 @@
-package dev.quiver.node.bench;
+package dev.quiver.bench;
 
 /**
  * What happened to one planned request. Times are nanoseconds since the run's start (the zero of the arrival

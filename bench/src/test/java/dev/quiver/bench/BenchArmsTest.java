@@ -1,4 +1,4 @@
-package dev.quiver.node.bench;
+package dev.quiver.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

@@ -1,7 +1,6 @@
-package dev.quiver.node.directory;
+package dev.quiver.node.worker;
 
 import dev.quiver.node.cluster.ClusterMessage;
-import dev.quiver.node.worker.WorkerAgent;
 import java.util.List;
 import java.util.Map;
 import org.apache.pekko.actor.typed.ActorRef;
