@@ -6,7 +6,9 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -15,9 +17,11 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>NOTE: results must not depend on the batch nor on the JIT tier (a request replayed on another node must
  * continue identically). So every output element is one dot product accumulated lane-wise with exact FMAs
- * in a fixed order, and the lanes are summed by our own sequential loop rather than {@code reduceLanes}, whose
- * order the Vector API leaves unspecified (the interpreter and C2 may differ). Tokens are processed four at a
- * time to reuse each loaded weight vector, which changes nothing in any one token's arithmetic.
+ * in a fixed order, and the lanes are summed by our own butterfly tree (lane i + lane i + h, h = L/2 .. 1, built
+ * from lane-wise adds, blends and fixed permutations) rather than {@code reduceLanes}, whose order the Vector API
+ * leaves unspecified (the interpreter and C2 may differ). The tree sums 16 (or 4) outputs' accumulators together,
+ * each in the same order as if alone. Tokens are processed four at a time to reuse each loaded weight vector,
+ * which changes nothing in any one token's arithmetic. {@link ScalarKernels#treeOrderDot} is the exact twin.
  */
 public final class VectorKernels {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -35,44 +39,203 @@ public final class VectorKernels {
         return L;
     }
 
-    /** Scratch one thread needs: room for 16 accumulators of L lanes and their 16 sums. */
+    /** Scratch one thread needs: room for 16 accumulators of L lanes and the vectors of their sums. */
     static int scratchSize() {
-        return 16 * L + 16;
+        return 16 * L + Math.max(16, 2 * L);
     }
 
     /**
-     * Sums the lanes of accumulators 0..n-1 stored at scratch[j*L, (j+1)*L), writing sum j to scratch[16*L + j]:
-     * ((lane0 + lane1) + lane2) + ... in lane order, the same in the interpreter and in compiled code.
-     *
-     * <p>NOTE: a vectorised version (L accumulators at a time through an index-mapped gather) returned wrong
-     * sums once C2 compiled it on JDK 17.0.15, caught by the engine's batch-invariance tests; keep this plain.
+     * Where each accumulator's sum lands after {@link #sums16}, {@link #sums4} and {@link #sums1}: the index in
+     * scratch of accumulator j's sum (accumulators are numbered as they were stored, j at scratch[j*L]).
      */
-    private static void sumLanes(float[] scratch, int n) {
-        int out = 16 * L;
-        int j = 0;
-        // four accumulators at a time, interleaved: each keeps its own order, the four chains overlap in the CPU
-        for (; j + 4 <= n; j += 4) {
-            int b0 = j * L, b1 = b0 + L, b2 = b1 + L, b3 = b2 + L;
-            float s0 = scratch[b0], s1 = scratch[b1], s2 = scratch[b2], s3 = scratch[b3];
-            for (int l = 1; l < L; l++) {
-                s0 += scratch[b0 + l];
-                s1 += scratch[b1 + l];
-                s2 += scratch[b2 + l];
-                s3 += scratch[b3 + l];
-            }
-            scratch[out + j] = s0;
-            scratch[out + j + 1] = s1;
-            scratch[out + j + 2] = s2;
-            scratch[out + j + 3] = s3;
+    private static final int[] SUM16 = butterflyPositions(16, L);
+    private static final int[] SUM4 = butterflyPositions(4, L);
+    /** Whether the vector butterfly applies: 8 or 16 lanes (AVX2, AVX-512); other widths sum the same tree in scalar. */
+    private static final boolean NETWORK = L == 8 || L == 16;
+    // Per butterfly level h (lane distance h = 8, 4, 2, 1): the lanes whose index has bit h set, and i -> i ^ h.
+    private static final VectorMask<Float> M8 = upperLanes(8);
+    private static final VectorMask<Float> M4 = upperLanes(4);
+    private static final VectorMask<Float> M2 = upperLanes(2);
+    private static final VectorMask<Float> M1 = upperLanes(1);
+    private static final VectorShuffle<Float> S8 = swapLanes(8);
+    private static final VectorShuffle<Float> S4 = swapLanes(4);
+    private static final VectorShuffle<Float> S2 = swapLanes(2);
+    private static final VectorShuffle<Float> S1 = swapLanes(1);
+
+    private static VectorMask<Float> upperLanes(int h) {
+        boolean[] bits = new boolean[L];
+        for (int i = 0; i < L; i++) {
+            bits[i] = h < L && (i & h) != 0;
         }
-        for (; j < n; j++) {
-            int base = j * L;
-            float s = scratch[base];
-            for (int l = 1; l < L; l++) {
-                s += scratch[base + l];
-            }
-            scratch[out + j] = s;
+        return VectorMask.fromArray(F, bits, 0);
+    }
+
+    private static VectorShuffle<Float> swapLanes(int h) {
+        return VectorShuffle.fromOp(F, i -> h < L ? i ^ h : i);
+    }
+
+    /**
+     * Simulates which lane ends up holding which accumulator's sum: at level h, output lane i comes from the first
+     * vector of the pair when bit h of i is clear and from the second when it is set; an odd vector out is paired
+     * with itself. Returns, for each of the n accumulators, the scratch index 16*L + v*L + i of the first lane
+     * holding its sum (every lane holding it holds the same bits: the two addends of each level just swap places,
+     * and float addition is commutative).
+     */
+    static int[] butterflyPositions(int n, int lanes) {
+        int[][] owner = new int[n][lanes];
+        for (int j = 0; j < n; j++) {
+            java.util.Arrays.fill(owner[j], j);
         }
+        int count = n;
+        for (int h = lanes / 2; h >= 1; h >>= 1) {
+            int k = 0;
+            for (int p = 0; p < count; p += 2) {
+                int[] a = owner[p];
+                int[] b = p + 1 < count ? owner[p + 1] : a;
+                int[] o = new int[lanes];
+                for (int i = 0; i < lanes; i++) {
+                    o[i] = (i & h) == 0 ? a[i] : b[i];
+                }
+                owner[k++] = o;
+            }
+            count = k;
+        }
+        int[] pos = new int[n];
+        java.util.Arrays.fill(pos, -1);
+        for (int v = count - 1; v >= 0; v--) {
+            for (int i = lanes - 1; i >= 0; i--) {
+                pos[owner[v][i]] = 16 * lanes + v * lanes + i;
+            }
+        }
+        return pos;
+    }
+
+    /**
+     * One butterfly level over two vectors: lanes i with bit h clear get a[i] + a[i ^ h], lanes with it set get
+     * b[i] + b[i ^ h]. Lane-wise adds, blends and a fixed permutation: exact, so the same bits in every JIT tier.
+     */
+    private static FloatVector butterfly(FloatVector a, FloatVector b, VectorMask<Float> upper,
+                                         VectorShuffle<Float> swap) {
+        return a.blend(b, upper).add(b.blend(a, upper).rearrange(swap));
+    }
+
+    /**
+     * Sums the lanes of the 16 accumulators stored at scratch[j*L, (j+1)*L) with the butterfly tree: at each level
+     * h = L/2, L/4, ..., 1 lane i adds lane i + h, for i &lt; h (exactly {@link ScalarKernels#treeOrderDot}'s lane
+     * sum). Accumulator j's sum lands at scratch[SUM16[j]].
+     *
+     * <p>NOTE: a 16-accumulator network kept in registers inside the 4x4 kernel pushed C2 past its inlining node
+     * budget (the kernel's vector calls went uninlined and boxed); through scratch it is its own small method, and
+     * the stores and reloads hit L1 with store forwarding. The order replaces the sequential lane sum, whose
+     * 15 dependent scalar adds per output cost about as much as the FMAs at hidden size 768 and 16 lanes.
+     */
+    private static void sums16(float[] s) {
+        if (!NETWORK) {
+            scalarSums(s, 16);
+            return;
+        }
+        FloatVector c0, c1, c2, c3, c4, c5, c6, c7;
+        if (L == 16) {
+            c0 = butterfly(v(s, 0), v(s, 1), M8, S8);
+            c1 = butterfly(v(s, 2), v(s, 3), M8, S8);
+            c2 = butterfly(v(s, 4), v(s, 5), M8, S8);
+            c3 = butterfly(v(s, 6), v(s, 7), M8, S8);
+            c4 = butterfly(v(s, 8), v(s, 9), M8, S8);
+            c5 = butterfly(v(s, 10), v(s, 11), M8, S8);
+            c6 = butterfly(v(s, 12), v(s, 13), M8, S8);
+            c7 = butterfly(v(s, 14), v(s, 15), M8, S8);
+        } else {
+            c0 = butterfly(v(s, 0), v(s, 1), M4, S4);
+            c1 = butterfly(v(s, 2), v(s, 3), M4, S4);
+            c2 = butterfly(v(s, 4), v(s, 5), M4, S4);
+            c3 = butterfly(v(s, 6), v(s, 7), M4, S4);
+            c4 = butterfly(v(s, 8), v(s, 9), M4, S4);
+            c5 = butterfly(v(s, 10), v(s, 11), M4, S4);
+            c6 = butterfly(v(s, 12), v(s, 13), M4, S4);
+            c7 = butterfly(v(s, 14), v(s, 15), M4, S4);
+        }
+        FloatVector d0, d1, d2, d3;
+        if (L == 16) {
+            d0 = butterfly(c0, c1, M4, S4);
+            d1 = butterfly(c2, c3, M4, S4);
+            d2 = butterfly(c4, c5, M4, S4);
+            d3 = butterfly(c6, c7, M4, S4);
+        } else {
+            d0 = butterfly(c0, c1, M2, S2);
+            d1 = butterfly(c2, c3, M2, S2);
+            d2 = butterfly(c4, c5, M2, S2);
+            d3 = butterfly(c6, c7, M2, S2);
+        }
+        if (L == 16) {
+            FloatVector e0 = butterfly(d0, d1, M2, S2);
+            FloatVector e1 = butterfly(d2, d3, M2, S2);
+            butterfly(e0, e1, M1, S1).intoArray(s, 16 * L);
+        } else {
+            butterfly(d0, d1, M1, S1).intoArray(s, 16 * L);
+            butterfly(d2, d3, M1, S1).intoArray(s, 17 * L);
+        }
+    }
+
+    /** As {@link #sums16} for the 4 accumulators at scratch[0, 4L); accumulator j's sum lands at scratch[SUM4[j]]. */
+    private static void sums4(float[] s) {
+        if (!NETWORK) {
+            scalarSums(s, 4);
+            return;
+        }
+        FloatVector d;
+        if (L == 16) {
+            FloatVector c0 = butterfly(v(s, 0), v(s, 1), M8, S8);
+            FloatVector c1 = butterfly(v(s, 2), v(s, 3), M8, S8);
+            d = butterfly(c0, c1, M4, S4);
+            d = d.add(d.rearrange(S2));
+        } else {
+            FloatVector c0 = butterfly(v(s, 0), v(s, 1), M4, S4);
+            FloatVector c1 = butterfly(v(s, 2), v(s, 3), M4, S4);
+            d = butterfly(c0, c1, M2, S2);
+        }
+        d.add(d.rearrange(S1)).intoArray(s, 16 * L);
+    }
+
+    /** The butterfly sum of one vector's lanes (lane 0 of the last level). */
+    private static float sum1(FloatVector a) {
+        if (!NETWORK) {
+            float[] t = new float[L];
+            a.intoArray(t, 0);
+            return treeSum(t, 0, L);
+        }
+        if (L == 16) {
+            a = a.add(a.rearrange(S8));
+        }
+        a = a.add(a.rearrange(S4));
+        a = a.add(a.rearrange(S2));
+        return a.add(a.rearrange(S1)).lane(0);
+    }
+
+    private static FloatVector v(float[] s, int j) {
+        return FloatVector.fromArray(F, s, j * L);
+    }
+
+    /** The butterfly tree in scalar code, for lane counts the vector network does not cover. */
+    private static void scalarSums(float[] s, int n) {
+        int[] pos = n == 16 ? SUM16 : SUM4;
+        float[] sums = new float[n];
+        for (int j = 0; j < n; j++) {
+            sums[j] = treeSum(s, j * L, L);
+        }
+        for (int j = 0; j < n; j++) {
+            s[pos[j]] = sums[j];
+        }
+    }
+
+    /** Lanes a[off, off + lanes) summed by the butterfly tree: lane i += lane i + h for i &lt; h, h = lanes/2 .. 1. */
+    static float treeSum(float[] a, int off, int lanes) {
+        float[] t = java.util.Arrays.copyOfRange(a, off, off + lanes);
+        for (int h = lanes / 2; h >= 1; h >>= 1) {
+            for (int i = 0; i < h; i++) {
+                t[i] = t[i] + t[i + h];
+            }
+        }
+        return t[0];
     }
 
     /**
@@ -112,7 +275,6 @@ public final class VectorKernels {
     private static void mul(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
                             boolean accumulate, float[] scratch) {
         int upper = F.loopBound(cols);
-        int sums = 16 * L;
         int r = r0;
         for (; r + 4 <= r1; r += 4) {
             int t = 0;
@@ -166,10 +328,10 @@ public final class VectorKernels {
                 a31.intoArray(scratch, 13 * L);
                 a32.intoArray(scratch, 14 * L);
                 a33.intoArray(scratch, 15 * L);
-                sumLanes(scratch, 16);
+                sums16(scratch);
                 for (int j = 0; j < 4; j++) {
                     for (int k = 0; k < 4; k++) {
-                        float s = tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 4 + k]);
+                        float s = tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[SUM16[j * 4 + k]]);
                         store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
                     }
                 }
@@ -189,9 +351,9 @@ public final class VectorKernels {
                 a1.intoArray(scratch, L);
                 a2.intoArray(scratch, 2 * L);
                 a3.intoArray(scratch, 3 * L);
-                sumLanes(scratch, 4);
+                sums4(scratch);
                 for (int j = 0; j < 4; j++) {
-                    float s = tail(w, r + j, x, x0, upper, cols, scratch[sums + j]);
+                    float s = tail(w, r + j, x, x0, upper, cols, scratch[SUM4[j]]);
                     store(y, t * yStride + yOff + r + j, s, accumulate);
                 }
             }
@@ -203,9 +365,7 @@ public final class VectorKernels {
                 for (int i = 0; i < upper; i += L) {
                     a0 = FloatVector.fromArray(F, x, x0 + i).fma(FloatVector.fromByteBuffer(F, w, (r * cols + i) * 4, LE), a0);
                 }
-                a0.intoArray(scratch, 0);
-                sumLanes(scratch, 1);
-                store(y, t * yStride + yOff + r, tail(w, r, x, x0, upper, cols, scratch[sums]), accumulate);
+                store(y, t * yStride + yOff + r, tail(w, r, x, x0, upper, cols, sum1(a0)), accumulate);
             }
         }
     }
@@ -238,7 +398,6 @@ public final class VectorKernels {
     private static int bf16Rows4Tokens4(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff,
                                         int r, boolean accumulate, float[] scratch) {
         int upper = F.loopBound(cols);
-        int sums = 16 * L;
         int t = 0;
         for (; t + 4 <= T; t += 4) {
             FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
@@ -289,10 +448,10 @@ public final class VectorKernels {
             a31.intoArray(scratch, 13 * L);
             a32.intoArray(scratch, 14 * L);
             a33.intoArray(scratch, 15 * L);
-            sumLanes(scratch, 16);
+            sums16(scratch);
             for (int j = 0; j < 4; j++) {
                 for (int k = 0; k < 4; k++) {
-                    float s = bf16Tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 4 + k]);
+                    float s = bf16Tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[SUM16[j * 4 + k]]);
                     store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
                 }
             }
@@ -304,7 +463,6 @@ public final class VectorKernels {
     private static void bf16Rows4Tokens1(ByteBuffer w, int cols, float[] x, int t0, int T, float[] y, int yStride,
                                          int yOff, int r, boolean accumulate, float[] scratch) {
         int upper = F.loopBound(cols);
-        int sums = 16 * L;
         for (int t = t0; t < T; t++) {
             FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
             int x0 = t * cols;
@@ -320,9 +478,9 @@ public final class VectorKernels {
             a1.intoArray(scratch, L);
             a2.intoArray(scratch, 2 * L);
             a3.intoArray(scratch, 3 * L);
-            sumLanes(scratch, 4);
+            sums4(scratch);
             for (int j = 0; j < 4; j++) {
-                float s = bf16Tail(w, r + j, x, x0, upper, cols, scratch[sums + j]);
+                float s = bf16Tail(w, r + j, x, x0, upper, cols, scratch[SUM4[j]]);
                 store(y, t * yStride + yOff + r + j, s, accumulate);
             }
         }
@@ -332,7 +490,6 @@ public final class VectorKernels {
     private static void bf16Rows1(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0,
                                   int r1, boolean accumulate, float[] scratch) {
         int upper = F.loopBound(cols);
-        int sums = 16 * L;
         for (int r = r0; r < r1; r++) {
             for (int t = 0; t < T; t++) {
                 FloatVector a0 = FloatVector.zero(F);
@@ -340,9 +497,7 @@ public final class VectorKernels {
                 for (int i = 0; i < upper; i += L) {
                     a0 = FloatVector.fromArray(F, x, x0 + i).fma(bf16(w, (r * cols + i) * 2), a0);
                 }
-                a0.intoArray(scratch, 0);
-                sumLanes(scratch, 1);
-                store(y, t * yStride + yOff + r, bf16Tail(w, r, x, x0, upper, cols, scratch[sums]), accumulate);
+                store(y, t * yStride + yOff + r, bf16Tail(w, r, x, x0, upper, cols, sum1(a0)), accumulate);
             }
         }
     }
@@ -445,9 +600,7 @@ public final class VectorKernels {
         for (int i = 0; i < upper; i += L) {
             acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
         }
-        acc.intoArray(scratch, 0);
-        sumLanes(scratch, 1);
-        float s = scratch[16 * L];
+        float s = sum1(acc);
         for (int i = upper; i < n; i++) {
             s = Math.fma(a[aOff + i], b[bOff + i], s);
         }
