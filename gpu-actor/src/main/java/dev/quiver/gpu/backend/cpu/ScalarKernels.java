@@ -42,11 +42,10 @@ public final class ScalarKernels {
     }
 
     /**
-     * The arithmetic of the vector kernels for one output before 2026-12-06 (they now sum the lanes by a tree,
-     * {@link #treeOrderDot}), for a vector of {@code lanes} lanes (a power of two): lane l accumulates w[c]·x[c]
-     * for the columns c ≡ l (mod lanes) below the last full vector, with fused multiply-adds in column order; the
-     * lanes are then summed in lane order, ((l0 + l1) + l2) + ...; the remaining columns are fused-multiply-added
-     * in order.
+     * The exact arithmetic of the vector kernels for one output, for a vector of {@code lanes} lanes (a power of
+     * two): lane l accumulates w[c]·x[c] for the columns c ≡ l (mod lanes) below the last full vector, with
+     * fused multiply-adds in column order; the lanes are then summed in lane order, ((l0 + l1) + l2) + ...;
+     * the remaining columns are fused-multiply-added in order.
      */
     public static float laneOrderDot(float[] w, int wOff, float[] x, int xOff, int n, int lanes) {
         int upper = n - n % lanes;
@@ -58,31 +57,6 @@ public final class ScalarKernels {
         for (int l = 1; l < lanes; l++) {
             s += acc[l];
         }
-        for (int c = upper; c < n; c++) {
-            s = Math.fma(x[xOff + c], w[wOff + c], s);
-        }
-        return s;
-    }
-
-    /**
-     * The exact arithmetic of the vector kernels for one output, for a vector of {@code lanes} lanes (a power of
-     * two): lane l accumulates w[c]·x[c] for the columns c ≡ l (mod lanes) below the last full vector, with
-     * fused multiply-adds in column order; the lanes are then summed by the butterfly tree: for h = lanes/2,
-     * lanes/4, ..., 1, lane i becomes lane i + lane i + h for every i &lt; h, and lane 0 is the sum; the remaining
-     * columns are then fused-multiply-added in order.
-     */
-    public static float treeOrderDot(float[] w, int wOff, float[] x, int xOff, int n, int lanes) {
-        int upper = n - n % lanes;
-        float[] acc = new float[lanes];
-        for (int c = 0; c < upper; c++) {
-            acc[c % lanes] = Math.fma(x[xOff + c], w[wOff + c], acc[c % lanes]);
-        }
-        for (int h = lanes / 2; h >= 1; h >>= 1) {
-            for (int i = 0; i < h; i++) {
-                acc[i] = acc[i] + acc[i + h];
-            }
-        }
-        float s = acc[0];
         for (int c = upper; c < n; c++) {
             s = Math.fma(x[xOff + c], w[wOff + c], s);
         }

@@ -6,9 +6,7 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -17,15 +15,15 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>NOTE: results must not depend on the batch nor on the JIT tier (a request replayed on another node must
  * continue identically). So every output element is one dot product accumulated lane-wise with exact FMAs
- * in a fixed order, and the lanes are summed by our own butterfly tree (lane i + lane i + h, h = L/2 .. 1, built
- * from lane-wise adds, blends and fixed permutations) rather than {@code reduceLanes}, whose order the Vector API
- * leaves unspecified (the interpreter and C2 may differ). The tree sums 16 (or 4) outputs' accumulators together,
- * each in the same order as if alone. Tokens are processed four at a time to reuse each loaded weight vector,
- * which changes nothing in any one token's arithmetic. {@link ScalarKernels#treeOrderDot} is the exact twin.
+ * in a fixed order, and the lanes are summed by our own sequential loop rather than {@code reduceLanes}, whose
+ * order the Vector API leaves unspecified (the interpreter and C2 may differ). Tokens are processed four at a
+ * time to reuse each loaded weight vector, which changes nothing in any one token's arithmetic.
  */
 public final class VectorKernels {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int L = F.length();
+    /** 8 lanes or fewer: the float32 kernel takes 4 rows x 3 tokens blocks (AVX2 has 16 vector registers). */
+    static final boolean THREE_TOKENS = L <= 8;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Shorts of half-precision weights per float vector of L lanes. */
     private static final VectorSpecies<Short> S = ShortVector.SPECIES_PREFERRED.withShape(
@@ -39,203 +37,44 @@ public final class VectorKernels {
         return L;
     }
 
-    /** Scratch one thread needs: room for 16 accumulators of L lanes and the vectors of their sums. */
+    /** Scratch one thread needs: room for 16 accumulators of L lanes and their 16 sums. */
     static int scratchSize() {
-        return 16 * L + Math.max(16, 2 * L);
+        return 16 * L + 16;
     }
 
     /**
-     * Where each accumulator's sum lands after {@link #sums16}, {@link #sums4} and {@link #sums1}: the index in
-     * scratch of accumulator j's sum (accumulators are numbered as they were stored, j at scratch[j*L]).
-     */
-    private static final int[] SUM16 = butterflyPositions(16, L);
-    private static final int[] SUM4 = butterflyPositions(4, L);
-    /** Whether the vector butterfly applies: 8 or 16 lanes (AVX2, AVX-512); other widths sum the same tree in scalar. */
-    private static final boolean NETWORK = L == 8 || L == 16;
-    // Per butterfly level h (lane distance h = 8, 4, 2, 1): the lanes whose index has bit h set, and i -> i ^ h.
-    private static final VectorMask<Float> M8 = upperLanes(8);
-    private static final VectorMask<Float> M4 = upperLanes(4);
-    private static final VectorMask<Float> M2 = upperLanes(2);
-    private static final VectorMask<Float> M1 = upperLanes(1);
-    private static final VectorShuffle<Float> S8 = swapLanes(8);
-    private static final VectorShuffle<Float> S4 = swapLanes(4);
-    private static final VectorShuffle<Float> S2 = swapLanes(2);
-    private static final VectorShuffle<Float> S1 = swapLanes(1);
-
-    private static VectorMask<Float> upperLanes(int h) {
-        boolean[] bits = new boolean[L];
-        for (int i = 0; i < L; i++) {
-            bits[i] = h < L && (i & h) != 0;
-        }
-        return VectorMask.fromArray(F, bits, 0);
-    }
-
-    private static VectorShuffle<Float> swapLanes(int h) {
-        return VectorShuffle.fromOp(F, i -> h < L ? i ^ h : i);
-    }
-
-    /**
-     * Simulates which lane ends up holding which accumulator's sum: at level h, output lane i comes from the first
-     * vector of the pair when bit h of i is clear and from the second when it is set; an odd vector out is paired
-     * with itself. Returns, for each of the n accumulators, the scratch index 16*L + v*L + i of the first lane
-     * holding its sum (every lane holding it holds the same bits: the two addends of each level just swap places,
-     * and float addition is commutative).
-     */
-    static int[] butterflyPositions(int n, int lanes) {
-        int[][] owner = new int[n][lanes];
-        for (int j = 0; j < n; j++) {
-            java.util.Arrays.fill(owner[j], j);
-        }
-        int count = n;
-        for (int h = lanes / 2; h >= 1; h >>= 1) {
-            int k = 0;
-            for (int p = 0; p < count; p += 2) {
-                int[] a = owner[p];
-                int[] b = p + 1 < count ? owner[p + 1] : a;
-                int[] o = new int[lanes];
-                for (int i = 0; i < lanes; i++) {
-                    o[i] = (i & h) == 0 ? a[i] : b[i];
-                }
-                owner[k++] = o;
-            }
-            count = k;
-        }
-        int[] pos = new int[n];
-        java.util.Arrays.fill(pos, -1);
-        for (int v = count - 1; v >= 0; v--) {
-            for (int i = lanes - 1; i >= 0; i--) {
-                pos[owner[v][i]] = 16 * lanes + v * lanes + i;
-            }
-        }
-        return pos;
-    }
-
-    /**
-     * One butterfly level over two vectors: lanes i with bit h clear get a[i] + a[i ^ h], lanes with it set get
-     * b[i] + b[i ^ h]. Lane-wise adds, blends and a fixed permutation: exact, so the same bits in every JIT tier.
-     */
-    private static FloatVector butterfly(FloatVector a, FloatVector b, VectorMask<Float> upper,
-                                         VectorShuffle<Float> swap) {
-        return a.blend(b, upper).add(b.blend(a, upper).rearrange(swap));
-    }
-
-    /**
-     * Sums the lanes of the 16 accumulators stored at scratch[j*L, (j+1)*L) with the butterfly tree: at each level
-     * h = L/2, L/4, ..., 1 lane i adds lane i + h, for i &lt; h (exactly {@link ScalarKernels#treeOrderDot}'s lane
-     * sum). Accumulator j's sum lands at scratch[SUM16[j]].
+     * Sums the lanes of accumulators 0..n-1 stored at scratch[j*L, (j+1)*L), writing sum j to scratch[16*L + j]:
+     * ((lane0 + lane1) + lane2) + ... in lane order, the same in the interpreter and in compiled code.
      *
-     * <p>NOTE: a 16-accumulator network kept in registers inside the 4x4 kernel pushed C2 past its inlining node
-     * budget (the kernel's vector calls went uninlined and boxed); through scratch it is its own small method, and
-     * the stores and reloads hit L1 with store forwarding. The order replaces the sequential lane sum, whose
-     * 15 dependent scalar adds per output cost about as much as the FMAs at hidden size 768 and 16 lanes.
+     * <p>NOTE: a vectorised version (L accumulators at a time through an index-mapped gather) returned wrong
+     * sums once C2 compiled it on JDK 17.0.15, caught by the engine's batch-invariance tests; keep this plain.
      */
-    private static void sums16(float[] s) {
-        if (!NETWORK) {
-            scalarSums(s, 16);
-            return;
-        }
-        FloatVector c0, c1, c2, c3, c4, c5, c6, c7;
-        if (L == 16) {
-            c0 = butterfly(v(s, 0), v(s, 1), M8, S8);
-            c1 = butterfly(v(s, 2), v(s, 3), M8, S8);
-            c2 = butterfly(v(s, 4), v(s, 5), M8, S8);
-            c3 = butterfly(v(s, 6), v(s, 7), M8, S8);
-            c4 = butterfly(v(s, 8), v(s, 9), M8, S8);
-            c5 = butterfly(v(s, 10), v(s, 11), M8, S8);
-            c6 = butterfly(v(s, 12), v(s, 13), M8, S8);
-            c7 = butterfly(v(s, 14), v(s, 15), M8, S8);
-        } else {
-            c0 = butterfly(v(s, 0), v(s, 1), M4, S4);
-            c1 = butterfly(v(s, 2), v(s, 3), M4, S4);
-            c2 = butterfly(v(s, 4), v(s, 5), M4, S4);
-            c3 = butterfly(v(s, 6), v(s, 7), M4, S4);
-            c4 = butterfly(v(s, 8), v(s, 9), M4, S4);
-            c5 = butterfly(v(s, 10), v(s, 11), M4, S4);
-            c6 = butterfly(v(s, 12), v(s, 13), M4, S4);
-            c7 = butterfly(v(s, 14), v(s, 15), M4, S4);
-        }
-        FloatVector d0, d1, d2, d3;
-        if (L == 16) {
-            d0 = butterfly(c0, c1, M4, S4);
-            d1 = butterfly(c2, c3, M4, S4);
-            d2 = butterfly(c4, c5, M4, S4);
-            d3 = butterfly(c6, c7, M4, S4);
-        } else {
-            d0 = butterfly(c0, c1, M2, S2);
-            d1 = butterfly(c2, c3, M2, S2);
-            d2 = butterfly(c4, c5, M2, S2);
-            d3 = butterfly(c6, c7, M2, S2);
-        }
-        if (L == 16) {
-            FloatVector e0 = butterfly(d0, d1, M2, S2);
-            FloatVector e1 = butterfly(d2, d3, M2, S2);
-            butterfly(e0, e1, M1, S1).intoArray(s, 16 * L);
-        } else {
-            butterfly(d0, d1, M1, S1).intoArray(s, 16 * L);
-            butterfly(d2, d3, M1, S1).intoArray(s, 17 * L);
-        }
-    }
-
-    /** As {@link #sums16} for the 4 accumulators at scratch[0, 4L); accumulator j's sum lands at scratch[SUM4[j]]. */
-    private static void sums4(float[] s) {
-        if (!NETWORK) {
-            scalarSums(s, 4);
-            return;
-        }
-        FloatVector d;
-        if (L == 16) {
-            FloatVector c0 = butterfly(v(s, 0), v(s, 1), M8, S8);
-            FloatVector c1 = butterfly(v(s, 2), v(s, 3), M8, S8);
-            d = butterfly(c0, c1, M4, S4);
-            d = d.add(d.rearrange(S2));
-        } else {
-            FloatVector c0 = butterfly(v(s, 0), v(s, 1), M4, S4);
-            FloatVector c1 = butterfly(v(s, 2), v(s, 3), M4, S4);
-            d = butterfly(c0, c1, M2, S2);
-        }
-        d.add(d.rearrange(S1)).intoArray(s, 16 * L);
-    }
-
-    /** The butterfly sum of one vector's lanes (lane 0 of the last level). */
-    private static float sum1(FloatVector a) {
-        if (!NETWORK) {
-            float[] t = new float[L];
-            a.intoArray(t, 0);
-            return treeSum(t, 0, L);
-        }
-        if (L == 16) {
-            a = a.add(a.rearrange(S8));
-        }
-        a = a.add(a.rearrange(S4));
-        a = a.add(a.rearrange(S2));
-        return a.add(a.rearrange(S1)).lane(0);
-    }
-
-    private static FloatVector v(float[] s, int j) {
-        return FloatVector.fromArray(F, s, j * L);
-    }
-
-    /** The butterfly tree in scalar code, for lane counts the vector network does not cover. */
-    private static void scalarSums(float[] s, int n) {
-        int[] pos = n == 16 ? SUM16 : SUM4;
-        float[] sums = new float[n];
-        for (int j = 0; j < n; j++) {
-            sums[j] = treeSum(s, j * L, L);
-        }
-        for (int j = 0; j < n; j++) {
-            s[pos[j]] = sums[j];
-        }
-    }
-
-    /** Lanes a[off, off + lanes) summed by the butterfly tree: lane i += lane i + h for i &lt; h, h = lanes/2 .. 1. */
-    static float treeSum(float[] a, int off, int lanes) {
-        float[] t = java.util.Arrays.copyOfRange(a, off, off + lanes);
-        for (int h = lanes / 2; h >= 1; h >>= 1) {
-            for (int i = 0; i < h; i++) {
-                t[i] = t[i] + t[i + h];
+    private static void sumLanes(float[] scratch, int n) {
+        int out = 16 * L;
+        int j = 0;
+        // four accumulators at a time, interleaved: each keeps its own order, the four chains overlap in the CPU
+        for (; j + 4 <= n; j += 4) {
+            int b0 = j * L, b1 = b0 + L, b2 = b1 + L, b3 = b2 + L;
+            float s0 = scratch[b0], s1 = scratch[b1], s2 = scratch[b2], s3 = scratch[b3];
+            for (int l = 1; l < L; l++) {
+                s0 += scratch[b0 + l];
+                s1 += scratch[b1 + l];
+                s2 += scratch[b2 + l];
+                s3 += scratch[b3 + l];
             }
+            scratch[out + j] = s0;
+            scratch[out + j + 1] = s1;
+            scratch[out + j + 2] = s2;
+            scratch[out + j + 3] = s3;
         }
-        return t[0];
+        for (; j < n; j++) {
+            int base = j * L;
+            float s = scratch[base];
+            for (int l = 1; l < L; l++) {
+                s += scratch[base + l];
+            }
+            scratch[out + j] = s;
+        }
     }
 
     /**
@@ -244,7 +83,16 @@ public final class VectorKernels {
      */
     static void mulF32(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
                        boolean accumulate, float[] scratch) {
-        mul(w, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch);
+        mul(w, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch, THREE_TOKENS);
+    }
+
+    /**
+     * {@link #mulF32} through the 4 rows x 3 tokens blocks whatever the vector width, so that tests on a 16-lane
+     * machine cover the path AVX2 machines take.
+     */
+    static void mulF32ThreeTokenBlocks(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff,
+                                       int r0, int r1, boolean accumulate, float[] scratch) {
+        mul(w, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch, true);
     }
 
     /**
@@ -255,7 +103,7 @@ public final class VectorKernels {
                          int r1, boolean accumulate, float[] scratch) {
         ByteBuffer b = ByteBuffer.allocate(r1 * cols * 4).order(ByteOrder.LITTLE_ENDIAN);
         b.asFloatBuffer().put(w, wOff, r1 * cols);
-        mul(b, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch);
+        mul(b, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch, THREE_TOKENS);
     }
 
     /** A float array as a little-endian direct buffer, the layout the kernels read. */
@@ -266,19 +114,21 @@ public final class VectorKernels {
     }
 
     /**
-     * Register-blocked product: 4 rows × 4 tokens share each loaded vector (16 accumulators), then 4 rows × 1
-     * token for the remaining tokens, then single rows. Every output is the same lane-wise FMA chain over the
+     * Register-blocked product: 4 rows × 4 tokens share each loaded vector (16 accumulators), or with 8-lane
+     * vectors 4 rows × 3 tokens (and 4 × 2 for two left over), then 4 rows × 1 token for the remaining tokens,
+     * then single rows. Every output is the same lane-wise FMA chain over the
      * columns in order, the same lane sum and the same scalar tail, whichever block computed it.
      */
     // NOTE: one concrete weight type (a buffer) keeps every vector op inlined; an interface here made C2 box
     // vectors and cost 7x at batch 1.
     private static void mul(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
-                            boolean accumulate, float[] scratch) {
+                            boolean accumulate, float[] scratch, boolean threeTokens) {
         int upper = F.loopBound(cols);
+        int sums = 16 * L;
         int r = r0;
         for (; r + 4 <= r1; r += 4) {
-            int t = 0;
-            for (; t + 4 <= T; t += 4) {
+            int t = threeTokens && T >= 2 ? f32Rows4Tokens3(w, cols, x, T, y, yStride, yOff, r, accumulate, scratch) : 0;
+            for (; !threeTokens && t + 4 <= T; t += 4) {
                 FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
                 FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
                 FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
@@ -328,10 +178,10 @@ public final class VectorKernels {
                 a31.intoArray(scratch, 13 * L);
                 a32.intoArray(scratch, 14 * L);
                 a33.intoArray(scratch, 15 * L);
-                sums16(scratch);
+                sumLanes(scratch, 16);
                 for (int j = 0; j < 4; j++) {
                     for (int k = 0; k < 4; k++) {
-                        float s = tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[SUM16[j * 4 + k]]);
+                        float s = tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 4 + k]);
                         store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
                     }
                 }
@@ -351,9 +201,9 @@ public final class VectorKernels {
                 a1.intoArray(scratch, L);
                 a2.intoArray(scratch, 2 * L);
                 a3.intoArray(scratch, 3 * L);
-                sums4(scratch);
+                sumLanes(scratch, 4);
                 for (int j = 0; j < 4; j++) {
-                    float s = tail(w, r + j, x, x0, upper, cols, scratch[SUM4[j]]);
+                    float s = tail(w, r + j, x, x0, upper, cols, scratch[sums + j]);
                     store(y, t * yStride + yOff + r + j, s, accumulate);
                 }
             }
@@ -365,9 +215,116 @@ public final class VectorKernels {
                 for (int i = 0; i < upper; i += L) {
                     a0 = FloatVector.fromArray(F, x, x0 + i).fma(FloatVector.fromByteBuffer(F, w, (r * cols + i) * 4, LE), a0);
                 }
-                store(y, t * yStride + yOff + r, tail(w, r, x, x0, upper, cols, sum1(a0)), accumulate);
+                a0.intoArray(scratch, 0);
+                sumLanes(scratch, 1);
+                store(y, t * yStride + yOff + r, tail(w, r, x, x0, upper, cols, scratch[sums]), accumulate);
             }
         }
+    }
+
+    /**
+     * Rows r..r+3, tokens in blocks of 3 while 3 remain; returns the first token left. The block shape for 8-lane
+     * vectors: 12 accumulators, 3 activation vectors and the weight vector fill AVX2's 16 registers exactly, where
+     * the 4x4 block's 21 live vectors spill. Same FMA chains, lane sums and tail per output as every other block.
+     */
+    private static int f32Rows4Tokens3(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff,
+                                       int r, boolean accumulate, float[] scratch) {
+        int upper = F.loopBound(cols);
+        int sums = 16 * L;
+        int t = 0;
+        int rb0 = r * cols * 4, rb1 = rb0 + cols * 4, rb2 = rb1 + cols * 4, rb3 = rb2 + cols * 4;
+        for (; t + 3 <= T; t += 3) {
+            FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00;
+            FloatVector a10 = a00, a11 = a00, a12 = a00;
+            FloatVector a20 = a00, a21 = a00, a22 = a00;
+            FloatVector a30 = a00, a31 = a00, a32 = a00;
+            int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols;
+            for (int i = 0; i < upper; i += L) {
+                FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+                FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+                FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+                FloatVector w0 = FloatVector.fromByteBuffer(F, w, rb0 + i * 4, LE);
+                a00 = v0.fma(w0, a00);
+                a01 = v1.fma(w0, a01);
+                a02 = v2.fma(w0, a02);
+                FloatVector w1 = FloatVector.fromByteBuffer(F, w, rb1 + i * 4, LE);
+                a10 = v0.fma(w1, a10);
+                a11 = v1.fma(w1, a11);
+                a12 = v2.fma(w1, a12);
+                FloatVector w2 = FloatVector.fromByteBuffer(F, w, rb2 + i * 4, LE);
+                a20 = v0.fma(w2, a20);
+                a21 = v1.fma(w2, a21);
+                a22 = v2.fma(w2, a22);
+                FloatVector w3 = FloatVector.fromByteBuffer(F, w, rb3 + i * 4, LE);
+                a30 = v0.fma(w3, a30);
+                a31 = v1.fma(w3, a31);
+                a32 = v2.fma(w3, a32);
+            }
+            // accumulator (row j, token k) at slot j*3 + k
+            a00.intoArray(scratch, 0);
+            a01.intoArray(scratch, L);
+            a02.intoArray(scratch, 2 * L);
+            a10.intoArray(scratch, 3 * L);
+            a11.intoArray(scratch, 4 * L);
+            a12.intoArray(scratch, 5 * L);
+            a20.intoArray(scratch, 6 * L);
+            a21.intoArray(scratch, 7 * L);
+            a22.intoArray(scratch, 8 * L);
+            a30.intoArray(scratch, 9 * L);
+            a31.intoArray(scratch, 10 * L);
+            a32.intoArray(scratch, 11 * L);
+            sumLanes(scratch, 12);
+            for (int j = 0; j < 4; j++) {
+                for (int k = 0; k < 3; k++) {
+                    float s = tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 3 + k]);
+                    store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
+                }
+            }
+        }
+        return T - t == 2 ? f32Rows4Tokens2(w, cols, x, t, y, yStride, yOff, r, accumulate, scratch) : t;
+    }
+
+    /** Rows r..r+3, tokens t and t+1 (two tokens left over by the 4x3 blocks); returns t + 2. */
+    private static int f32Rows4Tokens2(ByteBuffer w, int cols, float[] x, int t, float[] y, int yStride, int yOff,
+                                       int r, boolean accumulate, float[] scratch) {
+        int upper = F.loopBound(cols);
+        int sums = 16 * L;
+        int rb0 = r * cols * 4, rb1 = rb0 + cols * 4, rb2 = rb1 + cols * 4, rb3 = rb2 + cols * 4;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a10 = a00, a11 = a00;
+        FloatVector a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        int x0 = t * cols, x1 = x0 + cols;
+        for (int i = 0; i < upper; i += L) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector w0 = FloatVector.fromByteBuffer(F, w, rb0 + i * 4, LE);
+            a00 = v0.fma(w0, a00);
+            a01 = v1.fma(w0, a01);
+            FloatVector w1 = FloatVector.fromByteBuffer(F, w, rb1 + i * 4, LE);
+            a10 = v0.fma(w1, a10);
+            a11 = v1.fma(w1, a11);
+            FloatVector w2 = FloatVector.fromByteBuffer(F, w, rb2 + i * 4, LE);
+            a20 = v0.fma(w2, a20);
+            a21 = v1.fma(w2, a21);
+            FloatVector w3 = FloatVector.fromByteBuffer(F, w, rb3 + i * 4, LE);
+            a30 = v0.fma(w3, a30);
+            a31 = v1.fma(w3, a31);
+        }
+        a00.intoArray(scratch, 0);
+        a01.intoArray(scratch, L);
+        a10.intoArray(scratch, 2 * L);
+        a11.intoArray(scratch, 3 * L);
+        a20.intoArray(scratch, 4 * L);
+        a21.intoArray(scratch, 5 * L);
+        a30.intoArray(scratch, 6 * L);
+        a31.intoArray(scratch, 7 * L);
+        sumLanes(scratch, 8);
+        for (int j = 0; j < 4; j++) {
+            for (int k = 0; k < 2; k++) {
+                float s = tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 2 + k]);
+                store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
+            }
+        }
+        return t + 2;
     }
 
     /**
@@ -398,6 +355,7 @@ public final class VectorKernels {
     private static int bf16Rows4Tokens4(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff,
                                         int r, boolean accumulate, float[] scratch) {
         int upper = F.loopBound(cols);
+        int sums = 16 * L;
         int t = 0;
         for (; t + 4 <= T; t += 4) {
             FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
@@ -448,10 +406,10 @@ public final class VectorKernels {
             a31.intoArray(scratch, 13 * L);
             a32.intoArray(scratch, 14 * L);
             a33.intoArray(scratch, 15 * L);
-            sums16(scratch);
+            sumLanes(scratch, 16);
             for (int j = 0; j < 4; j++) {
                 for (int k = 0; k < 4; k++) {
-                    float s = bf16Tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[SUM16[j * 4 + k]]);
+                    float s = bf16Tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 4 + k]);
                     store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
                 }
             }
@@ -463,6 +421,7 @@ public final class VectorKernels {
     private static void bf16Rows4Tokens1(ByteBuffer w, int cols, float[] x, int t0, int T, float[] y, int yStride,
                                          int yOff, int r, boolean accumulate, float[] scratch) {
         int upper = F.loopBound(cols);
+        int sums = 16 * L;
         for (int t = t0; t < T; t++) {
             FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
             int x0 = t * cols;
@@ -478,9 +437,9 @@ public final class VectorKernels {
             a1.intoArray(scratch, L);
             a2.intoArray(scratch, 2 * L);
             a3.intoArray(scratch, 3 * L);
-            sums4(scratch);
+            sumLanes(scratch, 4);
             for (int j = 0; j < 4; j++) {
-                float s = bf16Tail(w, r + j, x, x0, upper, cols, scratch[SUM4[j]]);
+                float s = bf16Tail(w, r + j, x, x0, upper, cols, scratch[sums + j]);
                 store(y, t * yStride + yOff + r + j, s, accumulate);
             }
         }
@@ -490,6 +449,7 @@ public final class VectorKernels {
     private static void bf16Rows1(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0,
                                   int r1, boolean accumulate, float[] scratch) {
         int upper = F.loopBound(cols);
+        int sums = 16 * L;
         for (int r = r0; r < r1; r++) {
             for (int t = 0; t < T; t++) {
                 FloatVector a0 = FloatVector.zero(F);
@@ -497,7 +457,9 @@ public final class VectorKernels {
                 for (int i = 0; i < upper; i += L) {
                     a0 = FloatVector.fromArray(F, x, x0 + i).fma(bf16(w, (r * cols + i) * 2), a0);
                 }
-                store(y, t * yStride + yOff + r, bf16Tail(w, r, x, x0, upper, cols, sum1(a0)), accumulate);
+                a0.intoArray(scratch, 0);
+                sumLanes(scratch, 1);
+                store(y, t * yStride + yOff + r, bf16Tail(w, r, x, x0, upper, cols, scratch[sums]), accumulate);
             }
         }
     }
@@ -600,7 +562,9 @@ public final class VectorKernels {
         for (int i = 0; i < upper; i += L) {
             acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
         }
-        float s = sum1(acc);
+        acc.intoArray(scratch, 0);
+        sumLanes(scratch, 1);
+        float s = scratch[16 * L];
         for (int i = upper; i < n; i++) {
             s = Math.fma(a[aOff + i], b[bOff + i], s);
         }

@@ -308,11 +308,11 @@ class VectorKernelsDifferentialTest {
         }
     }
 
-    /** Every output of the float32 kernel, checked bit for bit against {@link ScalarKernels#treeOrderDot}. */
-    static void assertTreeOrderExact(float[] w, int rows, int cols, float[] x, int tokens, float[] y, String what) {
+    /** Every output of the float32 kernel, checked bit for bit against {@link ScalarKernels#laneOrderDot}. */
+    static void assertLaneOrderExact(float[] w, int rows, int cols, float[] x, int tokens, float[] y, String what) {
         for (int t = 0; t < tokens; t++) {
             for (int r = 0; r < rows; r++) {
-                float expected = ScalarKernels.treeOrderDot(w, r * cols, x, t * cols, cols, L);
+                float expected = ScalarKernels.laneOrderDot(w, r * cols, x, t * cols, cols, L);
                 assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(y[t * rows + r]),
                         what + ": token " + t + " row " + r + ": twin " + expected + " kernel " + y[t * rows + r]);
             }
@@ -320,12 +320,12 @@ class VectorKernelsDifferentialTest {
     }
 
     /**
-     * The kernel's order is a specification, not an accident: lane-wise FMAs in column order, the butterfly lane
+     * The kernel's order is a specification, not an accident: lane-wise FMAs in column order, the in-order lane
      * sum, the scalar tail. Every block path (4 rows × 4 tokens, 4 rows × 1 token, single rows) must give
      * exactly the bits of the scalar twin, which also makes them equal to one another.
      */
     @Test
-    void float32_kernel_gives_the_tree_order_twins_bits_in_every_block_path() {
+    void float32_kernel_gives_the_lane_order_twins_bits_in_every_block_path() {
         for (int cols : new int[] {3, 37, 100, 2 * L + 1, 4 * L}) {
             int rows = 13;
             float[] w = activations(rows, cols, 60 + cols);
@@ -334,10 +334,10 @@ class VectorKernelsDifferentialTest {
                 float[] x = activations(tokens, cols, 61 + tokens);
                 float[] y = new float[tokens * rows];
                 VectorKernels.mulF32(b, cols, x, tokens, y, rows, 0, 0, rows, false, new CpuMatrix.Scratch().lanes);
-                assertTreeOrderExact(w, rows, cols, x, tokens, y, cols + " columns, " + tokens + " tokens");
+                assertLaneOrderExact(w, rows, cols, x, tokens, y, cols + " columns, " + tokens + " tokens");
             }
             float[] x = activations(1, cols, 62);
-            float expected = ScalarKernels.treeOrderDot(w, 0, x, 0, cols, L);
+            float expected = ScalarKernels.laneOrderDot(w, 0, x, 0, cols, L);
             assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(
                     VectorKernels.dot(w, 0, x, 0, cols, new CpuMatrix.Scratch().lanes)), "dot over " + cols);
         }
@@ -348,7 +348,7 @@ class VectorKernelsDifferentialTest {
      * JDK 17.0.15; the plain loop must not).
      */
     @Test
-    void float32_kernel_stays_tree_order_exact_once_compiled() {
+    void float32_kernel_stays_lane_order_exact_once_compiled() {
         int rows = 9, cols = 4 * L + 3, tokens = 6;
         float[] w = activations(rows, cols, 70);
         ByteBuffer b = VectorKernels.toBuffer(w);
@@ -360,60 +360,65 @@ class VectorKernelsDifferentialTest {
             VectorKernels.mulF32(b, cols, x, tokens, y, rows, 0, 0, rows, false, lanes);
             sink += VectorKernels.dot(w, 0, x, 0, cols, lanes);
             if (rep % 5000 == 4999) {
-                assertTreeOrderExact(w, rows, cols, x, tokens, y, "repetition " + rep);
+                assertLaneOrderExact(w, rows, cols, x, tokens, y, "repetition " + rep);
             }
         }
-        assertEquals(20_000 * ScalarKernels.treeOrderDot(w, 0, x, 0, cols, L), sink,
+        assertEquals(20_000 * ScalarKernels.laneOrderDot(w, 0, x, 0, cols, L), sink,
                 Math.abs(sink) * 1e-3, "compiled dot");
     }
 
     /**
-     * The butterfly network's lane bookkeeping: for every vector width the backend may meet (SSE/NEON 4, AVX2 8,
-     * AVX-512 16) and for the 16-, 4- and 1-accumulator epilogues, each accumulator's sum lands in its own lane,
-     * inside the scratch the kernels allocate.
+     * The 4 rows x 3 tokens blocks (with 4 x 2 for two tokens left over) that 8-lane machines take give every
+     * output exactly the lane-order twin's bits, so also the 4x4 blocks' bits: a batch on an AVX2 machine and one
+     * on an AVX-512 machine differ only through the vector width, never through the block shape.
      */
     @Test
-    void butterfly_gives_every_accumulator_its_own_sum_lane_at_every_vector_width() {
-        for (int lanes : new int[] {4, 8, 16}) {
-            for (int n : new int[] {1, 4, 16}) {
-                int[] pos = VectorKernels.butterflyPositions(n, lanes);
-                assertEquals(n, Arrays.stream(pos).distinct().count(), lanes + " lanes, " + n + " accumulators");
-                for (int p : pos) {
-                    assertTrue(p >= 16 * lanes && p < 16 * lanes + Math.max(16, 2 * lanes),
-                            lanes + " lanes, " + n + " accumulators: sum at " + p);
-                }
+    void float32_three_token_blocks_give_the_lane_order_twins_bits_and_the_four_token_blocks_bits() {
+        for (int cols : new int[] {3, 37, 100, 2 * L + 1, 4 * L}) {
+            int rows = 13;
+            float[] w = activations(rows, cols, 160 + cols);
+            ByteBuffer b = VectorKernels.toBuffer(w);
+            for (int tokens = 1; tokens <= 9; tokens++) {
+                float[] x = activations(tokens, cols, 161 + tokens);
+                float[] three = new float[tokens * rows];
+                float[] four = new float[tokens * rows];
+                float[] lanes = new CpuMatrix.Scratch().lanes;
+                VectorKernels.mulF32ThreeTokenBlocks(b, cols, x, tokens, three, rows, 0, 0, rows, false, lanes);
+                VectorKernels.mulF32(b, cols, x, tokens, four, rows, 0, 0, rows, false, lanes);
+                assertLaneOrderExact(w, rows, cols, x, tokens, three, cols + " columns, " + tokens + " tokens, 4x3");
+                assertBitsEqual(four, three, cols + " columns, " + tokens + " tokens: 4x3 blocks vs default blocks");
             }
         }
     }
 
-    /**
-     * The tree itself, checked on values where order shows: the scalar tree of {@link VectorKernels#treeSum}
-     * equals {@link ScalarKernels#treeOrderDot}'s lane sum and differs from the sequential sum it replaced.
-     */
+    /** The same once C2 has compiled the 4x3 and 4x2 blocks (8 tokens: 3 + 3 + 2), accumulating into the output. */
     @Test
-    void lane_sum_is_the_butterfly_tree_not_the_sequential_sum() {
-        float[] lanes = new float[L];
-        Arrays.fill(lanes, 1f);
-        lanes[0] = 1e8f;   // sequential: 1e8 + 1 + 1 ... each 1 is lost; tree: the ones pair up first
-        lanes[L / 2] = -1e8f;
-        float[] ones = new float[L];
-        Arrays.fill(ones, 1f);
-        float tree = ScalarKernels.treeOrderDot(lanes, 0, ones, 0, L, L);
-        float sequential = ScalarKernels.laneOrderDot(lanes, 0, ones, 0, L, L);
-        assertEquals(tree, VectorKernels.treeSum(lanes, 0, L));
-        assertEquals(L - 2, tree, "tree keeps the small terms");
-        assertEquals(L / 2 - 1, sequential, "the sequential order loses the ones added to 1e8");
-        assertEquals(Float.floatToRawIntBits(tree),
-                Float.floatToRawIntBits(VectorKernels.dot(lanes, 0, ones, 0, L, new CpuMatrix.Scratch().lanes)),
-                "the vector dot sums with the tree");
+    void float32_three_token_blocks_stay_lane_order_exact_once_compiled() {
+        int rows = 9, cols = 4 * L + 3, tokens = 8;
+        float[] w = activations(rows, cols, 170);
+        ByteBuffer b = VectorKernels.toBuffer(w);
+        float[] x = activations(tokens, cols, 171);
+        float[] lanes = new CpuMatrix.Scratch().lanes;
+        float[] y = new float[tokens * rows];
+        for (int rep = 0; rep < 12_000; rep++) {
+            VectorKernels.mulF32ThreeTokenBlocks(b, cols, x, tokens, y, rows, 0, 0, rows, false, lanes);
+            if (rep % 4000 == 3999) {
+                assertLaneOrderExact(w, rows, cols, x, tokens, y, "repetition " + rep);
+            }
+        }
+        float[] before = y.clone();
+        VectorKernels.mulF32ThreeTokenBlocks(b, cols, x, tokens, y, rows, 0, 0, rows, true, lanes);
+        for (int i = 0; i < y.length; i++) {
+            assertEquals(before[i] + before[i], y[i], "accumulated element " + i);
+        }
     }
 
     /**
      * The bfloat16 kernel in every block path (4x4, 4x1, single rows, and the widened tile from 16 tokens on)
-     * gives exactly the tree-order twin's bits over the widened matrix.
+     * gives exactly the lane-order twin's bits over the widened matrix.
      */
     @Test
-    void bf16_kernel_gives_the_tree_order_twins_bits_in_every_block_path() {
+    void bf16_kernel_gives_the_lane_order_twins_bits_in_every_block_path() {
         int rows = 11;
         int cols = 3 * L + 5;
         WeightMatrix w = matrix(DType.BF16, rows, cols, 80);
@@ -423,27 +428,7 @@ class VectorKernelsDifferentialTest {
         }
         for (int tokens : new int[] {1, 3, 4, 7, 16, 19}) {
             float[] x = activations(tokens, cols, 81 + tokens);
-            assertTreeOrderExact(widened, rows, cols, x, tokens, vectorMul(w, x, tokens), "bf16, " + tokens + " tokens");
-        }
-    }
-
-    /**
-     * The same for the float32 kernel once C2 has compiled the 4x4 block with the butterfly epilogue at a prefill
-     * size (a block shape and epilogue warmed only at small batches could hide a compiled-code difference).
-     */
-    @Test
-    void float32_four_by_four_block_stays_tree_order_exact_once_compiled_at_prefill_size() {
-        int rows = 8, cols = 2 * L, tokens = 33;
-        float[] w = activations(rows, cols, 90);
-        ByteBuffer b = VectorKernels.toBuffer(w);
-        float[] x = activations(tokens, cols, 91);
-        float[] lanes = new CpuMatrix.Scratch().lanes;
-        float[] y = new float[tokens * rows];
-        for (int rep = 0; rep < 6_000; rep++) {
-            VectorKernels.mulF32(b, cols, x, tokens, y, rows, 0, 0, rows, false, lanes);
-            if (rep % 2000 == 1999) {
-                assertTreeOrderExact(w, rows, cols, x, tokens, y, "repetition " + rep);
-            }
+            assertLaneOrderExact(widened, rows, cols, x, tokens, vectorMul(w, x, tokens), "bf16, " + tokens + " tokens");
         }
     }
 
