@@ -263,13 +263,26 @@ public final class CpuBackend implements Backend {
             rmsNorm(x, lw.mlpNorm(), xb, T);
             CpuMatrix mg = proj[l][LoraModule.GATE.ordinal()];
             CpuMatrix mu = proj[l][LoraModule.UP.ordinal()];
-            parallel.forRange(2 * inter, 16, (s, e, wk) -> {
-                mulSplit(mg, 0, xbF, T, gate, s, e, wk);
-                mulSplit(mu, inter, xbF, T, up, s, e, wk);
-            });
-            lora(groups, l, LoraModule.GATE, xb, T, gate);
-            lora(groups, l, LoraModule.UP, xb, T, up);
-            parallel.forRange(T, 1, (s, e, wk) -> VectorKernels.siluMul(gate, up, s * inter, e * inter));
+            if (!hasLora(groups, l, LoraModule.GATE) && !hasLora(groups, l, LoraModule.UP)) {
+                // NOTE: one dispatch for gate, up and SiLU: each thread owns the same feature range of gate and
+                // up, so it can apply SiLU to its range as soon as both are done (the arithmetic is unchanged).
+                parallel.forRange(inter, 16, (s, e, wk) -> {
+                    mg.mul(xbF, T, gate, inter, 0, s, e, false, scratch[wk]);
+                    mu.mul(xbF, T, up, inter, 0, s, e, false, scratch[wk]);
+                    for (int t = 0; t < T; t++) {
+                        VectorKernels.siluMul(gate, up, t * inter + s, t * inter + e);
+                    }
+                });
+            } else {
+                // LoRA deltas must land in gate and up before SiLU
+                parallel.forRange(inter, 16, (s, e, wk) -> {
+                    mg.mul(xbF, T, gate, inter, 0, s, e, false, scratch[wk]);
+                    mu.mul(xbF, T, up, inter, 0, s, e, false, scratch[wk]);
+                });
+                lora(groups, l, LoraModule.GATE, xb, T, gate);
+                lora(groups, l, LoraModule.UP, xb, T, up);
+                parallel.forRange(T, 1, (s, e, wk) -> VectorKernels.siluMul(gate, up, s * inter, e * inter));
+            }
             CpuMatrix md = proj[l][LoraModule.DOWN.ordinal()];
             parallel.forRange(h, 16, (s, e, wk) -> md.mul(gate, T, xF, h, 0, s, e, true, scratch[wk]));
             lora(groups, l, LoraModule.DOWN, gate, T, x);
@@ -431,6 +444,15 @@ public final class CpuBackend implements Backend {
                 }
             }
         });
+    }
+
+    private static boolean hasLora(List<LoraGroup> groups, int layer, LoraModule m) {
+        for (LoraGroup g : groups) {
+            if (g.adapter().a(layer, m) != null) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

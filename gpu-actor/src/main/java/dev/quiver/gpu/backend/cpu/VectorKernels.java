@@ -22,6 +22,8 @@ import jdk.incubator.vector.VectorSpecies;
 public final class VectorKernels {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int L = F.length();
+    /** 8 lanes or fewer: the float32 kernel takes 4 rows x 3 tokens blocks (AVX2 has 16 vector registers). */
+    static final boolean THREE_TOKENS = L <= 8;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /** Shorts of half-precision weights per float vector of L lanes. */
     private static final VectorSpecies<Short> S = ShortVector.SPECIES_PREFERRED.withShape(
@@ -81,7 +83,16 @@ public final class VectorKernels {
      */
     static void mulF32(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
                        boolean accumulate, float[] scratch) {
-        mul(w, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch);
+        mul(w, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch, THREE_TOKENS);
+    }
+
+    /**
+     * {@link #mulF32} through the 4 rows x 3 tokens blocks whatever the vector width, so that tests on a 16-lane
+     * machine cover the path AVX2 machines take.
+     */
+    static void mulF32ThreeTokenBlocks(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff,
+                                       int r0, int r1, boolean accumulate, float[] scratch) {
+        mul(w, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch, true);
     }
 
     /**
@@ -92,7 +103,7 @@ public final class VectorKernels {
                          int r1, boolean accumulate, float[] scratch) {
         ByteBuffer b = ByteBuffer.allocate(r1 * cols * 4).order(ByteOrder.LITTLE_ENDIAN);
         b.asFloatBuffer().put(w, wOff, r1 * cols);
-        mul(b, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch);
+        mul(b, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch, THREE_TOKENS);
     }
 
     /** A float array as a little-endian direct buffer, the layout the kernels read. */
@@ -103,20 +114,21 @@ public final class VectorKernels {
     }
 
     /**
-     * Register-blocked product: 4 rows × 4 tokens share each loaded vector (16 accumulators), then 4 rows × 1
-     * token for the remaining tokens, then single rows. Every output is the same lane-wise FMA chain over the
+     * Register-blocked product: 4 rows × 4 tokens share each loaded vector (16 accumulators), or with 8-lane
+     * vectors 4 rows × 3 tokens (and 4 × 2 for two left over), then 4 rows × 1 token for the remaining tokens,
+     * then single rows. Every output is the same lane-wise FMA chain over the
      * columns in order, the same lane sum and the same scalar tail, whichever block computed it.
      */
     // NOTE: one concrete weight type (a buffer) keeps every vector op inlined; an interface here made C2 box
     // vectors and cost 7x at batch 1.
     private static void mul(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
-                            boolean accumulate, float[] scratch) {
+                            boolean accumulate, float[] scratch, boolean threeTokens) {
         int upper = F.loopBound(cols);
         int sums = 16 * L;
         int r = r0;
         for (; r + 4 <= r1; r += 4) {
-            int t = 0;
-            for (; t + 4 <= T; t += 4) {
+            int t = threeTokens && T >= 2 ? f32Rows4Tokens3(w, cols, x, T, y, yStride, yOff, r, accumulate, scratch) : 0;
+            for (; !threeTokens && t + 4 <= T; t += 4) {
                 FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
                 FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
                 FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
@@ -208,6 +220,111 @@ public final class VectorKernels {
                 store(y, t * yStride + yOff + r, tail(w, r, x, x0, upper, cols, scratch[sums]), accumulate);
             }
         }
+    }
+
+    /**
+     * Rows r..r+3, tokens in blocks of 3 while 3 remain; returns the first token left. The block shape for 8-lane
+     * vectors: 12 accumulators, 3 activation vectors and the weight vector fill AVX2's 16 registers exactly, where
+     * the 4x4 block's 21 live vectors spill. Same FMA chains, lane sums and tail per output as every other block.
+     */
+    private static int f32Rows4Tokens3(ByteBuffer w, int cols, float[] x, int T, float[] y, int yStride, int yOff,
+                                       int r, boolean accumulate, float[] scratch) {
+        int upper = F.loopBound(cols);
+        int sums = 16 * L;
+        int t = 0;
+        int rb0 = r * cols * 4, rb1 = rb0 + cols * 4, rb2 = rb1 + cols * 4, rb3 = rb2 + cols * 4;
+        for (; t + 3 <= T; t += 3) {
+            FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00;
+            FloatVector a10 = a00, a11 = a00, a12 = a00;
+            FloatVector a20 = a00, a21 = a00, a22 = a00;
+            FloatVector a30 = a00, a31 = a00, a32 = a00;
+            int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols;
+            for (int i = 0; i < upper; i += L) {
+                FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+                FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+                FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+                FloatVector w0 = FloatVector.fromByteBuffer(F, w, rb0 + i * 4, LE);
+                a00 = v0.fma(w0, a00);
+                a01 = v1.fma(w0, a01);
+                a02 = v2.fma(w0, a02);
+                FloatVector w1 = FloatVector.fromByteBuffer(F, w, rb1 + i * 4, LE);
+                a10 = v0.fma(w1, a10);
+                a11 = v1.fma(w1, a11);
+                a12 = v2.fma(w1, a12);
+                FloatVector w2 = FloatVector.fromByteBuffer(F, w, rb2 + i * 4, LE);
+                a20 = v0.fma(w2, a20);
+                a21 = v1.fma(w2, a21);
+                a22 = v2.fma(w2, a22);
+                FloatVector w3 = FloatVector.fromByteBuffer(F, w, rb3 + i * 4, LE);
+                a30 = v0.fma(w3, a30);
+                a31 = v1.fma(w3, a31);
+                a32 = v2.fma(w3, a32);
+            }
+            // accumulator (row j, token k) at slot j*3 + k
+            a00.intoArray(scratch, 0);
+            a01.intoArray(scratch, L);
+            a02.intoArray(scratch, 2 * L);
+            a10.intoArray(scratch, 3 * L);
+            a11.intoArray(scratch, 4 * L);
+            a12.intoArray(scratch, 5 * L);
+            a20.intoArray(scratch, 6 * L);
+            a21.intoArray(scratch, 7 * L);
+            a22.intoArray(scratch, 8 * L);
+            a30.intoArray(scratch, 9 * L);
+            a31.intoArray(scratch, 10 * L);
+            a32.intoArray(scratch, 11 * L);
+            sumLanes(scratch, 12);
+            for (int j = 0; j < 4; j++) {
+                for (int k = 0; k < 3; k++) {
+                    float s = tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 3 + k]);
+                    store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
+                }
+            }
+        }
+        return T - t == 2 ? f32Rows4Tokens2(w, cols, x, t, y, yStride, yOff, r, accumulate, scratch) : t;
+    }
+
+    /** Rows r..r+3, tokens t and t+1 (two tokens left over by the 4x3 blocks); returns t + 2. */
+    private static int f32Rows4Tokens2(ByteBuffer w, int cols, float[] x, int t, float[] y, int yStride, int yOff,
+                                       int r, boolean accumulate, float[] scratch) {
+        int upper = F.loopBound(cols);
+        int sums = 16 * L;
+        int rb0 = r * cols * 4, rb1 = rb0 + cols * 4, rb2 = rb1 + cols * 4, rb3 = rb2 + cols * 4;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a10 = a00, a11 = a00;
+        FloatVector a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        int x0 = t * cols, x1 = x0 + cols;
+        for (int i = 0; i < upper; i += L) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector w0 = FloatVector.fromByteBuffer(F, w, rb0 + i * 4, LE);
+            a00 = v0.fma(w0, a00);
+            a01 = v1.fma(w0, a01);
+            FloatVector w1 = FloatVector.fromByteBuffer(F, w, rb1 + i * 4, LE);
+            a10 = v0.fma(w1, a10);
+            a11 = v1.fma(w1, a11);
+            FloatVector w2 = FloatVector.fromByteBuffer(F, w, rb2 + i * 4, LE);
+            a20 = v0.fma(w2, a20);
+            a21 = v1.fma(w2, a21);
+            FloatVector w3 = FloatVector.fromByteBuffer(F, w, rb3 + i * 4, LE);
+            a30 = v0.fma(w3, a30);
+            a31 = v1.fma(w3, a31);
+        }
+        a00.intoArray(scratch, 0);
+        a01.intoArray(scratch, L);
+        a10.intoArray(scratch, 2 * L);
+        a11.intoArray(scratch, 3 * L);
+        a20.intoArray(scratch, 4 * L);
+        a21.intoArray(scratch, 5 * L);
+        a30.intoArray(scratch, 6 * L);
+        a31.intoArray(scratch, 7 * L);
+        sumLanes(scratch, 8);
+        for (int j = 0; j < 4; j++) {
+            for (int k = 0; k < 2; k++) {
+                float s = tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 2 + k]);
+                store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
+            }
+        }
+        return t + 2;
     }
 
     /**

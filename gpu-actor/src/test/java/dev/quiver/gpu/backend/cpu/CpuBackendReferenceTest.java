@@ -174,6 +174,71 @@ class CpuBackendReferenceTest {
         m.backend.close();
     }
 
+    /**
+     * Batch invariance at the backend, bit for bit: a sequence's last logits are the same alone, prefilled in two
+     * chunks, and inside batches of other sequences on other adapters and of other sizes. The batches switch the
+     * kernels' block shapes (4 tokens at a time or 1), the half-precision widening path (from 16 rows on) and the
+     * fused gate/up/SiLU dispatch (off when any row has a gate or up adapter) on and off.
+     */
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "BF16", "F16"})
+    void a_sequences_logits_have_the_same_bits_alone_chunked_and_batched_with_any_others(DType dtype) {
+        Loaded m = load(TinyModels.model(dtype), 2);
+        int vocab = m.weights.config.vocabSize();
+        int[] other7 = {1, 30, 77, 14, 3, 8, 2};
+        int[] other3 = {1, 2, 9};
+        int[] other8 = {1, 4, 6, 8, 10, 12, 14, 16};
+        for (int slot : new int[] {-1, 0}) {
+            float[] alone = lastLogits(m.backend, new int[][] {PROMPT}, new int[] {slot})[0];
+            float[] chunked = new float[vocab];
+            int[] table = blocks(0, PROMPT.length);
+            forwardRange(m.backend, PROMPT, 0, 5, table, slot, null);
+            forwardRange(m.backend, PROMPT, 5, PROMPT.length, table, slot, chunked);
+            assertBits(alone, chunked, dtype + " slot " + slot + ": prefilled in chunks of 5 and 7");
+            // slot 3 adapts gate/up/down (the unfused MLP path), slot 1 every projection
+            float[][] mixed = lastLogits(m.backend, new int[][] {other7, PROMPT, other3}, new int[] {3, slot, 1});
+            assertBits(alone, mixed[1], dtype + " slot " + slot + ": between sequences on other adapters");
+            float[][] large = lastLogits(m.backend, new int[][] {other8, other8, PROMPT, other8},
+                    new int[] {-1, 0, slot, -1});
+            assertBits(alone, large[2], dtype + " slot " + slot + ": in a batch of 36 rows");
+        }
+        m.backend.close();
+    }
+
+    /** One forward over several sequences prefilled from position 0, each in its own blocks; each one's last logits. */
+    static float[][] lastLogits(CpuBackend b, int[][] prompts, int[] slotOf) {
+        int vocab = b.config().vocabSize();
+        List<Integer> tok = new ArrayList<>(), pos = new ArrayList<>(), sl = new ArrayList<>(), sq = new ArrayList<>();
+        int[][] tables = new int[prompts.length][];
+        int[] last = new int[prompts.length];
+        int nextBlock = 0;
+        for (int s = 0; s < prompts.length; s++) {
+            tables[s] = blocks(nextBlock, prompts[s].length);
+            nextBlock += tables[s].length;
+            for (int i = 0; i < prompts[s].length; i++) {
+                tok.add(prompts[s][i]);
+                pos.add(i);
+                sl.add(slotOf[s]);
+                sq.add(s);
+            }
+            last[s] = tok.size() - 1;
+        }
+        float[] logits = new float[prompts.length * vocab];
+        b.forward(new ForwardBatch(ints(tok), ints(pos), ints(sl), ints(sq), tables, last), logits);
+        float[][] out = new float[prompts.length][];
+        for (int s = 0; s < prompts.length; s++) {
+            out[s] = java.util.Arrays.copyOfRange(logits, s * vocab, (s + 1) * vocab);
+        }
+        return out;
+    }
+
+    static void assertBits(float[] expected, float[] actual, String what) {
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(actual[i]),
+                    what + ": logit " + i + ": " + expected[i] + " vs " + actual[i]);
+        }
+    }
+
     static void forwardRange(CpuBackend b, int[] tokens, int from, int to, int[] table, int slot, float[] logits) {
         int n = to - from;
         int[] t = new int[n], p = new int[n], s = new int[n], q = new int[n];

@@ -367,6 +367,71 @@ class VectorKernelsDifferentialTest {
                 Math.abs(sink) * 1e-3, "compiled dot");
     }
 
+    /**
+     * The 4 rows x 3 tokens blocks (with 4 x 2 for two tokens left over) that 8-lane machines take give every
+     * output exactly the lane-order twin's bits, so also the 4x4 blocks' bits: a batch on an AVX2 machine and one
+     * on an AVX-512 machine differ only through the vector width, never through the block shape.
+     */
+    @Test
+    void float32_three_token_blocks_give_the_lane_order_twins_bits_and_the_four_token_blocks_bits() {
+        for (int cols : new int[] {3, 37, 100, 2 * L + 1, 4 * L}) {
+            int rows = 13;
+            float[] w = activations(rows, cols, 160 + cols);
+            ByteBuffer b = VectorKernels.toBuffer(w);
+            for (int tokens = 1; tokens <= 9; tokens++) {
+                float[] x = activations(tokens, cols, 161 + tokens);
+                float[] three = new float[tokens * rows];
+                float[] four = new float[tokens * rows];
+                float[] lanes = new CpuMatrix.Scratch().lanes;
+                VectorKernels.mulF32ThreeTokenBlocks(b, cols, x, tokens, three, rows, 0, 0, rows, false, lanes);
+                VectorKernels.mulF32(b, cols, x, tokens, four, rows, 0, 0, rows, false, lanes);
+                assertLaneOrderExact(w, rows, cols, x, tokens, three, cols + " columns, " + tokens + " tokens, 4x3");
+                assertBitsEqual(four, three, cols + " columns, " + tokens + " tokens: 4x3 blocks vs default blocks");
+            }
+        }
+    }
+
+    /** The same once C2 has compiled the 4x3 and 4x2 blocks (8 tokens: 3 + 3 + 2), accumulating into the output. */
+    @Test
+    void float32_three_token_blocks_stay_lane_order_exact_once_compiled() {
+        int rows = 9, cols = 4 * L + 3, tokens = 8;
+        float[] w = activations(rows, cols, 170);
+        ByteBuffer b = VectorKernels.toBuffer(w);
+        float[] x = activations(tokens, cols, 171);
+        float[] lanes = new CpuMatrix.Scratch().lanes;
+        float[] y = new float[tokens * rows];
+        for (int rep = 0; rep < 12_000; rep++) {
+            VectorKernels.mulF32ThreeTokenBlocks(b, cols, x, tokens, y, rows, 0, 0, rows, false, lanes);
+            if (rep % 4000 == 3999) {
+                assertLaneOrderExact(w, rows, cols, x, tokens, y, "repetition " + rep);
+            }
+        }
+        float[] before = y.clone();
+        VectorKernels.mulF32ThreeTokenBlocks(b, cols, x, tokens, y, rows, 0, 0, rows, true, lanes);
+        for (int i = 0; i < y.length; i++) {
+            assertEquals(before[i] + before[i], y[i], "accumulated element " + i);
+        }
+    }
+
+    /**
+     * The bfloat16 kernel in every block path (4x4, 4x1, single rows, and the widened tile from 16 tokens on)
+     * gives exactly the lane-order twin's bits over the widened matrix.
+     */
+    @Test
+    void bf16_kernel_gives_the_lane_order_twins_bits_in_every_block_path() {
+        int rows = 11;
+        int cols = 3 * L + 5;
+        WeightMatrix w = matrix(DType.BF16, rows, cols, 80);
+        float[] widened = new float[rows * cols];
+        for (int i = 0; i < widened.length; i++) {
+            widened[i] = w.get(i / cols, i % cols);
+        }
+        for (int tokens : new int[] {1, 3, 4, 7, 16, 19}) {
+            float[] x = activations(tokens, cols, 81 + tokens);
+            assertLaneOrderExact(widened, rows, cols, x, tokens, vectorMul(w, x, tokens), "bf16, " + tokens + " tokens");
+        }
+    }
+
     static void assertBitsEqual(float[] expected, float[] actual, String what) {
         for (int i = 0; i < expected.length; i++) {
             assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(actual[i]),
