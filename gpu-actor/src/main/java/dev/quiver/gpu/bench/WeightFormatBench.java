@@ -72,6 +72,13 @@ public final class WeightFormatBench {
                 c.vocabSize(), w.dtype, threads, System.getProperty("java.vm.version"), loadAverage());
         System.out.printf("mapping the safetensors: %.0f ms; RSS %s%n", mapMs, rss());
 
+        for (WeightFormat f : formats) {
+            // load time alone: a backend with a single KV block, so allocating the cache does not count
+            long t1 = System.nanoTime();
+            new CpuBackend(w, new CpuBackend.Settings(threads, 1, BLOCK, 1, f)).close();
+            System.out.printf("[%s] load (backend construction, quantisation included; KV cache excluded): %.0f ms%n",
+                    f, (System.nanoTime() - t1) / 1e6);
+        }
         List<CpuBackend> backends = new ArrayList<>();
         for (WeightFormat f : formats) {
             long heap0 = usedHeap();
@@ -80,7 +87,7 @@ public final class WeightFormatBench {
             double ms = (System.nanoTime() - t1) / 1e6;
             backends.add(b);
             fillCaches(b, context, blocksPerSeq, maxBatch);
-            System.out.printf("[%s] backend ready in %.0f ms (quantisation included), weights held on the heap "
+            System.out.printf("[%s] backend with KV cache ready in %.0f ms, weights held on the heap "
                             + "%.1f MB (heap +%.1f MB incl. KV cache), RSS now %s%n", f, ms,
                     heapWeightBytes(w, f) / 1e6, (usedHeap() - heap0) / 1e6, rss());
         }

@@ -3,7 +3,6 @@ package dev.quiver.gpu.backend.cpu;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -18,7 +17,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Two paths: below {@link #TILE_FROM_TOKENS} tokens (decode), 4 rows at a time, each weight vector is
  * dequantised in registers (8 int8 lanes widened to float, times the block's scale) right before its FMAs, so
- * the weights are read at one byte each; from that many tokens on, 4 rows at a time are dequantised into a small
+ * the weights are read at one byte each (one 32-byte load per block, widened a quarter at a time); from that many tokens on, 4 rows at a time are dequantised into a small
  * per-thread float tile that the 4-row × 4-token register block then reuses for every token.
  *
  * <p>NOTE: llama.cpp instead quantises the activations to int8 per block and takes int8 dot products
@@ -27,21 +26,30 @@ import jdk.incubator.vector.VectorSpecies;
  * dequantise-in-registers path in docs/BENCHMARKS.md (engine, Q8_0).
  */
 final class Q8Kernels {
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /**
+     * 256-bit vectors (8 lanes) wherever the CPU has them, even with AVX-512: JDK 17 widens a 256-bit byte vector
+     * to floats part by part in a few instructions, while the 512-bit conversion measured 3-5x slower than the
+     * F32 kernel (not intrinsified). The chains below are specified for this L, not VectorKernels'.
+     */
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 256
+            ? FloatVector.SPECIES_256 : FloatVector.SPECIES_PREFERRED;
     static final int L = F.length();
-    /** Int8 quants per float vector (L bytes); null when no byte vector of that size exists (then only tiles). */
-    private static final VectorSpecies<Byte> B = F.vectorBitSize() / 4 >= 64
-            ? ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(F.vectorBitSize() / 4)) : null;
     private static final int BLOCK = Q8Matrix.BLOCK;
+    /**
+     * Quants in one byte vector of the float vector's size (4L bytes: one block with 8 float lanes, two with 16),
+     * widened to floats a quarter (L lanes) at a time; null with 4 float lanes (then products take the tile
+     * path, dequantising scalar-wise).
+     */
+    // NOTE: loading L bytes (a quarter-size ByteVector) per float vector and converting it measured 4-5x slower on
+    // JDK 17 than one full-size load converted part by part: those conversions are not intrinsified.
+    private static final VectorSpecies<Byte> B = (4 * L) % BLOCK == 0
+            ? ByteVector.SPECIES_64.withShape(F.vectorShape()) : null;
+    /** Blocks per byte vector (1 with 8 lanes, 2 with 16). */
+    private static final int G = 4 * L / BLOCK;
+    /** Block (0 or 1 within the byte vector) of quarters 2 and 3: constants, so the choice of scale folds away. */
+    private static final int P2 = 2 * L / BLOCK, P3 = 3 * L / BLOCK;
     /** From this many tokens on, rows are dequantised into a tile once and reused for every token. */
     static final int TILE_FROM_TOKENS = 4;
-
-    static {
-        if (BLOCK % L != 0) {
-            throw new ExceptionInInitializerError("q8_0 kernels need a float vector of at most " + BLOCK
-                    + " lanes, this CPU's has " + L);
-        }
-    }
 
     private Q8Kernels() {
     }
@@ -50,59 +58,58 @@ final class Q8Kernels {
     static void mul(Q8Matrix w, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
                     boolean accumulate, CpuMatrix.Scratch s) {
         if (T < TILE_FROM_TOKENS && B != null) {
-            int r = r0;
-            for (; r + 4 <= r1; r += 4) {
-                rows4InRegisters(w, x, T, y, yStride, yOff, r, accumulate, s.lanes);
-            }
-            if (r < r1) {
-                tiled(w, x, T, y, yStride, yOff, r, r1, accumulate, s);
+            for (int r = r0; r < r1; r++) {
+                rowInRegisters(w, x, T, y, yStride, yOff, r, accumulate, s.lanes);
             }
         } else {
             tiled(w, x, T, y, yStride, yOff, r0, r1, accumulate, s);
         }
     }
 
-    /** Rows r..r+3, every token one at a time, weights dequantised in registers. */
-    private static void rows4InRegisters(Q8Matrix w, float[] x, int T, float[] y, int yStride, int yOff, int r,
-                                         boolean accumulate, float[] scratch) {
+    /** Row r, every token one at a time, weights dequantised in registers. */
+    // NOTE: one row per call: a 4-row version (16 conversions per block) ran 5-10x slower, as C2 stopped inlining
+    // the conversions in so large a loop body and boxed the vectors (as VectorKernels notes for its kernels).
+    private static void rowInRegisters(Q8Matrix w, float[] x, int T, float[] y, int yStride, int yOff, int r,
+                                       boolean accumulate, float[] scratch) {
         int cols = w.cols();
         int nb = cols / BLOCK;
+        int grouped = nb - nb % G;
         byte[] q = w.quants();
         float[] d = w.scales();
-        int q0 = r * cols, q1 = q0 + cols, q2 = q1 + cols, q3 = q2 + cols;
-        int d0 = r * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb;
+        int q0 = r * cols;
+        int d0 = r * nb;
         for (int t = 0; t < T; t++) {
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            FloatVector a = FloatVector.zero(F);
             int x0 = t * cols;
-            for (int b = 0; b < nb; b++) {
-                FloatVector s0 = FloatVector.broadcast(F, d[d0 + b]);
-                FloatVector s1 = FloatVector.broadcast(F, d[d1 + b]);
-                FloatVector s2 = FloatVector.broadcast(F, d[d2 + b]);
-                FloatVector s3 = FloatVector.broadcast(F, d[d3 + b]);
+            for (int b = 0; b < grouped; b += G) {
+                // the scale of the vector's first block and (16 lanes) of its second
+                FloatVector s = FloatVector.broadcast(F, d[d0 + b]);
+                FloatVector u = G == 1 ? s : FloatVector.broadcast(F, d[d0 + b + G - 1]);
                 int c0 = b * BLOCK;
-                for (int i = c0; i < c0 + BLOCK; i += L) {
-                    FloatVector v = FloatVector.fromArray(F, x, x0 + i);
-                    a0 = v.fma(dequant(q, q0 + i, s0), a0);
-                    a1 = v.fma(dequant(q, q1 + i, s1), a1);
-                    a2 = v.fma(dequant(q, q2 + i, s2), a2);
-                    a3 = v.fma(dequant(q, q3 + i, s3), a3);
+                ByteVector v = ByteVector.fromArray(B, q, q0 + c0);
+                // NOTE: the part index must be a constant for C2 to intrinsify the conversion
+                a = FloatVector.fromArray(F, x, x0 + c0).fma(dequant(v, 0, s), a);
+                a = FloatVector.fromArray(F, x, x0 + c0 + L).fma(dequant(v, 1, s), a);
+                a = FloatVector.fromArray(F, x, x0 + c0 + 2 * L).fma(dequant(v, 2, P2 == 0 ? s : u), a);
+                a = FloatVector.fromArray(F, x, x0 + c0 + 3 * L).fma(dequant(v, 3, P3 == 0 ? s : u), a);
+            }
+            if (grouped < nb) {
+                // a last block that does not fill a byte vector (16 lanes, odd block count): its weights from the
+                // scalar dequantisation, continuing the same chain in column order
+                float[] tmp = new float[BLOCK];
+                dequantRows(w, r, 1, grouped, nb, tmp, BLOCK);
+                for (int i = 0; i < BLOCK; i += L) {
+                    a = FloatVector.fromArray(F, x, x0 + grouped * BLOCK + i).fma(FloatVector.fromArray(F, tmp, i), a);
                 }
             }
-            a0.intoArray(scratch, 0);
-            a1.intoArray(scratch, L);
-            a2.intoArray(scratch, 2 * L);
-            a3.intoArray(scratch, 3 * L);
-            int yo = t * yStride + yOff + r;
-            store(y, yo, sumLanes(scratch, 0), accumulate);
-            store(y, yo + 1, sumLanes(scratch, L), accumulate);
-            store(y, yo + 2, sumLanes(scratch, 2 * L), accumulate);
-            store(y, yo + 3, sumLanes(scratch, 3 * L), accumulate);
+            a.intoArray(scratch, 0);
+            store(y, t * yStride + yOff + r, sumLanes(scratch, 0), accumulate);
         }
     }
 
-    /** L quants at index off widened to float and multiplied by the block's scale: the exact weight values. */
-    private static FloatVector dequant(byte[] q, int off, FloatVector scale) {
-        return ((FloatVector) ByteVector.fromArray(B, q, off).convertShape(VectorOperators.B2F, F, 0)).mul(scale);
+    /** Quants [p*L, (p+1)*L) of a block widened to float and multiplied by its scale: the exact weight values. */
+    private static FloatVector dequant(ByteVector block, int p, FloatVector scale) {
+        return ((FloatVector) block.convertShape(VectorOperators.B2F, F, p)).mul(scale);
     }
 
     /** Rows [r0, r1) dequantised 4 at a time into the thread's tile, then multiplied as float rows. */
@@ -126,25 +133,39 @@ final class Q8Kernels {
 
     /** Rows r..r+n-1 dequantised into tile[0, n*cols). */
     static void dequantRows(Q8Matrix w, int r, int n, float[] tile) {
+        dequantRows(w, r, n, 0, w.cols() / BLOCK, tile, w.cols());
+    }
+
+    /**
+     * Blocks [b0, b1) of rows r..r+n-1 dequantised into tile, row j's first block at j*stride: byte vectors where
+     * whole ones fit, quant × scale one by one for the rest.
+     */
+    private static void dequantRows(Q8Matrix w, int r, int n, int b0, int b1, float[] tile, int stride) {
         int cols = w.cols();
         int nb = cols / BLOCK;
         byte[] q = w.quants();
         float[] d = w.scales();
         for (int j = 0; j < n; j++) {
             int qo = (r + j) * cols;
-            int to = j * cols;
-            for (int b = 0; b < nb; b++) {
-                float sc = d[(r + j) * nb + b];
-                int c0 = b * BLOCK;
-                if (B != null) {
-                    FloatVector sv = FloatVector.broadcast(F, sc);
-                    for (int i = c0; i < c0 + BLOCK; i += L) {
-                        dequant(q, qo + i, sv).intoArray(tile, to + i);
-                    }
-                } else {
-                    for (int i = c0; i < c0 + BLOCK; i++) {
-                        tile[to + i] = q[qo + i] * sc;
-                    }
+            int ds = (r + j) * nb;
+            int to = j * stride - b0 * BLOCK;
+            int b = b0;
+            if (B != null) {
+                for (; b + G <= b1; b += G) {
+                    FloatVector s = FloatVector.broadcast(F, d[ds + b]);
+                    FloatVector u = G == 1 ? s : FloatVector.broadcast(F, d[ds + b + G - 1]);
+                    int c0 = b * BLOCK;
+                    ByteVector v = ByteVector.fromArray(B, q, qo + c0);
+                    dequant(v, 0, s).intoArray(tile, to + c0);
+                    dequant(v, 1, s).intoArray(tile, to + c0 + L);
+                    dequant(v, 2, P2 == 0 ? s : u).intoArray(tile, to + c0 + 2 * L);
+                    dequant(v, 3, P3 == 0 ? s : u).intoArray(tile, to + c0 + 3 * L);
+                }
+            }
+            for (; b < b1; b++) {
+                float sc = d[ds + b];
+                for (int i = b * BLOCK; i < (b + 1) * BLOCK; i++) {
+                    tile[to + i] = q[qo + i] * sc;
                 }
             }
         }

@@ -16,7 +16,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * batch-invariant: a token's bits do not depend on its batch, alone, in the in-register path or in the tile path.
  */
 class Q8KernelsTest {
-    static final int L = VectorKernels.lanes();
+    static final int L = Q8Kernels.L;
 
     static Q8Matrix q8(int rows, int cols, long seed) {
         return Q8Matrix.quantize(VectorKernelsDifferentialTest.matrix(DType.F32, rows, cols, seed));
@@ -84,7 +84,7 @@ class Q8KernelsTest {
         Q8Matrix w = q8(rows, cols, 77);
         float[] token = VectorKernelsDifferentialTest.activations(1, cols, 3);
         float[] alone = mul(w, token, 1);
-        // 2 and 3 stay in registers; 4 and more take the tile path; 5, 9 and 18 leave a remainder of 4-token blocks
+        // 2 and 3 stay in registers; from TILE_FROM_TOKENS on the tile path; 5, 9 and 18 leave 4-token remainders
         for (int batch : new int[] {2, 3, Q8Kernels.TILE_FROM_TOKENS, 5, 9, 18}) {
             for (int pos = 0; pos < batch; pos++) {
                 float[] x = VectorKernelsDifferentialTest.activations(batch, cols, 500 + batch * 10 + pos);
