@@ -25,13 +25,22 @@ import java.util.List;
  * <p>Per format: load time (backend construction, which is where Q8_0 quantises) and the memory it adds; then per
  * round decode tokens/s at batch 1, 8 and 32 after {@code context} prompt tokens per sequence, and prefill tokens/s
  * of one {@code context}-token prompt. Before timing, the logprob drift of each format from the first over fixed
- * prompts ({@link LogprobDrift}).
+ * prompts ({@link LogprobDrift}). Rates are printed per wall-clock second and per process-CPU second (the
+ * latter, warm-up included, is what a machine shared with other work distorts least).
  */
 public final class WeightFormatBench {
     private static final int[] BATCHES = {1, 8, 32};
     private static final int BLOCK = 16;
 
+    /** Tokens the last decode or prefill call processed, warm-up included (for the per-CPU-second figures). */
+    private static long lastTokens;
+
     private WeightFormatBench() {
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     public static void main(String[] args) throws IOException {
@@ -102,16 +111,21 @@ public final class WeightFormatBench {
 
         int cols = BATCHES.length + 1;
         double[][][] results = new double[formats.size()][cols][rounds];
+        double[][][] perCpu = new double[formats.size()][cols][rounds];
         for (int r = 0; r < rounds; r++) {
             for (int k = 0; k < formats.size(); k++) {
                 int fi = r % 2 == 0 ? k : formats.size() - 1 - k;
                 CpuBackend b = backends.get(fi);
                 StringBuilder line = new StringBuilder();
                 for (int j = 0; j < BATCHES.length; j++) {
+                    long cpu0 = processCpuNanos();
                     results[fi][j][r] = decode(b, BATCHES[j], context, blocksPerSeq, seconds);
+                    perCpu[fi][j][r] = lastTokens / ((processCpuNanos() - cpu0) / 1e9);
                     line.append(String.format(" b%d %.1f", BATCHES[j], results[fi][j][r]));
                 }
+                long cpu0 = processCpuNanos();
                 results[fi][cols - 1][r] = prefill(b, context, seconds);
+                perCpu[fi][cols - 1][r] = lastTokens / ((processCpuNanos() - cpu0) / 1e9);
                 System.out.printf("round %d %-6s decode tok/s%s, prefill %.1f tok/s (load average %s)%n", r + 1,
                         formats.get(fi), line, results[fi][cols - 1][r], loadAverage());
             }
@@ -129,6 +143,22 @@ public final class WeightFormatBench {
             StringBuilder row = new StringBuilder("| " + formats.get(fi) + " / " + formats.get(0));
             for (int j = 0; j < cols; j++) {
                 row.append(String.format(" | %.2f", median(results[fi][j]) / median(results[0][j])));
+            }
+            System.out.println(row + " |");
+        }
+        System.out.printf("%nthe same per process-CPU second (warm-up included; what a loaded machine distorts least):%n");
+        System.out.printf("| format | decode b1 | decode b8 | decode b32 | prefill |%n|---|---|---|---|---|%n");
+        for (int fi = 0; fi < formats.size(); fi++) {
+            StringBuilder row = new StringBuilder("| " + formats.get(fi));
+            for (int j = 0; j < cols; j++) {
+                row.append(String.format(" | %.1f", median(perCpu[fi][j])));
+            }
+            System.out.println(row + " |");
+        }
+        for (int fi = 1; fi < formats.size(); fi++) {
+            StringBuilder row = new StringBuilder("| " + formats.get(fi) + " / " + formats.get(0));
+            for (int j = 0; j < cols; j++) {
+                row.append(String.format(" | %.2f", median(perCpu[fi][j]) / median(perCpu[0][j])));
             }
             System.out.println(row + " |");
         }
@@ -218,6 +248,7 @@ public final class WeightFormatBench {
             b.forward(new ForwardBatch(tok, pos, slot, seq, tables, rows), logits);
             steps++;
         }
+        lastTokens = (long) batch * step;
         return batch * steps / ((System.nanoTime() - t0) / 1e9);
     }
 
@@ -240,6 +271,7 @@ public final class WeightFormatBench {
             b.forward(batch, new float[vocab]);
             reps++;
         }
+        lastTokens = (long) (reps + 1) * len;
         return (double) reps * len / ((System.nanoTime() - t0) / 1e9);
     }
 
