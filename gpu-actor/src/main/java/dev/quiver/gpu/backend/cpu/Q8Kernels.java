@@ -15,15 +15,15 @@ import jdk.incubator.vector.VectorSpecies;
  * {@link Q8Matrix#row} is its readable twin, and the tests hold every path to it bit for bit, which makes a
  * token's result independent of its batch and of how a prompt was chunked.
  *
- * <p>Two paths: below {@link #TILE_FROM_TOKENS} tokens (decode), 4 rows at a time, each weight vector is
- * dequantised in registers (8 int8 lanes widened to float, times the block's scale) right before its FMAs, so
- * the weights are read at one byte each (one 32-byte load per block, widened a quarter at a time); from that many tokens on, 4 rows at a time are dequantised into a small
- * per-thread float tile that the 4-row × 4-token register block then reuses for every token.
+ * <p>Two paths: below {@link #TILE_FROM_TOKENS} tokens (decode), one row at a time, each block's 32 int8 quants
+ * are loaded as one byte vector and widened to floats a quarter (L lanes) at a time, times the block's scale,
+ * right before their FMAs, so the weights are read at one byte each; from that many tokens on, 4 rows at a time
+ * are dequantised into a small per-thread float tile that a 4-row × 4-token register block reuses for every token.
  *
- * <p>NOTE: llama.cpp instead quantises the activations to int8 per block and takes int8 dot products
- * (maddubs/VNNI). JDK 17's Vector API has no widening multiply-add on bytes, so that would need two widenings
- * and an int multiply per vector, and its results would depend on activation rounding; measured against the
- * dequantise-in-registers path in docs/BENCHMARKS.md (engine, Q8_0).
+ * <p>NOTE: llama.cpp instead quantises the activations to int8 per block and takes integer dot products. A JDK 17
+ * version of that (16-bit products of widened bytes, exact integer block sums) measured 3-4x faster per
+ * matrix-vector product than this kernel (docs/BENCHMARKS.md, engine, Q8_0) but rounds the activations too; it
+ * is the next step for decode speed, with its own reference tests.
  */
 final class Q8Kernels {
     /**
