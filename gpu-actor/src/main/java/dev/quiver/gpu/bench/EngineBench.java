@@ -10,6 +10,7 @@ import dev.quiver.gpu.model.DType;
 import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelMaker;
 import dev.quiver.gpu.model.ModelWeights;
+import dev.quiver.gpu.model.WeightFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -43,7 +44,14 @@ public final class EngineBench {
     }
 
     public static void main(String[] args) throws IOException {
+        for (int i = 0; i + 1 < args.length; i++) {
+            if (args[i].equals("--weight-format") && args[i + 1].contains(",")) {
+                WeightFormatBench.main(args); // several formats: measured side by side, interleaved
+                return;
+            }
+        }
         Path model = null;
+        WeightFormat weightFormat = WeightFormat.NATIVE;
         int threads = Runtime.getRuntime().availableProcessors();
         int context = 128;
         String only = null;
@@ -53,6 +61,7 @@ public final class EngineBench {
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--context" -> context = Integer.parseInt(args[++i]);
                 case "--only" -> only = args[++i];
+                case "--weight-format" -> weightFormat = WeightFormat.parse(args[++i], "--weight-format");
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -60,13 +69,15 @@ public final class EngineBench {
             throw new IllegalArgumentException("--only takes cold, not " + only);
         }
         if (model == null) {
-            System.err.println("usage: quiver bench engine --model DIR [--threads N] [--context TOKENS] [--only cold]");
+            System.err.println("usage: quiver bench engine --model DIR [--threads N] [--context TOKENS] [--only cold] "
+                    + "[--weight-format native|q8_0|native,q8_0]");
             System.exit(2);
         }
         ModelWeights w = ModelWeights.load(model);
         ModelConfig c = w.config;
-        System.out.printf("model %s: %,d parameters, %d layers, hidden %d, vocab %d, %s; %d threads, %s%n", model,
-                c.parameterCount(), c.numLayers(), c.hiddenSize(), c.vocabSize(), w.dtype, threads,
+        System.out.printf("model %s: %,d parameters, %d layers, hidden %d, vocab %d, %s, weight format %s; %d threads,"
+                + " %s%n", model, c.parameterCount(), c.numLayers(), c.hiddenSize(), c.vocabSize(), w.dtype,
+                weightFormat, threads,
                 System.getProperty("java.vm.version"));
 
         boolean all = only == null;
@@ -87,7 +98,8 @@ public final class EngineBench {
             adapterPaths.add(d);
             adapters.add(AdapterLoader.load(d, "a" + i, c, 64));
         }
-        try (CpuBackend b = new CpuBackend(w, new CpuBackend.Settings(threads, maxSeqs * blocksPerSeq, blockSize, 32))) {
+        try (CpuBackend b = new CpuBackend(w, new CpuBackend.Settings(threads, maxSeqs * blocksPerSeq, blockSize, 32,
+                weightFormat))) {
             for (int i = 0; i < 32; i++) {
                 b.loadSlot(i, adapters.get(i));
             }

@@ -21,7 +21,8 @@ public final class EngineCli {
                 return GenerateCommand.run(args.subList(1, args.size()), System.out);
             }
             throw new CliException("usage: quiver model make DIR [--size tiny|small] [--adapters N] [--dtype f32|bf16]\n"
-                    + "       quiver generate --model DIR [--adapter NAME=DIR ...] --input in.jsonl --output out.jsonl");
+                    + "       quiver generate --model DIR [--adapter NAME=DIR ...] [--weight-format native|q8_0] --input in.jsonl "
+                    + "--output out.jsonl");
         } catch (CliException e) {
             System.err.println("quiver: " + e.getMessage());
             return 2;

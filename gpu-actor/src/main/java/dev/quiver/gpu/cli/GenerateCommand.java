@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.typesafe.config.ConfigFactory;
+import dev.quiver.gpu.model.WeightFormat;
 import dev.quiver.gpu.sampling.InvalidSamplingParamsException;
 import dev.quiver.gpu.sampling.SamplingParams;
 import dev.quiver.gpu.tokenizer.Tokenizer;
@@ -30,7 +31,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code quiver generate --model DIR [--adapter NAME=DIR ...] --input requests.jsonl --output results.jsonl}:
+ * {@code quiver generate --model DIR [--adapter NAME=DIR ...] [--weight-format native|q8_0] --input requests.jsonl
+ * --output results.jsonl}:
  * offline batch generation through the same engine and scheduler as the server. All requests are submitted at
  * once and batched continuously; a bad line becomes an error line for its id and the rest are served. Output
  * lines keep the input order.
@@ -50,6 +52,15 @@ final class GenerateCommand {
         return value;
     }
 
+    /** The value of {@code --weight-format}; an unknown one is refused naming the option and the allowed values. */
+    static WeightFormat weightFormat(String value) {
+        try {
+            return WeightFormat.parse(value, "--weight-format");
+        } catch (IllegalArgumentException e) {
+            throw new CliException(e.getMessage());
+        }
+    }
+
     static int run(List<String> args, PrintStream out) {
         Args a = new Args(args);
         Path model = Path.of(local(a.required("--model"), "--model"));
@@ -64,6 +75,8 @@ final class GenerateCommand {
             adapters.put(spec.substring(0, eq), Path.of(local(spec.substring(eq + 1), "--adapter")));
         }
         int timeoutMinutes = Integer.parseInt(a.option("--timeout-minutes", "60"));
+        String format = a.option("--weight-format", null);
+        WeightFormat weightFormat = format == null ? null : weightFormat(format);
         a.rejectUnknown();
         List<String> lines;
         try {
@@ -72,6 +85,9 @@ final class GenerateCommand {
             throw new CliException("cannot read " + input + ": " + e.getMessage());
         }
         EngineSettings settings = EngineSettings.fromConfig(ConfigFactory.load());
+        if (weightFormat != null) {
+            settings = settings.withWeightFormat(weightFormat);
+        }
         long t0 = System.nanoTime();
         try (Engine engine = Engine.start(model, settings, "generate")) {
             adapters.forEach(engine::registerAdapter);

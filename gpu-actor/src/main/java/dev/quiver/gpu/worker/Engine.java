@@ -16,6 +16,7 @@ import dev.quiver.gpu.kv.BlockAllocator;
 import dev.quiver.gpu.kv.KvBlockManager;
 import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelWeights;
+import dev.quiver.gpu.model.WeightFormat;
 import dev.quiver.gpu.sampling.LogitProcessor;
 import dev.quiver.gpu.sampling.Sampler;
 import dev.quiver.gpu.sampling.StopMatcher;
@@ -142,12 +143,17 @@ public final class Engine implements AutoCloseable {
             ModelWeights weights = ModelWeights.load(modelDir);
             config = weights.config;
             String kind = settings.backend();
+            if (kind.equals("cuda") && settings.weightFormat() != WeightFormat.NATIVE) {
+                throw new UnsupportedOperationException("quiver.engine.weight-format = " + settings.weightFormat()
+                        + " is implemented by the cpu backend only; use weight-format = native with backend 'cuda'");
+            }
             if (kind.equals("cuda")) {
                 String why = CudaAvailability.unavailableReason();
                 if (why != null) {
                     throw new UnsupportedOperationException("backend 'cuda' is not available: " + why);
                 }
-            } else if (!kind.equals("cpu") && !kind.equals("noop")) {
+            }
+            if (!kind.equals("cpu") && !kind.equals("noop") && !kind.equals("cuda")) {
                 throw new UnsupportedOperationException("backend '" + kind + "' is not available: the backends are "
                         + "cpu, cuda and noop");
             }
@@ -162,7 +168,7 @@ public final class Engine implements AutoCloseable {
                 case "cuda" -> new CudaBackend(weights, DeviceBackend.Settings.of(blocks, settings.blockSize(),
                         settings.maxLoras(), settings.maxBatchedTokens(), settings.maxLoraRank()));
                 default -> new CpuBackend(weights, new CpuBackend.Settings(settings.threads(), blocks,
-                        settings.blockSize(), settings.maxLoras()));
+                        settings.blockSize(), settings.maxLoras(), settings.weightFormat()));
             };
             kv = new KvBlockManager(new BlockAllocator(blocks, settings.blockSize()));
             cache = new AdapterCache(new AdapterCache.Settings(settings.maxLoras(), settings.maxCpuLoras(),

@@ -1,7 +1,9 @@
 package dev.quiver.gpu.worker;
 
 import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
+import dev.quiver.gpu.model.WeightFormat;
 
 /**
  * The engine's options, read once from {@code quiver.engine} (documented in this module's reference.conf).
@@ -18,10 +20,12 @@ import com.typesafe.config.ConfigFactory;
  * @param maxWaiting       queued requests before new ones are refused as overloaded
  * @param minSlotSteps     steps a request runs after admission before its adapter's slot may rotate to an
  *                         adapter waiting for one (more hot adapters than slots)
+ * @param weightFormat     how the base model's projections are held: as stored, or quantised to Q8_0 at load
+ *                         (cpu backend only)
  */
 public record EngineSettings(String backend, int threads, long kvCacheBytes, int blockSize, int maxNumSeqs,
                              int maxBatchedTokens, int maxModelLen, int maxLoras, int maxCpuLoras, int maxLoraRank,
-                             int maxWaiting, int minSlotSteps) {
+                             int maxWaiting, int minSlotSteps, WeightFormat weightFormat) {
     /** The default of {@code min-slot-steps} in reference.conf, for settings built without it. */
     public static final int DEFAULT_MIN_SLOT_STEPS = 1;
 
@@ -29,6 +33,17 @@ public record EngineSettings(String backend, int threads, long kvCacheBytes, int
         if (minSlotSteps < 1) {
             throw new IllegalArgumentException("quiver.engine.min-slot-steps must be >= 1, got " + minSlotSteps);
         }
+        if (weightFormat == null) {
+            throw new IllegalArgumentException("quiver.engine.weight-format must be one of " + WeightFormat.allowed());
+        }
+    }
+
+    /** Settings with the weights as the file stores them. */
+    public EngineSettings(String backend, int threads, long kvCacheBytes, int blockSize, int maxNumSeqs,
+                          int maxBatchedTokens, int maxModelLen, int maxLoras, int maxCpuLoras, int maxLoraRank,
+                          int maxWaiting, int minSlotSteps) {
+        this(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen, maxLoras,
+                maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, WeightFormat.NATIVE);
     }
 
     /** Settings with the default {@code min-slot-steps}. */
@@ -47,7 +62,17 @@ public record EngineSettings(String backend, int threads, long kvCacheBytes, int
                 c.getBytes("kv-cache-memory"), c.getInt("block-size"), c.getInt("max-num-seqs"),
                 c.getInt("max-num-batched-tokens"), c.getInt("max-model-len"), c.getInt("max-loras"),
                 c.getInt("max-cpu-loras"), c.getInt("max-lora-rank"), c.getInt("max-waiting"),
-                c.getInt("min-slot-steps"));
+                c.getInt("min-slot-steps"), weightFormat(c));
+    }
+
+    /** {@code weight-format}, an unknown value refused as a config error naming the key and the allowed values. */
+    private static WeightFormat weightFormat(Config c) {
+        String key = "quiver.engine.weight-format";
+        try {
+            return WeightFormat.parse(c.getString("weight-format"), key);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException.BadValue(c.origin(), key, e.getMessage());
+        }
     }
 
     /** The defaults of reference.conf. */
@@ -57,31 +82,36 @@ public record EngineSettings(String backend, int threads, long kvCacheBytes, int
 
     public EngineSettings withKvCacheBytes(long bytes) {
         return new EngineSettings(backend, threads, bytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen,
-                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps);
+                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat);
     }
 
     public EngineSettings withBatch(int seqs, int tokens) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, seqs, tokens, maxModelLen, maxLoras,
-                maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps);
+                maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat);
     }
 
     public EngineSettings withLoras(int slots, int host) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, slots, host, maxLoraRank, maxWaiting, minSlotSteps);
+                maxModelLen, slots, host, maxLoraRank, maxWaiting, minSlotSteps, weightFormat);
     }
 
     public EngineSettings withThreads(int n) {
         return new EngineSettings(backend, n, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen,
-                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps);
+                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat);
     }
 
     public EngineSettings withMinSlotSteps(int n) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, n);
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, n, weightFormat);
     }
 
     public EngineSettings withMaxWaiting(int n) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, n, minSlotSteps);
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, n, minSlotSteps, weightFormat);
+    }
+
+    public EngineSettings withWeightFormat(WeightFormat f) {
+        return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, f);
     }
 }

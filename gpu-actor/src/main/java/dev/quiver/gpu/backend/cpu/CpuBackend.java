@@ -6,6 +6,8 @@ import dev.quiver.gpu.lora.LoraAdapter;
 import dev.quiver.gpu.lora.LoraModule;
 import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelWeights;
+import dev.quiver.gpu.model.WeightFormat;
+import dev.quiver.gpu.model.WeightMatrix;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -28,8 +30,15 @@ import java.util.Map;
  * Adapter "slots" are host arrays here: the CPU's compute memory is its host memory.
  */
 public final class CpuBackend implements Backend {
-    /** @param threads compute threads; numKvBlocks × blockSize token positions of KV; numSlots adapter slots */
-    public record Settings(int threads, int numKvBlocks, int blockSize, int numSlots) {
+    /**
+     * @param threads compute threads; numKvBlocks × blockSize token positions of KV; numSlots adapter slots;
+     * weightFormat how the projections and the LM head are held (Q8_0: quantised here, at construction)
+     */
+    public record Settings(int threads, int numKvBlocks, int blockSize, int numSlots, WeightFormat weightFormat) {
+        /** Settings with the weights as the file stores them. */
+        public Settings(int threads, int numKvBlocks, int blockSize, int numSlots) {
+            this(threads, numKvBlocks, blockSize, numSlots, WeightFormat.NATIVE);
+        }
     }
 
     private final ModelWeights weights;
@@ -57,10 +66,10 @@ public final class CpuBackend implements Backend {
         proj = new CpuMatrix[c.numLayers()][LoraModule.COUNT];
         for (int l = 0; l < c.numLayers(); l++) {
             for (LoraModule m : LoraModule.values()) {
-                proj[l][m.ordinal()] = new CpuMatrix(weights.layers[l].module(m.peftName));
+                proj[l][m.ordinal()] = matrix(weights.layers[l].module(m.peftName));
             }
         }
-        lmHead = new CpuMatrix(weights.lmHead);
+        lmHead = matrix(weights.lmHead);
         double[] inv = c.ropeInverseFrequencies();
         invFreq = new float[inv.length];
         for (int i = 0; i < inv.length; i++) {
@@ -75,6 +84,16 @@ public final class CpuBackend implements Backend {
         vCache = new float[c.numLayers()][(int) perLayer];
         slots = new CpuSlot[settings.numSlots()];
         slotA = new ByteBuffer[settings.numSlots()];
+    }
+
+    /**
+     * A projection as this backend multiplies it: in place from the file, or quantised to Q8_0 now.
+     * NOTE: Q8_0 covers every layer projection and the LM head (the largest matrix read per step); the embedding
+     * stays native, as only one row of it is read per token.
+     */
+    private CpuMatrix matrix(WeightMatrix w) {
+        return settings.weightFormat() == WeightFormat.Q8_0 ? new CpuMatrix(w, Q8Matrix.quantize(w, parallel))
+                : new CpuMatrix(w);
     }
 
     @Override

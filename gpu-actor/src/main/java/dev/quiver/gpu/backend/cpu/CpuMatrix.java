@@ -23,9 +23,16 @@ final class CpuMatrix {
     static final int TILE = 8;
 
     final WeightMatrix w;
+    /** The same matrix quantised to Q8_0 (quiver.engine.weight-format = q8_0), multiplied instead of w; or null. */
+    final Q8Matrix q8;
 
     CpuMatrix(WeightMatrix w) {
+        this(w, null);
+    }
+
+    CpuMatrix(WeightMatrix w, Q8Matrix q8) {
         this.w = w;
+        this.q8 = q8;
     }
 
     int rows() {
@@ -39,6 +46,10 @@ final class CpuMatrix {
     /** y[t*yStride + yOff + r] (+)= W[r,:]·x[t,:] for r in [r0, r1); scratch is this thread's. */
     void mul(float[] x, int tokens, float[] y, int yStride, int yOff, int r0, int r1, boolean accumulate,
              Scratch s) {
+        if (q8 != null) {
+            Q8Kernels.mul(q8, x, tokens, y, yStride, yOff, r0, r1, accumulate, s);
+            return;
+        }
         int cols = w.cols();
         switch (w.dtype()) {
             case F32 -> VectorKernels.mulF32(w.data(), cols, x, tokens, y, yStride, yOff, r0, r1, accumulate, s.lanes);
@@ -65,6 +76,7 @@ final class CpuMatrix {
         private ByteBuffer tile = ByteBuffer.allocateDirect(0);
         private float[] floats = new float[0];
         private float[] scores = new float[0];
+        private float[] dequantTile = new float[0];
 
         /** A direct little-endian buffer of at least n floats (widened half-precision weights). */
         ByteBuffer tile(int n) {
@@ -80,6 +92,14 @@ final class CpuMatrix {
                 floats = new float[n];
             }
             return floats;
+        }
+
+        /** A float array of at least n elements for Q8_0 rows dequantised by {@link Q8Kernels}. */
+        float[] dequantTile(int n) {
+            if (dequantTile.length < n) {
+                dequantTile = new float[n];
+            }
+            return dequantTile;
         }
 
         float[] scores(int n) {
