@@ -32,7 +32,9 @@ final class ModelVariants {
         if (matrixDType(modelDir) == dtype) {
             return modelDir;
         }
-        Path dir = cache.resolve(modelDir.getFileName() + "-" + dtype.name().toLowerCase());
+        // named after the source's path too, so that two models called "small" do not share a copy
+        Path dir = cache.resolve(modelDir.getFileName() + "-" + Integer.toHexString(
+                modelDir.toAbsolutePath().normalize().toString().hashCode()) + "-" + dtype.name().toLowerCase());
         Path weights = dir.resolve("model.safetensors");
         Path source = modelDir.resolve("model.safetensors");
         try {
