@@ -29,6 +29,21 @@ class AgreementTest {
     }
 
     @Test
+    void accepts_a_tie_within_tolerance_and_stops_comparing_there_saying_so() {
+        // the step seen on BF16: each engine has the other's pick second, 0.003 and 0.007 below its own
+        String s = Agreement.check("BF16", List.of(step(5, -1, 7, -2), step(2706, -6.0894, 1222, -6.0925),
+                step(3, -1, 4, -2)), List.of(step(5, -1, 7, -2), step(1222, -6.0892, 2706, -6.0962),
+                step(8, -1, 9, -2)), 5e-2);
+        assertTrue(s.contains("1 greedy tokens identical, then a tie") && s.contains("step 1"), s);
+    }
+
+    @Test
+    void refuses_a_different_token_that_is_not_a_tie_within_tolerance() {
+        assertThrows(PeerBench.AgreementException.class, () -> Agreement.check("BF16",
+                List.of(step(2706, -6.0, 1222, -6.2)), List.of(step(1222, -6.0, 2706, -6.2)), 5e-2));
+    }
+
+    @Test
     void refuses_logprobs_further_apart_than_the_tolerance() {
         PeerBench.AgreementException e = assertThrows(PeerBench.AgreementException.class, () -> Agreement.check(
                 "F32", List.of(step(5, -1.0, 7, -2.0)), List.of(step(5, -1.0, 7, -2.05)), 1e-2));
