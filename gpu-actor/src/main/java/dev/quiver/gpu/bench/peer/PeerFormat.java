@@ -13,7 +13,7 @@ import java.util.function.Function;
  * the two engines' log-probabilities (the tokens must be identical).
  */
 enum PeerFormat {
-    // NOTE: measured on the small test model, 32 greedy steps after a 128-token prompt: F32 differs by up to ~4e-3
+    // NOTE: measured on the small test model, 32 greedy steps after a 128-token prompt: F32 differs by up to ~5e-3
     // (llama.cpp's vectorised exp/silu and another summation order, over 12 layers); BF16 by up to ~2e-2, since
     // llama.cpp's BF16 matmul also rounds the activations to BF16 while Quiver keeps them F32.
     F32(GgmlType.F32, DType.F32, ModelWeights::load, 1e-2),
