@@ -153,7 +153,7 @@ public final class PeerBench {
                     ModelWeights w = f.quiverLoader.apply(dir);
                     loaded.add(w);
                     quiver.put(f, new QuiverRunner(w, adapter, o.threads(), maxSeqs,
-                            o.promptTokens() + Math.max(o.decodeSteps(), o.checkSteps())));
+                            o.promptTokens() + Math.max(o.decodeSteps(), o.checkSteps()), f.quiverWeightFormat));
                 }
             }
             // 1. the same computation on both sides, before any timing

@@ -2,6 +2,7 @@ package dev.quiver.gpu.bench.peer;
 
 import dev.quiver.gpu.model.DType;
 import dev.quiver.gpu.model.ModelWeights;
+import dev.quiver.gpu.model.WeightFormat;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.function.Function;
@@ -16,21 +17,25 @@ enum PeerFormat {
     // NOTE: measured on the small test model, 32 greedy steps after a 128-token prompt: F32 differs by up to ~5e-3
     // (llama.cpp's vectorised exp/silu and another summation order, over 12 layers); BF16 by up to ~2e-2, since
     // llama.cpp's BF16 matmul also rounds the activations to BF16 while Quiver keeps them F32.
-    F32(GgmlType.F32, DType.F32, ModelWeights::load, 1e-2),
-    BF16(GgmlType.BF16, DType.BF16, ModelWeights::load, 5e-2),
-    // Quiver quantises an F32 base at load (quiver.engine.weight-format = q8_0) once the engine has it: give its
-    // loader here in place of null.
-    Q8_0(GgmlType.Q8_0, DType.F32, null, 1e-1);
+    F32(GgmlType.F32, DType.F32, ModelWeights::load, WeightFormat.NATIVE, 1e-2),
+    BF16(GgmlType.BF16, DType.BF16, ModelWeights::load, WeightFormat.NATIVE, 5e-2),
+    // Quiver quantises the F32 base at load (quiver.engine.weight-format = q8_0), to the same blocks and scales as
+    // llama.cpp's converter; llama.cpp also rounds the activations to 8 bits in its dot products, Quiver does not.
+    Q8_0(GgmlType.Q8_0, DType.F32, ModelWeights::load, WeightFormat.Q8_0, 1e-1);
 
     final GgmlType gguf;
     final DType quiverDType;
     final Function<Path, ModelWeights> quiverLoader;
+    /** How Quiver's CPU backend holds the loaded weights. */
+    final WeightFormat quiverWeightFormat;
     final double logprobTolerance;
 
-    PeerFormat(GgmlType gguf, DType quiverDType, Function<Path, ModelWeights> quiverLoader, double logprobTolerance) {
+    PeerFormat(GgmlType gguf, DType quiverDType, Function<Path, ModelWeights> quiverLoader,
+               WeightFormat quiverWeightFormat, double logprobTolerance) {
         this.gguf = gguf;
         this.quiverDType = quiverDType;
         this.quiverLoader = quiverLoader;
+        this.quiverWeightFormat = quiverWeightFormat;
         this.logprobTolerance = logprobTolerance;
     }
 

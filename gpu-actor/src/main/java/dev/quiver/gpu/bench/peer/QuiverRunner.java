@@ -4,6 +4,7 @@ import dev.quiver.gpu.backend.ForwardBatch;
 import dev.quiver.gpu.backend.cpu.CpuBackend;
 import dev.quiver.gpu.lora.AdapterLoader;
 import dev.quiver.gpu.model.ModelWeights;
+import dev.quiver.gpu.model.WeightFormat;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -21,11 +22,13 @@ final class QuiverRunner implements AutoCloseable {
     private final int blocksPerSeq;
     private final int maxSeqs;
 
-    QuiverRunner(ModelWeights weights, Path adapter, int threads, int maxSeqs, int maxTokensPerSeq) {
+    QuiverRunner(ModelWeights weights, Path adapter, int threads, int maxSeqs, int maxTokensPerSeq,
+                 WeightFormat format) {
         this.weights = weights;
         this.maxSeqs = maxSeqs;
         this.blocksPerSeq = (maxTokensPerSeq + BLOCK - 1) / BLOCK + 1;
-        this.backend = new CpuBackend(weights, new CpuBackend.Settings(threads, maxSeqs * blocksPerSeq, BLOCK, 1));
+        this.backend = new CpuBackend(weights, new CpuBackend.Settings(threads, maxSeqs * blocksPerSeq, BLOCK, 1,
+                format));
         if (adapter != null) {
             backend.loadSlot(0, AdapterLoader.load(adapter, "peer", weights.config, 256));
         }
