@@ -182,11 +182,6 @@ public final class ScaleBench {
         ExecutorService pool = Executors.newFixedThreadPool(8);
         try (LocalCluster cluster = new LocalCluster(new LocalCluster.Settings(3, s.workDir(), s.keyspacePrefix(), """
                 quiver.engine { max-loras = 8, max-cpu-loras = %d }
-                # NOTE: Pekko's default pause, not Quiver's 1.5 s: three node JVMs, Cassandra and the client share two
-                # cores here, and with every adapter in host memory the nodes' full collections (serial GC) delayed
-                # heartbeats past 1.5 s during the warm-up until the split-brain resolver downed the whole cluster as
-                # unstable (2026-12-06, docs/BENCHMARKS.md).
-                pekko.cluster.failure-detector.acceptable-heartbeat-pause = 3s
                 """.formatted(Math.max(8, s.hostCopies())), "768m"))) {
             List<String> names = writeAdapters(cluster.modelDir(), s.workDir().resolve("adapters"), s.adapters());
             out.println("scale: starting Cassandra and 3 nodes under " + s.workDir() + "...");

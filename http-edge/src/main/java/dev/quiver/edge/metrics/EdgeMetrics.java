@@ -14,9 +14,17 @@ import kamon.prometheus.PrometheusReporter;
  * {@code quiver_request_latency_seconds}, {@code quiver_time_to_first_token_seconds},
  * {@code quiver_inter_token_latency_seconds}, {@code quiver_tokens_in_total}, {@code quiver_tokens_out_total}; the
  * node adds the engine's (batch size, queue depth, KV use, adapter cache tiers, loads, evictions).
+ *
+ * <p>Histograms are labelled by model only for the first {@code quiver.edge.metrics.max-model-histograms} distinct
+ * models (adapters) this JVM records; later ones share the label {@value #OTHER}. Counters keep every model's label.
  */
 public final class EdgeMetrics {
+    /** The model (or adapter) label of histograms past the limit. */
+    public static final String OTHER = "_other";
+
     private static PrometheusReporter reporter;
+    private static volatile int maxModelHistograms = 100;
+    private static final java.util.Set<String> HISTOGRAM_MODELS = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private EdgeMetrics() {
     }
@@ -24,6 +32,9 @@ public final class EdgeMetrics {
     public static synchronized void init(Config config) {
         if (reporter != null) {
             return;
+        }
+        if (config.hasPath("quiver.edge.metrics.max-model-histograms")) {
+            maxModelHistograms = config.getInt("quiver.edge.metrics.max-model-histograms");
         }
         Kamon.initWithoutAttaching(config);
         reporter = new PrometheusReporter("kamon.prometheus", config);
@@ -35,18 +46,41 @@ public final class EdgeMetrics {
         return reporter == null ? "" : reporter.scrapeData();
     }
 
+    /**
+     * The label a histogram records {@code model} under: the model itself while fewer than the limit of distinct
+     * models have a histogram label (or it already has one), else {@value #OTHER}.
+     */
+    static String histogramLabel(String model) {
+        if (HISTOGRAM_MODELS.contains(model)) {
+            return model;
+        }
+        // NOTE: two threads may both pass the size check and overshoot the limit by a few; the bound stays.
+        if (HISTOGRAM_MODELS.size() < maxModelHistograms) {
+            HISTOGRAM_MODELS.add(model);
+            return model;
+        }
+        return OTHER;
+    }
+
+    /** For tests: forget which models have a histogram label and set the limit. */
+    static void resetHistogramLabels(int limit) {
+        HISTOGRAM_MODELS.clear();
+        maxModelHistograms = limit;
+    }
+
     public static void request(String endpoint, String model, int status, long nanos) {
         Kamon.counter("quiver.http.requests").withTag("endpoint", endpoint).withTag("model", model)
                 .withTag("status", Integer.toString(status)).increment();
-        Kamon.timer("quiver.request.latency").withTag("endpoint", endpoint).withTag("model", model).record(nanos);
+        Kamon.timer("quiver.request.latency").withTag("endpoint", endpoint).withTag("model", histogramLabel(model))
+                .record(nanos);
     }
 
     public static void firstToken(String model, long nanos) {
-        Kamon.timer("quiver.time.to.first.token").withTag("model", model).record(nanos);
+        Kamon.timer("quiver.time.to.first.token").withTag("model", histogramLabel(model)).record(nanos);
     }
 
     public static void interToken(String model, long nanos) {
-        Kamon.timer("quiver.inter.token.latency").withTag("model", model).record(nanos);
+        Kamon.timer("quiver.inter.token.latency").withTag("model", histogramLabel(model)).record(nanos);
     }
 
     public static void tokens(String model, long in, long out) {
@@ -60,6 +94,12 @@ public final class EdgeMetrics {
     private static String[] labels(dev.quiver.edge.api.Served s) {
         return s.adapter() == null ? new String[] {s.baseModel(), "base"}
                 : new String[] {s.adapter(), Integer.toString(s.version())};
+    }
+
+    /** {@link #labels}, with the adapter past the histogram limit as {@value #OTHER} (and its version "_other"). */
+    private static String[] histogramLabels(dev.quiver.edge.api.Served s) {
+        String[] l = labels(s);
+        return histogramLabel(l[0]).equals(OTHER) ? new String[] {OTHER, OTHER} : l;
     }
 
     /**
@@ -88,7 +128,7 @@ public final class EdgeMetrics {
     /** {@code quiver_version_time_to_first_token_seconds{adapter,version}}. */
     public static void versionFirstToken(dev.quiver.edge.api.Served s, long nanos) {
         if (s != null) {
-            String[] l = labels(s);
+            String[] l = histogramLabels(s);
             Kamon.timer("quiver.version.time.to.first.token").withTag("adapter", l[0]).withTag("version", l[1])
                     .record(nanos);
         }
@@ -97,7 +137,7 @@ public final class EdgeMetrics {
     /** {@code quiver_version_inter_token_latency_seconds{adapter,version}}. */
     public static void versionInterToken(dev.quiver.edge.api.Served s, long nanos) {
         if (s != null) {
-            String[] l = labels(s);
+            String[] l = histogramLabels(s);
             Kamon.timer("quiver.version.inter.token.latency").withTag("adapter", l[0]).withTag("version", l[1])
                     .record(nanos);
         }
