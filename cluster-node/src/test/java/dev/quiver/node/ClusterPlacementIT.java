@@ -53,7 +53,7 @@ class ClusterPlacementIT {
     @BeforeAll
     void start() {
         cluster = new TestCluster("cluster_placement_it", 3, """
-                quiver.engine { max-loras = 2, max-num-seqs = 2, threads = 1 }
+                quiver.engine { max-loras = 2, max-cpu-loras = 2, max-num-seqs = 2, threads = 1 }
                 quiver.node.placement { replicate-queue-threshold = 2, load-publish-interval = 100ms,
                                         maintain-interval = 500ms }
                 """);
@@ -111,6 +111,19 @@ class ClusterPlacementIT {
     }
 
     /** Workers whose published load pins the current version of {@code name} (v1 in these tests). */
+    static void pause(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    WorkerLoad loadOf(String workerId) {
+        return cluster.node(1).directory().load(workerId).orElseThrow();
+    }
+
     Set<String> pinnedOn(String name) {
         Set<String> out = new LinkedHashSet<>();
         for (WorkerLoad w : cluster.node(1).directory().routable()) {
@@ -160,7 +173,7 @@ class ClusterPlacementIT {
 
     @Test
     @Order(2)
-    void places_a_new_adapter_on_the_worker_with_a_free_slot_and_persists_the_lru_eviction_it_causes() {
+    void places_a_new_adapter_on_the_worker_with_a_free_slot_and_journals_an_lru_eviction_once_it_leaves_memory() {
         register("t-all", "adapter-01");
         register("t-two", "adapter-02");
         register("t-fresh", "adapter-03");
@@ -184,10 +197,28 @@ class ClusterPlacementIT {
         greedy(2, "t-next");
         await(WAIT, () -> events("t-next", "PlacedOn").size() == 1, "t-next placed");
         assertEquals(List.of(third), workersOf(events("t-next", "PlacedOn")));
-        await(WAIT, () -> events("t-fresh", "EvictedFrom").size() == 1, "t-fresh's LRU eviction is journaled");
-        AdapterEvent eviction = events("t-fresh", "EvictedFrom").get(0);
+        // t-fresh lost its slot but kept its host copy (2 per worker): it still lives on that worker, so nothing is
+        // journaled, and its next request goes back there without a new placement
+        await(WAIT, () -> loadOf(third).tierOf("t-fresh@v1").equals("host"), "t-fresh moved to " + third
+                + "'s host memory");
+        greedy(3, "t-fresh");
+        pause(Duration.ofMillis(1500)); // three maintenance rounds: time for a wrong eviction report to land
+        assertEquals(List.of(), events("t-fresh", "EvictedFrom"), "a move between tiers is not an eviction");
+        assertEquals(List.of(third), workersOf(events("t-fresh", "PlacedOn")), "served where it was, not placed");
+
+        // a third unpinned adapter on that worker overflows its host memory: the one that leaves both tiers is
+        // journaled as an LRU eviction
+        register("t-last", "adapter-01");
+        greedy(1, "t-last");
+        await(WAIT, () -> events("t-last", "PlacedOn").size() == 1, "t-last placed");
+        assertEquals(List.of(third), workersOf(events("t-last", "PlacedOn")));
+        await(WAIT, () -> events("t-fresh", "EvictedFrom").size() + events("t-next", "EvictedFrom").size() == 1,
+                "the LRU eviction from " + third + "'s memory is journaled");
+        String gone = events("t-fresh", "EvictedFrom").isEmpty() ? "t-next" : "t-fresh";
+        AdapterEvent eviction = events(gone, "EvictedFrom").get(0);
         assertEquals("lru", eviction.detail().get("reason"));
         assertEquals(third, eviction.detail().get("worker"));
+        await(WAIT, () -> loadOf(third).tierOf(gone + "@v1").equals("disk"), gone + " is in neither tier");
         assertTrue(events("t-all", "EvictedFrom").isEmpty() && events("t-two", "EvictedFrom").isEmpty(),
                 "pinned adapters are never evicted by LRU");
         preload("t-all", 0);

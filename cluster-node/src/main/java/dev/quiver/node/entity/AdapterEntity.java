@@ -63,8 +63,9 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  *   <li>{@link Route}: picks a worker with the {@link PlacementPolicy} over the persisted residents and the live
  *       workers of the local {@link WorkerDirectory}; a placement it starts becomes {@code PlacedOn} only once the
  *       worker reports the adapter loaded, a failed one {@code LoadFailed}.</li>
- *   <li>{@link WorkerEvicted} and {@link NodeLost}: the worker dropped it (LRU, operator) or its node is gone;
- *       persisted as {@code EvictedFrom}.</li>
+ *   <li>{@link WorkerEvicted} and {@link NodeLost}: the worker dropped it from memory (LRU once it is in neither
+ *       a compute slot nor host memory, or an operator's eviction) or its node is gone; persisted as
+ *       {@code EvictedFrom}. Moves between a worker's slots and its host copies are not journaled.</li>
  *   <li>{@link Maintain} (a timer while it has residents or a preload, and once after recovery): drops residents
  *       of workers that are gone or restarted, journals a live worker that holds the current version without a
  *       journaled placement (placed by a relay while the entity was out of reach, or loaded again after an LRU
@@ -142,7 +143,10 @@ public final class AdapterEntity
     public record PlacementDone(WorkerAgent.PlaceResult result) implements Command {
     }
 
-    /** {@code worker} dropped {@code version} from its compute slots ({@code reason}: lru | operator). */
+    /**
+     * {@code worker} dropped {@code version} from its memory, compute slots and host copies alike ({@code reason}:
+     * lru | operator).
+     */
     public record WorkerEvicted(String worker, String node, int version, String reason) implements Command {
     }
 
@@ -409,7 +413,7 @@ public final class AdapterEntity
         if (version != state.currentVersion()) {
             String key = WorkerAgent.adapterKey(name, version);
             deps.directory().routable().forEach(w -> {
-                if (w.resident().contains(key)) {
+                if (w.holds(key)) {
                     out.add(w.workerId());
                 }
             });
@@ -439,7 +443,9 @@ public final class AdapterEntity
     /** After a split ends: live workers drop the versions that no longer get traffic, once idle. */
     private void releaseUntrafficked(AdapterState state) {
         for (WorkerLoad w : deps.directory().routable()) {
-            for (String key : w.resident()) {
+            Set<String> held = new java.util.LinkedHashSet<>(w.resident());
+            held.addAll(w.cache().host());
+            for (String key : held) {
                 if (name.equals(WorkerAgent.adapterOf(key)) && !state.getsTraffic(WorkerAgent.versionOf(key))) {
                     release(w.workerId(), WorkerAgent.versionOf(key), false, "split ended: v"
                             + state.currentVersion() + " serves every request");
@@ -555,8 +561,8 @@ public final class AdapterEntity
             AdapterState known = withDeferred(state);
             for (WorkerLoad w : deps.directory().routable()) {
                 Optional<Residency> r = known.residencyOn(w.workerId());
-                if (w.resident().contains(key) && !placing.containsKey(w.workerId())
-                        && (r.isEmpty() || r.get().version() != state.currentVersion())) {
+                if ((r.isEmpty() || r.get().version() != state.currentVersion())
+                        && !placing.containsKey(w.workerId()) && w.holds(key)) {
                     requests.add(new LifecycleRequest.Place(w.workerId(), w.nodeId(), "system:reconcile"));
                 }
             }

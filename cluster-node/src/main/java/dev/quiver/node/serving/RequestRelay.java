@@ -412,10 +412,10 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         String key = WorkerAgent.adapterKey(generation.model(), version);
         List<WorkerLoad> live = setup.directory().routable();
         List<String> holders = new ArrayList<>(entry.get().holders(version));
-        // Also what the live workers publish as resident: the journal keeps one version per worker (a split's other
-        // versions), and a worker that loaded the adapter while its entity was out of reach (a relay's own
-        // placement during a failover) is journaled only when the entity runs again.
-        live.stream().filter(w -> w.resident().contains(key) && !holders.contains(w.workerId()))
+        // Also what the live workers publish as held (in a slot or host memory): the journal keeps one version per
+        // worker (a split's other versions), and a worker that loaded the adapter while its entity was out of reach
+        // (a relay's own placement during a failover) is journaled only when the entity runs again.
+        live.stream().filter(w -> !holders.contains(w.workerId()) && w.holds(key))
                 .forEach(w -> holders.add(w.workerId()));
         PlacementPolicy.Decision d = setup.policy().route(key, holders, excluded, live);
         return d instanceof PlacementPolicy.Route r && (anyPlacement || r.outcome() == PlacementPolicy.Outcome.RESIDENT)

@@ -68,6 +68,15 @@ public record WorkerLoad(String workerId, String nodeId, String address, ActorRe
         return resident.contains(key) ? "slot" : cache.host().contains(key) ? "host" : "disk";
     }
 
+    /**
+     * Whether this worker holds {@code key} in memory, in a compute slot or as a host copy: a request for it runs
+     * here without fetching it, and the cluster counts the worker as its resident (only leaving both tiers is
+     * journaled as an eviction).
+     */
+    public boolean holds(String key) {
+        return resident.contains(key) || cache.host().contains(key);
+    }
+
     /** Requests of adapter key {@code key} waiting or running here. */
     public int loadOf(String key) {
         return adapterLoad.getOrDefault(key, 0);

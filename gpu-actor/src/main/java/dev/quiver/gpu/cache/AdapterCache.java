@@ -34,7 +34,11 @@ public final class AdapterCache implements AdapterResidency {
     public record Settings(int slots, int hostCapacity, int maxRank) {
     }
 
-    /** Told of evictions, so the worker can report them (the cluster persists EvictedFrom). */
+    /**
+     * Told when an adapter leaves this worker's memory, so the worker can report it (the cluster persists
+     * {@code EvictedFrom}): by LRU once it is in neither a slot nor the host tier (a slot eviction of an adapter
+     * with a host copy is a move between tiers of this worker, not reported), or by an operator's eviction.
+     */
     public interface Listener {
         void evicted(String adapter, String reason);
     }
@@ -205,7 +209,9 @@ public final class AdapterCache implements AdapterResidency {
             String key = slotKey[victim];
             clearSlot(victim);
             slotEvictions++;
-            listener.evicted(key, "lru");
+            if (!host.containsKey(key)) {
+                listener.evicted(key, "lru");
+            }
         }
         return victim;
     }
@@ -258,9 +264,12 @@ public final class AdapterCache implements AdapterResidency {
 
     private void evictHostOverCapacity() {
         for (Iterator<String> it = host.keySet().iterator(); it.hasNext() && host.size() > settings.hostCapacity(); ) {
-            it.next();
+            String key = it.next();
             it.remove(); // least recently used first; a copy in a slot stays usable there
             hostEvictions++;
+            if (!slotOf.containsKey(key)) {
+                listener.evicted(key, "lru");
+            }
         }
     }
 

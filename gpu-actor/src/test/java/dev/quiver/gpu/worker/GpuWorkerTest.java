@@ -38,7 +38,12 @@ class GpuWorkerTest {
     }
 
     static ActorRef<GpuWorker.Command> worker(String name, int slots) {
-        EngineSettings s = EngineSettings.defaults().withThreads(2).withKvCacheBytes(8L << 20).withLoras(slots, 8);
+        return worker(name, slots, 8);
+    }
+
+    static ActorRef<GpuWorker.Command> worker(String name, int slots, int hostCopies) {
+        EngineSettings s = EngineSettings.defaults().withThreads(2).withKvCacheBytes(8L << 20)
+                .withLoras(slots, hostCopies);
         return kit.spawn(GpuWorker.create(model, s, name), name);
     }
 
@@ -222,8 +227,35 @@ class GpuWorkerTest {
     }
 
     @Test
-    void evicts_least_recently_used_adapter_when_slots_are_full_and_reports_residency() {
-        ActorRef<GpuWorker.Command> w = worker("evict", 2);
+    void a_slot_eviction_keeps_the_host_copy_and_is_not_reported_as_leaving_the_worker() {
+        ActorRef<GpuWorker.Command> w = worker("tiers", 2, 8);
+        TestProbe<GpuWorker.AdapterEvictedNotice> evictions = kit.createTestProbe();
+        w.tell(new GpuWorker.SubscribeEvictions(evictions.getRef()));
+        TestProbe<GpuWorker.AdapterLoaded> loaded = kit.createTestProbe();
+        for (String a : List.of("adapter-01", "adapter-02", "adapter-03")) {
+            w.tell(new GpuWorker.LoadAdapter(a, dir(a), false, loaded.getRef()));
+            GpuWorker.AdapterLoaded l = loaded.receiveMessage(WAIT);
+            assertTrue(l.ok(), l.error());
+        }
+        TestProbe<GpuWorker.WorkerStatus> status = kit.createTestProbe();
+        w.tell(new GpuWorker.GetStatus(status.getRef()));
+        GpuWorker.WorkerStatus s = status.receiveMessage(WAIT);
+        assertEquals(List.of("adapter-02", "adapter-03"), s.resident().stream().sorted().toList());
+        assertEquals(1, s.adapters().slotEvictions());
+        assertTrue(s.adapters().host().contains("adapter-01"), "the slot's victim keeps its host copy");
+        evictions.expectNoMessage(Duration.ofMillis(300));
+        // leaving the worker's memory is reported, here by an operator's eviction of the host copy
+        TestProbe<GpuWorker.AdapterEvicted> evicted = kit.createTestProbe();
+        w.tell(new GpuWorker.EvictAdapter("adapter-01", evicted.getRef()));
+        assertTrue(evicted.receiveMessage(WAIT).evicted());
+        assertEquals(new GpuWorker.AdapterEvictedNotice("tiers", "adapter-01", "operator"),
+                evictions.receiveMessage(WAIT));
+        kit.stop(w);
+    }
+
+    @Test
+    void evicts_least_recently_used_adapter_when_slots_and_host_are_full_and_reports_residency() {
+        ActorRef<GpuWorker.Command> w = worker("evict", 2, 2);
         TestProbe<GpuWorker.AdapterEvictedNotice> evictions = kit.createTestProbe();
         w.tell(new GpuWorker.SubscribeEvictions(evictions.getRef()));
         TestProbe<GpuWorker.AdapterLoaded> loaded = kit.createTestProbe();
