@@ -221,6 +221,11 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     /** {@code kill -9} of Cassandra: it dies at once, its data stays; returns once the process is gone (30 s at most). */
+    /** The running Cassandra's process id. */
+    public long cassandraPid() {
+        return cassandra.pid();
+    }
+
     public void killCassandra() {
         EmbeddedCassandra c = cassandra;
         ProcessHandle.of(c.pid()).ifPresent(ProcessHandle::destroyForcibly);

@@ -23,6 +23,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -48,7 +49,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       the same run: output tokens/s and TTFT of each, and their ratio. Over all adapters twice: cold (most
  *       adapters are on no worker yet, so a request may wait for a placement, a fetch from the blob store and a
  *       load) and warm (after one request to every adapter placed each on a worker, as S-LoRA's experiment starts
- *       with every adapter in host memory).</li>
+ *       with every adapter in host memory). The hot adapters twice too: first right after node 3's restart, and
+ *       again at the end; the ratios use the better of the two. Per arm it prints each process's CPU and each
+ *       node's routing and cache counters; {@code -Dquiver.bench.profile=DIR} also records a Flight Recorder
+ *       profile of every node per arm.</li>
  * </ul>
  * Each worker keeps {@code --host-copies} validated adapters in host memory ({@code quiver.engine.max-cpu-loras};
  * default: all of them, about 100 KB each for this model) and 8 in compute slots.
@@ -76,7 +80,7 @@ public final class ScaleBench {
                          Stats.Summary adaptersMs, Stats.Summary pageMs, int modelsBytes, long[] heapBefore,
                          long[] heapAfter, double[] idleCpuBefore, double[] idleCpuAfter, long restartReadyMs,
                          long restartListedMs, List<String> listedAfterRestart, Serving all, Serving hot,
-                         Serving allWarm, long warmUpMs) {
+                         Serving allWarm, long warmUpMs, Serving hotAgain) {
         public double registrationsPerSecond() {
             return registered * 1000.0 / Math.max(1, registerMs);
         }
@@ -89,14 +93,22 @@ public final class ScaleBench {
             return sum / heapAfter.length / Math.max(1, adapters);
         }
 
+        /**
+         * Output tokens/s over the hot adapters: the better of the two hot arms when there are two (the first runs
+         * right after node 3's restart, with its JIT cold, which would flatter the ratios below).
+         */
+        public double hotTokensPerSecond() {
+            return Math.max(hot.outputTokensPerSecond(), hotAgain == null ? 0 : hotAgain.outputTokensPerSecond());
+        }
+
         /** Over all adapters, cold, against over the hot ones. */
         public double throughputRatio() {
-            return all.outputTokensPerSecond() / hot.outputTokensPerSecond();
+            return all.outputTokensPerSecond() / hotTokensPerSecond();
         }
 
         /** Over all adapters once each was placed, against over the hot ones; NaN without the warm arm. */
         public double warmThroughputRatio() {
-            return allWarm == null ? Double.NaN : allWarm.outputTokensPerSecond() / hot.outputTokensPerSecond();
+            return allWarm == null ? Double.NaN : allWarm.outputTokensPerSecond() / hotTokensPerSecond();
         }
     }
 
@@ -163,6 +175,9 @@ public final class ScaleBench {
             b.append(String.format(Locale.ROOT, "  warm-up: one request to each adapter in %d ms%n", r.warmUpMs()));
             arms.add(r.allWarm());
         }
+        if (r.hotAgain() != null) {
+            arms.add(r.hotAgain());
+        }
         for (Serving s : arms) {
             b.append(String.format(Locale.ROOT, "  load over %d adapters (%s, Zipf 1.0): %d completed, %d failed %s, "
                             + "%.1f output tokens/s, TTFT p50 %.0f ms, p99 %.0f ms; cache %s%n", s.adapters(), s.arm(),
@@ -171,8 +186,9 @@ public final class ScaleBench {
                             "%d lookups: %d slot hits, %d host hits, %d disk misses (%s)", s.cache().lookups(),
                             s.cache().slotHits(), s.cache().hostHits(), s.cache().diskMisses(), s.cache().source())));
         }
-        b.append(String.format(Locale.ROOT, "  throughput over %d adapters / over %d: cold %.3f", r.all().adapters(),
-                r.hot().adapters(), r.throughputRatio()));
+        b.append(String.format(Locale.ROOT, "  throughput over %d adapters / over %d (%.1f tokens/s, the better hot "
+                        + "arm): cold %.3f", r.all().adapters(), r.hot().adapters(), r.hotTokensPerSecond(),
+                r.throughputRatio()));
         b.append(r.allWarm() == null ? "\n" : String.format(Locale.ROOT, ", warm %.3f%n", r.warmThroughputRatio()));
         return b.toString();
     }
@@ -238,6 +254,7 @@ public final class ScaleBench {
                     e -> e.startsWith(n + ":"))).toList();
             Serving all = load(cluster, "cold", registered, s);
             Serving allWarm = null;
+            Serving hotAgain = null;
             long warmUpMs = 0;
             if (s.warmArm()) {
                 out.println("scale: one request to each of the " + registered.size() + " adapters...");
@@ -246,10 +263,12 @@ public final class ScaleBench {
                 warmUpMs = elapsedMs(t3);
                 out.println("scale: load over all " + registered.size() + " adapters, warm...");
                 allWarm = load(cluster, "warm", registered, s);
+                out.println("scale: load over the " + s.hot() + " hot adapters again...");
+                hotAgain = load(cluster, "hot-again", names.subList(0, s.hot()), s);
             }
             return new Report(names.size(), ok.get(), List.copyOf(errors), registerMs, convergeMs, listed, modelsMs,
                     adaptersMs, pageMs, modelsBytes, heapBefore, heapAfter, idleBefore, idleAfter, readyMs, listedMs,
-                    afterRestart, all, hot, allWarm, warmUpMs);
+                    afterRestart, all, hot, allWarm, warmUpMs, hotAgain);
         } finally {
             pool.shutdownNow();
         }
@@ -373,9 +392,112 @@ public final class ScaleBench {
                 "--adapter-names", String.join(",", adapters), "--zipf", "1.0", "--base-share", "0",
                 "--prompt-tokens", "fixed:32", "--output-tokens", "fixed:16", "--temperature", "0",
                 "--concurrency", Integer.toString(s.concurrency()), "--seed", "7", "--quiet");
+        Map<String, Double>[] before = nodeCounters(cluster);
+        long[] cpuBefore = processTicks(cluster);
+        List<String> jfr = startProfiles(cluster, arm, s);
+        long t = System.nanoTime();
         BenchReport r = new LoadGenerator(ls, s.out()).run();
+        double seconds = (System.nanoTime() - t) / 1e9;
+        stopProfiles(cluster, jfr);
+        long[] cpuAfter = processTicks(cluster);
+        Map<String, Double>[] after = nodeCounters(cluster);
+        StringBuilder diag = new StringBuilder("scale: " + arm + " arm, CPU in cores over " + Math.round(seconds)
+                + " s:");
+        for (int i = 0; i < cpuAfter.length; i++) {
+            diag.append(String.format(Locale.ROOT, " %s %.2f", i < 3 ? "node" + (i + 1) : i == 3 ? "cassandra"
+                    : "bench", (cpuAfter[i] - cpuBefore[i]) / 100.0 / seconds));
+        }
+        s.out().println(diag);
+        for (int i = 0; i < after.length; i++) {
+            StringBuilder line = new StringBuilder("scale: " + arm + " arm, node " + (i + 1) + ":");
+            for (Map.Entry<String, Double> e : after[i].entrySet()) {
+                double d = e.getValue() - before[i].getOrDefault(e.getKey(), 0.0);
+                if (d != 0) {
+                    line.append(String.format(Locale.ROOT, " %s=%.0f", e.getKey(), d));
+                }
+            }
+            s.out().println(line);
+        }
         return new Serving(arm, adapters.size(), r.completed(), r.failed(), r.failures(), r.outputTokensPerSecond(),
                 r.ttftMs(), r.cache());
+    }
+
+    /** The counters worth comparing between arms, in node {@code i}'s {@code /metrics} (Prometheus text). */
+    private static final java.util.regex.Pattern COUNTER = java.util.regex.Pattern.compile(
+            "^(quiver_routing_decisions_total|quiver_engine_generated_tokens_total|quiver_engine_preemptions_total"
+                    + "|quiver_adapter_cache_(?:hits|misses)_total|quiver_adapter_evictions_total"
+                    + "|quiver_placement_latency_seconds_(?:count|sum)|quiver_requests_resumed_total)"
+                    + "(\\{[^}]*})?\\s+(\\S+)$");
+
+    /** Each node's counters named by {@link #COUNTER}, keyed by series (name and tags). */
+    @SuppressWarnings("unchecked")
+    private static Map<String, Double>[] nodeCounters(LocalCluster cluster) {
+        Map<String, Double>[] out = new Map[cluster.size()];
+        for (int i = 1; i <= cluster.size(); i++) {
+            Map<String, Double> m = new java.util.TreeMap<>();
+            HttpResponse<String> r = fetch(cluster, i, "/metrics");
+            for (String line : r.body().split("\n")) {
+                java.util.regex.Matcher x = COUNTER.matcher(line);
+                if (x.matches()) {
+                    String tags = x.group(2) == null ? "" : x.group(2).replaceAll("(worker|outcome|tier|result)=", "")
+                            .replace("\"", "");
+                    m.merge(x.group(1).replace("quiver_", "").replace("_total", "") + tags,
+                            Double.parseDouble(x.group(3)), Double::sum);
+                }
+            }
+            out[i - 1] = m;
+        }
+        return out;
+    }
+
+    /** CPU ticks (1/100 s) of the three nodes, Cassandra and this process. */
+    private static long[] processTicks(LocalCluster cluster) throws IOException {
+        long[] t = new long[5];
+        for (int i = 1; i <= 3; i++) {
+            t[i - 1] = cpuTicks(cluster.process(i).pid());
+        }
+        t[3] = cpuTicks(cluster.cassandraPid());
+        t[4] = cpuTicks(ProcessHandle.current().pid());
+        return t;
+    }
+
+    /**
+     * With {@code -Dquiver.bench.profile=DIR}: a Flight Recorder profile of each node for the arm, written to
+     * {@code DIR/ARM-nodeN.jfr}; the recording names to stop. Without it, none.
+     */
+    private static List<String> startProfiles(LocalCluster cluster, String arm, Settings s)
+            throws IOException, InterruptedException {
+        String dir = System.getProperty("quiver.bench.profile");
+        if (dir == null) {
+            return List.of();
+        }
+        Files.createDirectories(Path.of(dir));
+        List<String> names = new ArrayList<>();
+        for (int i = 1; i <= 3; i++) {
+            jcmd(cluster.process(i), "JFR.start", "name=" + arm, "settings=profile",
+                    "filename=" + Path.of(dir, arm + "-node" + i + ".jfr").toAbsolutePath());
+            names.add(arm);
+        }
+        return names;
+    }
+
+    private static void stopProfiles(LocalCluster cluster, List<String> names)
+            throws IOException, InterruptedException {
+        for (int i = 1; i <= names.size(); i++) {
+            jcmd(cluster.process(i), "JFR.stop", "name=" + names.get(i - 1));
+        }
+    }
+
+    private static String jcmd(Process p, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                Long.toString(p.pid())));
+        cmd.addAll(List.of(args));
+        Process j = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String text = new String(j.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!j.waitFor(120, TimeUnit.SECONDS) || j.exitValue() != 0) {
+            throw new IllegalStateException("jcmd " + String.join(" ", args) + " failed: " + text);
+        }
+        return text;
     }
 
     /**
@@ -418,13 +540,7 @@ public final class ScaleBench {
      * total of every live object.
      */
     static long liveHeap(Process p) throws IOException, InterruptedException {
-        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
-        Process j = new ProcessBuilder(jcmd.toString(), Long.toString(p.pid()), "GC.class_histogram")
-                .redirectErrorStream(true).start();
-        String text = new String(j.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!j.waitFor(120, TimeUnit.SECONDS) || j.exitValue() != 0) {
-            throw new IllegalStateException("jcmd GC.class_histogram failed: " + text);
-        }
+        String text = jcmd(p, "GC.class_histogram");
         for (String line : text.split("\n")) {
             String t = line.trim();
             if (t.startsWith("Total")) {
