@@ -3,6 +3,7 @@ package dev.quiver.gpu.bench;
 import dev.quiver.gpu.backend.ForwardBatch;
 import dev.quiver.gpu.backend.cpu.CpuBackend;
 import dev.quiver.gpu.model.ModelWeights;
+import dev.quiver.gpu.model.WeightFormat;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
@@ -27,24 +28,28 @@ public final class ForwardBench {
         int threads = 2;
         int context = 128;
         int steps = 48;
+        WeightFormat format = WeightFormat.NATIVE;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--model" -> model = Path.of(args[++i]);
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--context" -> context = Integer.parseInt(args[++i]);
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
+                case "--weight-format" -> format = WeightFormat.parse(args[++i], "--weight-format");
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
         if (model == null) {
-            System.err.println("usage: quiver bench forward --model DIR [--threads N] [--context TOKENS] [--steps N]");
+            System.err.println("usage: quiver bench forward --model DIR [--threads N] [--context TOKENS] [--steps N] "
+                    + "[--weight-format native|q8_0]");
             System.exit(2);
         }
         ModelWeights w = ModelWeights.load(model);
         int blockSize = 16;
         int maxSeqs = 32;
         int blocksPerSeq = (context + 2 * steps + 128 + blockSize - 1) / blockSize;
-        try (CpuBackend b = new CpuBackend(w, new CpuBackend.Settings(threads, maxSeqs * blocksPerSeq, blockSize, 1))) {
+        try (CpuBackend b = new CpuBackend(w, new CpuBackend.Settings(threads, maxSeqs * blocksPerSeq, blockSize, 1,
+                format))) {
             for (int batch : new int[] {1, 8, 32}) {
                 decode(b, batch, context, steps, blocksPerSeq);
             }

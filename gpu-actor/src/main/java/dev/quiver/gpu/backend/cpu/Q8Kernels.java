@@ -27,12 +27,14 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class Q8Kernels {
     /**
-     * 256-bit vectors (8 lanes) wherever the CPU has them, even with AVX-512: JDK 17 widens a 256-bit byte vector
-     * to floats part by part in a few instructions, while the 512-bit conversion measured 3-5x slower than the
-     * F32 kernel (not intrinsified). The chains below are specified for this L, not VectorKernels'.
+     * The same species as {@link VectorKernels} (the CPU's preferred width): one float species per process.
+     * NOTE: this kernel used 256-bit vectors on AVX-512 machines while the rest of the backend used 512; with both
+     * species running through the JDK's shared vector code, C2's type profiles there saw two classes, its vector
+     * intrinsics failed, and the kernels ran on boxed vectors (allocation samples: Float256Vector in
+     * lanewiseTemplate): Q8_0 decode measured 6-43 tokens/s from run to run where one species gives 130 (bench
+     * forward, small model, 2 threads). The chains below are specified for this L, whichever it is.
      */
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 256
-            ? FloatVector.SPECIES_256 : FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> F = VectorKernels.F;
     static final int L = F.length();
     private static final int BLOCK = Q8Matrix.BLOCK;
     /**

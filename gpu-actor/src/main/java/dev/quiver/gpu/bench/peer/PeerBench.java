@@ -30,7 +30,9 @@ import java.util.Map;
  * alternate on each row so that machine noise hits both. The table gives the median of the runs.
  */
 public final class PeerBench {
-    private static final int TOP = 2;
+    // NOTE: 8, not 2: on the random model three or more tokens can sit within Q8_0's precision of each other (seen:
+    // 0.02 apart), and a tie is only recognised when each engine lists the other's pick.
+    private static final int TOP = 8;
 
     private PeerBench() {
     }

@@ -47,13 +47,15 @@ class PeerTableTest {
     }
 
     @Test
-    void keeps_a_format_quiver_cannot_run_as_a_row_that_says_so_with_llama_cpp_measured() {
+    void gives_q8_0_rows_with_both_engines() {
         PeerBench.Options o = options("--sequences", "1,8", "--formats", "q8_0", "--prompt-tokens", "10");
         PeerBench.Results r = new PeerBench.Results();
+        add(r, new PeerBench.Row(PeerFormat.Q8_0, false, 1), "quiver", 60, 250);
         add(r, new PeerBench.Row(PeerFormat.Q8_0, false, 1), "llama", 120, 500);
+        add(r, new PeerBench.Row(PeerFormat.Q8_0, false, 8), "quiver", 330, 250);
         add(r, new PeerBench.Row(PeerFormat.Q8_0, false, 8), "llama", 300, 500);
         String t = PeerTable.render(o, r, context());
-        assertTrue(t.contains("| Q8_0 | 1 / 8 | " + PeerTable.NOT_SUPPORTED + " | 120 / 300 | - |"), t);
+        assertTrue(t.contains("| Q8_0 | 1 / 8 | 60.0 / 330 | 120 / 300 | 0.50 / 1.10 |"), t);
     }
 
     @Test
