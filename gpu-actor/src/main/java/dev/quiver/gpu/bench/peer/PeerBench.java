@@ -45,7 +45,7 @@ public final class PeerBench {
             Path adapter = null;
             int threads = 2;
             int runs = 3;
-            List<PeerFormat> formats = List.of(PeerFormat.F32, PeerFormat.BF16);
+            List<PeerFormat> formats = List.of(PeerFormat.F32, PeerFormat.BF16, PeerFormat.Q8_0);
             int[] seqs = {1, 8, 32};
             int prompt = 128;
             int decode = 128;
@@ -101,7 +101,7 @@ public final class PeerBench {
         } catch (IllegalArgumentException e) {
             System.err.println("quiver bench peer: " + e.getMessage());
             System.err.println("usage: quiver bench peer [--model DIR] [--adapter DIR] [--threads 2] [--runs 3] "
-                    + "[--formats f32,bf16[,q8_0]] [--sequences 1,8,32] [--prompt-tokens 128] [--decode-steps 128] "
+                    + "[--formats f32,bf16,q8_0] [--sequences 1,8,32] [--prompt-tokens 128] [--decode-steps 128] "
                     + "[--check-steps 32] [--llama-cpp BUILT_TREE] [--cache DIR]");
             System.exit(2);
             return;
