@@ -226,10 +226,12 @@ class GpuWorkerTest {
         kit.stop(w);
     }
 
-    @Test
-    void a_slot_eviction_keeps_the_host_copy_and_is_not_reported_as_leaving_the_worker() {
-        ActorRef<GpuWorker.Command> w = worker("tiers", 2, 8);
-        TestProbe<GpuWorker.AdapterEvictedNotice> evictions = kit.createTestProbe();
+    /**
+     * Subscribes {@code evictions}, loads adapter-01..03 one after the other into a worker with 2 slots, and checks
+     * that the least recently used one left its slot; the worker's status after.
+     */
+    static GpuWorker.WorkerStatus loadThreeIntoTwoSlots(ActorRef<GpuWorker.Command> w,
+                                                        TestProbe<GpuWorker.AdapterEvictedNotice> evictions) {
         w.tell(new GpuWorker.SubscribeEvictions(evictions.getRef()));
         TestProbe<GpuWorker.AdapterLoaded> loaded = kit.createTestProbe();
         for (String a : List.of("adapter-01", "adapter-02", "adapter-03")) {
@@ -242,6 +244,14 @@ class GpuWorkerTest {
         GpuWorker.WorkerStatus s = status.receiveMessage(WAIT);
         assertEquals(List.of("adapter-02", "adapter-03"), s.resident().stream().sorted().toList());
         assertEquals(1, s.adapters().slotEvictions());
+        return s;
+    }
+
+    @Test
+    void a_slot_eviction_keeps_the_host_copy_and_is_not_reported_as_leaving_the_worker() {
+        ActorRef<GpuWorker.Command> w = worker("tiers", 2, 8);
+        TestProbe<GpuWorker.AdapterEvictedNotice> evictions = kit.createTestProbe();
+        GpuWorker.WorkerStatus s = loadThreeIntoTwoSlots(w, evictions);
         assertTrue(s.adapters().host().contains("adapter-01"), "the slot's victim keeps its host copy");
         evictions.expectNoMessage(Duration.ofMillis(300));
         // leaving the worker's memory is reported, here by an operator's eviction of the host copy
@@ -257,24 +267,14 @@ class GpuWorkerTest {
     void evicts_least_recently_used_adapter_when_slots_and_host_are_full_and_reports_residency() {
         ActorRef<GpuWorker.Command> w = worker("evict", 2, 2);
         TestProbe<GpuWorker.AdapterEvictedNotice> evictions = kit.createTestProbe();
-        w.tell(new GpuWorker.SubscribeEvictions(evictions.getRef()));
-        TestProbe<GpuWorker.AdapterLoaded> loaded = kit.createTestProbe();
-        for (String a : List.of("adapter-01", "adapter-02", "adapter-03")) {
-            w.tell(new GpuWorker.LoadAdapter(a, dir(a), false, loaded.getRef()));
-            GpuWorker.AdapterLoaded l = loaded.receiveMessage(WAIT);
-            assertTrue(l.ok(), l.error());
-        }
-        TestProbe<GpuWorker.WorkerStatus> status = kit.createTestProbe();
-        w.tell(new GpuWorker.GetStatus(status.getRef()));
-        GpuWorker.WorkerStatus s = status.receiveMessage(WAIT);
-        assertEquals(List.of("adapter-02", "adapter-03"), s.resident().stream().sorted().toList());
-        assertEquals(1, s.adapters().slotEvictions());
+        GpuWorker.WorkerStatus s = loadThreeIntoTwoSlots(w, evictions);
         assertEquals(new GpuWorker.AdapterEvictedNotice("evict", "adapter-01", "lru"), evictions.receiveMessage(WAIT));
         TestProbe<GpuWorker.AdapterEvicted> evicted = kit.createTestProbe();
         w.tell(new GpuWorker.EvictAdapter("adapter-02", evicted.getRef()));
         assertTrue(evicted.receiveMessage(WAIT).evicted());
         assertEquals(new GpuWorker.AdapterEvictedNotice("evict", "adapter-02", "operator"),
                 evictions.receiveMessage(WAIT));
+        TestProbe<GpuWorker.WorkerStatus> status = kit.createTestProbe();
         w.tell(new GpuWorker.GetStatus(status.getRef()));
         assertEquals(List.of("adapter-03"), status.receiveMessage(WAIT).resident());
         kit.stop(w);
