@@ -657,6 +657,12 @@ public final class AdapterEntity
             }
         }
         int wanted = state.preloadReplicas();
+        if (wanted == 0) {
+            // unpinned: also where a pin is published without a journaled residency (a pin whose load failed on a
+            // worker that then dropped the adapter), or the preload call would wait for it forever
+            live.values().stream().filter(w -> !pinned.contains(w.workerId()) && w.pinned().contains(key))
+                    .map(WorkerLoad::workerId).sorted().forEach(w -> release(w, version, true, "unpinned"));
+        }
         if (pinned.size() > wanted) {
             pinned.stream().sorted().skip(wanted).forEach(w -> release(w, version, true, "unpinned"));
             return;

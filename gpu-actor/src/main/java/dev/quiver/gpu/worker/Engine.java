@@ -523,6 +523,9 @@ public final class Engine implements AutoCloseable {
         if (slot >= 0) {
             f.complete(slot);
         } else if (!cache.isLoading() && cache.failures().get(key) == null && !cache.isResident(key)) {
+            if (pin) {
+                cache.unpin(key); // not loaded: a pin left behind would be published, and nothing would clear it
+            }
             f.completeExceptionally(new IllegalStateException("no free adapter slot for '" + key
                     + "': every slot is in use or pinned"));
         } else {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.quiver.gpu.backend.ForwardBatch;
@@ -22,6 +23,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletionException;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -291,6 +293,20 @@ class EngineTest {
             assertEquals(4, st.adapters().diskMisses());
             assertNotNull(st.adapters().diskToHost());
             assertEquals(4, st.adapters().diskToHost().count());
+        }
+    }
+
+    @Test
+    void a_pin_that_finds_no_free_slot_fails_and_leaves_no_pin_behind() {
+        try (Engine e = Engine.start(model, settings().withLoras(1, 8), "pins")) {
+            Path dir = model.resolve("adapters");
+            assertEquals(0, e.loadAdapter("adapter-01", dir.resolve("adapter-01"), true).join());
+            CompletionException refused = assertThrows(CompletionException.class,
+                    () -> e.loadAdapter("adapter-02", dir.resolve("adapter-02"), true).join());
+            assertTrue(refused.getCause().getMessage().contains("no free adapter slot"), refused.getMessage());
+            EngineStatus st = e.status().join();
+            assertEquals(List.of("adapter-01"), st.adapters().pinned(), "only the adapter that got its slot");
+            assertEquals(List.of("adapter-01"), st.adapters().resident());
         }
     }
 
