@@ -51,8 +51,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       load) and warm (after one request to every adapter placed each on a worker, as S-LoRA's experiment starts
  *       with every adapter in host memory). The hot adapters twice too: first right after node 3's restart, and
  *       again at the end; the ratios use the better of the two. Per arm it prints each process's CPU and each
- *       node's routing and cache counters; {@code -Dquiver.bench.profile=DIR} also records a Flight Recorder
- *       profile of every node per arm.</li>
+ *       node's routing and cache counters; {@code QUIVER_JAVA_OPTS=-Dquiver.bench.profile=DIR} also records a
+ *       Flight Recorder profile of every node per arm.</li>
  * </ul>
  * Each worker keeps {@code --host-copies} validated adapters in host memory ({@code quiver.engine.max-cpu-loras};
  * default: all of them, about 100 KB each for this model) and 8 in compute slots.
