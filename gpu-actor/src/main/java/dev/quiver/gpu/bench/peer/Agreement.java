@@ -8,8 +8,9 @@ import java.util.List;
  *
  * <p>NOTE: a random test model's next-token distribution is nearly flat, so two tokens can be tied to within the
  * format's precision (BF16 and Q8_0: llama.cpp also rounds activations); then either engine's pick is right. Such a
- * tie (each engine lists the other's token within the tolerance of its own pick) is accepted, but the two continuations differ from
- * there, so the comparison ends at it and the summary says so. Any other difference fails.
+ * tie (each engine lists the other's token within the tolerance of its own pick) is accepted, but the two
+ * continuations differ from there, so the comparison ends at it and the summary says so. Any other difference
+ * fails.
  */
 final class Agreement {
     private Agreement() {
