@@ -20,10 +20,14 @@ import jdk.incubator.vector.VectorSpecies;
  * right before their FMAs, so the weights are read at one byte each; from that many tokens on, 4 rows at a time
  * are dequantised into a small per-thread float tile that a 4-row × 4-token register block reuses for every token.
  *
- * <p>NOTE: llama.cpp instead quantises the activations to int8 per block and takes integer dot products. A JDK 17
- * version of that (16-bit products of widened bytes, exact integer block sums) measured 3-4x faster per
- * matrix-vector product than this kernel (docs/BENCHMARKS.md, engine, Q8_0) but rounds the activations too; it
- * is the next step for decode speed, with its own reference tests.
+ * <p>NOTE: llama.cpp instead quantises the activations to int8 per block and takes integer dot products. On JDK 17
+ * that was measured and not adopted (docs/BENCHMARKS.md, Q8_0, "int8 activations"; gpu-actor/src/probe/q8i). The
+ * Vector API has no widening multiply-add (x86's vpmaddubsw, vpmaddwd, VNNI), so an int8 block costs a short
+ * multiply, two short-to-int conversions, an add, an int-to-float conversion and a scaled FMA. At 1-2 tokens that
+ * ran at 1.0x this kernel with 16 lanes (1.3x with 8). From 4 tokens on, the same chain from a tile needs 3 vector
+ * operations per block and output where this kernel needs 2 FMAs, so at most 0.67x; 0.1-0.55x was measured. One
+ * chain per output means one kernel for every batch size, so the int8 path would lose overall. The earlier 3-4x
+ * figure was against this kernel's 256-bit version beside 512-bit code in one JVM (the boxing noted below on F).
  */
 final class Q8Kernels {
     /**
