@@ -413,7 +413,9 @@ public final class ScaleBench {
             for (Map.Entry<String, Double> e : after[i].entrySet()) {
                 double d = e.getValue() - before[i].getOrDefault(e.getKey(), 0.0);
                 if (d != 0) {
-                    line.append(String.format(Locale.ROOT, " %s=%.0f", e.getKey(), d));
+                    // counters are whole; the latency sums are seconds, kept to the millisecond
+                    line.append(String.format(Locale.ROOT, d == Math.rint(d) ? " %s=%.0f" : " %s=%.3f", e.getKey(),
+                            d));
                 }
             }
             s.out().println(line);
@@ -426,7 +428,9 @@ public final class ScaleBench {
     private static final java.util.regex.Pattern COUNTER = java.util.regex.Pattern.compile(
             "^(quiver_routing_decisions_total|quiver_engine_generated_tokens_total|quiver_engine_preemptions_total"
                     + "|quiver_adapter_cache_(?:hits|misses)_total|quiver_adapter_evictions_total"
-                    + "|quiver_placement_latency_seconds_(?:count|sum)|quiver_requests_resumed_total)"
+                    + "|quiver_placement_latency_seconds_(?:count|sum)|quiver_routing_entity_ask_seconds_(?:count|sum)"
+                    + "|quiver_adapter_fetch_seconds_(?:count|sum)"
+                    + "|quiver_requests_resumed_total)"
                     + "(\\{[^}]*})?\\s+(\\S+)$");
 
     /** Each node's counters named by {@link #COUNTER}, keyed by series (name and tags). */

@@ -6,8 +6,8 @@ import kamon.Kamon;
 import kamon.metric.MeasurementUnit;
 
 /**
- * The cluster's Prometheus metrics (through Kamon): routing decisions by outcome, placement latency, requests
- * resumed after their worker died, and adapters per worker. The edge renders them at {@code /metrics} with the
+ * The cluster's Prometheus metrics (through Kamon): routing decisions by outcome, entity ask and placement latency,
+ * requests resumed after their worker died, and adapters per worker. The edge renders them at {@code /metrics} with the
  * rest.
  */
 public final class ClusterMetrics {
@@ -25,6 +25,21 @@ public final class ClusterMetrics {
     /** A placement (fetch + load into a slot) finished, {@code ok} or not, after {@code nanos}. */
     public static void placed(boolean ok, long nanos) {
         Kamon.histogram("quiver.placement.latency", MeasurementUnit.time().nanoseconds())
+                .withTag("result", ok ? "ok" : "failed").record(Math.max(0, nanos));
+    }
+
+    /**
+     * A relay's ask of an adapter's entity for a worker took {@code nanos}: {@code answered}, or {@code failed} (it
+     * timed out or could not be sent). It includes the entity's recovery from the journal when it was not running.
+     */
+    public static void entityAsked(boolean answered, long nanos) {
+        Kamon.histogram("quiver.routing.entity.ask", MeasurementUnit.time().nanoseconds())
+                .withTag("result", answered ? "answered" : "failed").record(Math.max(0, nanos));
+    }
+
+    /** A worker brought an adapter version's files from the blob store into its disk cache, or failed to. */
+    public static void fetched(boolean ok, long nanos) {
+        Kamon.histogram("quiver.adapter.fetch", MeasurementUnit.time().nanoseconds())
                 .withTag("result", ok ? "ok" : "failed").record(Math.max(0, nanos));
     }
 

@@ -75,6 +75,10 @@ public final class RequestRelay extends AbstractBehavior<Object> {
     private record Routed(AdapterEntity.RouteReply reply, Throwable error) {
     }
 
+    /** An entity's answer, with when the ask was sent (for its latency). */
+    private record Asked(AdapterEntity.RouteReply reply, Throwable error, long sentNanos) {
+    }
+
     private record WorkerGone(String workerId, int attempt) {
     }
 
@@ -257,6 +261,10 @@ public final class RequestRelay extends AbstractBehavior<Object> {
                 })
                 .onMessage(GpuWorker.Event.class, this::onEvent)
                 .onMessage(Routed.class, this::onRouted)
+                .onMessage(Asked.class, a -> {
+                    ClusterMetrics.entityAsked(a.error() == null, System.nanoTime() - a.sentNanos());
+                    return onRouted(new Routed(a.reply(), a.error()));
+                })
                 .onMessage(WorkerGone.class, g -> {
                     if (g.attempt() == attempt && agent != null && cancelled) {
                         listener.onFinished("cancelled", promptTokens, delivered.size());
@@ -350,9 +358,10 @@ public final class RequestRelay extends AbstractBehavior<Object> {
         // lost, until the member is downed and the shard moves (stable-after and more later). The short bound lets
         // the relay place the request itself (onRouted's fallback) within a fraction of a second instead.
         askTimeout = anyUnreachable() ? setup.unreachableRouteTimeout() : entityRouteTimeout();
+        long sent = System.nanoTime();
         getContext().pipeToSelf(setup.entities().apply(generation.model()).<AdapterEntity.RouteReply>ask(
                 replyTo -> new AdapterEntity.Route(attemptId, exclude, replyTo, pinned, generation.splitKey()),
-                askTimeout), Routed::new);
+                askTimeout), (reply, error) -> new Asked(reply, error, sent));
     }
 
     /**

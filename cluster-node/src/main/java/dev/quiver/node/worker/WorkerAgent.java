@@ -5,6 +5,7 @@ import dev.quiver.gpu.worker.EngineError;
 import dev.quiver.gpu.worker.EngineListener;
 import dev.quiver.gpu.worker.GpuWorker;
 import dev.quiver.node.cluster.ClusterMessage;
+import dev.quiver.node.cluster.ClusterMetrics;
 import dev.quiver.persistence.ContentDigest;
 import dev.quiver.persistence.blob.AdapterDirectories;
 import java.nio.file.Files;
@@ -411,15 +412,38 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
         Command reply(Path dir, String error);
     }
 
-    /** Brings {@code digest}'s files into the disk cache on the I/O pool (blocking Cassandra reads). */
+    /**
+     * Fetches in flight, by digest: a placement and the request that caused it ask for the same files at the same
+     * moment, and both wait for one read of the blob store. Completed on the I/O pool, hence concurrent.
+     */
+    private final Map<String, CompletableFuture<Path>> inFlight = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Brings {@code digest}'s files into the disk cache on the I/O pool (blocking Cassandra reads), once at a time. */
     private void fetch(String digest, FetchReply reply) {
-        getContext().pipeToSelf(CompletableFuture.supplyAsync(() -> {
-            try {
-                return setup.files().fetch(ContentDigest.parse(digest));
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        }, setup.io()), (dir, err) -> reply.reply(dir, err == null ? null : rootMessage(err)));
+        CompletableFuture<Path> files = inFlight.get(digest);
+        if (files == null) {
+            // only this actor adds entries, so the check and the put cannot race; the I/O pool removes them
+            CompletableFuture<Path> mine = new CompletableFuture<>();
+            inFlight.put(digest, mine);
+            long started = System.nanoTime();
+            CompletableFuture.supplyAsync(() -> {
+                try {
+                    return setup.files().fetch(ContentDigest.parse(digest));
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }, setup.io()).whenComplete((dir, err) -> {
+                inFlight.remove(digest, mine);
+                ClusterMetrics.fetched(err == null, System.nanoTime() - started);
+                if (err == null) {
+                    mine.complete(dir);
+                } else {
+                    mine.completeExceptionally(err);
+                }
+            });
+            files = mine;
+        }
+        getContext().pipeToSelf(files, (dir, err) -> reply.reply(dir, err == null ? null : rootMessage(err)));
     }
 
     private static String rootMessage(Throwable t) {
