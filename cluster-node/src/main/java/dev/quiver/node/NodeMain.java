@@ -37,7 +37,27 @@ public final class NodeMain {
     private NodeMain() {
     }
 
+    /** The JDK's system property for the parallelism of {@link java.util.concurrent.ForkJoinPool#commonPool()}. */
+    static final String COMMON_POOL_PARALLELISM = "java.util.concurrent.ForkJoinPool.common.parallelism";
+
+    /**
+     * Gives the common pool at least two threads, unless its parallelism was set explicitly. Must run before
+     * anything touches the common pool or {@code CompletableFuture}.
+     */
+    // NOTE: every CompletionStage from Pekko's Java API (asks, entity.toStrict, stream materialisations) is Scala's
+    // FutureConvertersImpl.CF, which runs even thenApply/thenCompose/whenComplete asynchronously on
+    // CompletableFuture's default executor. With 2 CPUs or fewer the common pool's parallelism is 1, and then that
+    // executor starts a new thread per task: a node on a 2-vCPU machine started about 55 threads a second under
+    // load (JFR, bench scale, node 1), one or more per HTTP request.
+    static void atLeastTwoCommonPoolThreads() {
+        if (System.getProperty(COMMON_POOL_PARALLELISM) == null) {
+            System.setProperty(COMMON_POOL_PARALLELISM,
+                    Integer.toString(Math.max(2, Runtime.getRuntime().availableProcessors() - 1)));
+        }
+    }
+
     public static void main(String[] args) throws Exception {
+        atLeastTwoCommonPoolThreads();
         Path configFile = null;
         String modelDir = null;
         Integer port = null;
