@@ -90,6 +90,7 @@ final class GenerateCommand {
         }
         long t0 = System.nanoTime();
         try (Engine engine = Engine.start(model, settings, "generate")) {
+            long ready = System.nanoTime();
             adapters.forEach(engine::registerAdapter);
             List<Result> results = new ArrayList<>();
             for (int i = 0; i < lines.size(); i++) {
@@ -116,6 +117,16 @@ final class GenerateCommand {
             double secs = (System.nanoTime() - t0) / 1e9;
             out.printf("%d requests (%d errors), %d tokens generated in %.2f s (%.1f tokens/s) -> %s%n",
                     results.size(), errors, tokens, secs, tokens / secs, output);
+            // where the time went, to compare with bench forward's prefill and decode rates
+            long lastFirst = results.stream().mapToLong(r -> r.firstTokenAt).max().orElse(ready);
+            int prompts = results.stream().mapToInt(r -> r.usage == null ? 0 : r.usage.promptTokens()).sum();
+            double start = (ready - t0) / 1e9;
+            double toFirst = (Math.max(lastFirst, ready) - ready) / 1e9;
+            double rest = secs - start - toFirst;
+            out.printf("  engine start %.2f s; every request's first token after %.2f s (%d prompt tokens, %.1f/s); "
+                    + "then %.2f s for the other %d tokens (%.1f/s)%n", start, toFirst, prompts,
+                    prompts / Math.max(1e-9, toFirst), rest, tokens - results.size(), (tokens - results.size())
+                            / Math.max(1e-9, rest));
             return errors == 0 ? 0 : 1;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -137,6 +148,8 @@ final class GenerateCommand {
         volatile String finish;
         volatile Usage usage;
         volatile EngineError error;
+        /** When the first token arrived (System.nanoTime), 0 before. */
+        volatile long firstTokenAt;
 
         Result(String id, String adapter, boolean wantLogprobs) {
             this.id = id;
@@ -156,6 +169,9 @@ final class GenerateCommand {
 
         @Override
         public void onTokens(String requestId, int[] ids, String t, List<TokenLogprob> lp) {
+            if (firstTokenAt == 0 && ids.length > 0) {
+                firstTokenAt = System.nanoTime();
+            }
             for (int x : ids) {
                 tokens.add(x);
             }
