@@ -29,6 +29,7 @@ public final class ForwardBench {
         int context = 128;
         int steps = 48;
         WeightFormat format = WeightFormat.NATIVE;
+        boolean inHeap = false;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--model" -> model = Path.of(args[++i]);
@@ -36,12 +37,13 @@ public final class ForwardBench {
                 case "--context" -> context = Integer.parseInt(args[++i]);
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
                 case "--weight-format" -> format = WeightFormat.parse(args[++i], "--weight-format");
+                case "--weights-in-heap" -> inHeap = Boolean.parseBoolean(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
         if (model == null) {
             System.err.println("usage: quiver bench forward --model DIR [--threads N] [--context TOKENS] [--steps N] "
-                    + "[--weight-format native|q8_0]");
+                    + "[--weight-format native|q8_0] [--weights-in-heap true|false]");
             System.exit(2);
         }
         ModelWeights w = ModelWeights.load(model);
@@ -49,7 +51,7 @@ public final class ForwardBench {
         int maxSeqs = 32;
         int blocksPerSeq = (context + 2 * steps + 128 + blockSize - 1) / blockSize;
         try (CpuBackend b = new CpuBackend(w, new CpuBackend.Settings(threads, maxSeqs * blocksPerSeq, blockSize, 1,
-                format))) {
+                format, inHeap))) {
             for (int batch : new int[] {1, 8, 32}) {
                 decode(b, batch, context, steps, blocksPerSeq);
             }
