@@ -1,9 +1,11 @@
 package dev.quiver.gpu.bench;
 
+import com.typesafe.config.ConfigFactory;
 import dev.quiver.gpu.backend.ForwardBatch;
 import dev.quiver.gpu.backend.cpu.CpuBackend;
 import dev.quiver.gpu.model.ModelWeights;
 import dev.quiver.gpu.model.WeightFormat;
+import dev.quiver.gpu.worker.EngineSettings;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
@@ -29,7 +31,7 @@ public final class ForwardBench {
         int context = 128;
         int steps = 48;
         WeightFormat format = WeightFormat.NATIVE;
-        boolean inHeap = false;
+        boolean inHeap = EngineSettings.fromConfig(ConfigFactory.load()).weightsInHeap();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--model" -> model = Path.of(args[++i]);

@@ -108,7 +108,7 @@ public final class VectorKernels {
         mul(w, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch, THREE_TOKENS);
     }
 
-    /** {@link #mulF32(float[], int, float[], int, float[], int, int, int, int, boolean, float[])} through 4x3 blocks. */
+    /** The float-array {@code mulF32} through the 4 rows x 3 tokens blocks whatever the vector width. */
     static void mulF32ThreeTokenBlocks(float[] w, int cols, float[] x, int T, float[] y, int yStride, int yOff,
                                        int r0, int r1, boolean accumulate, float[] scratch) {
         mul(w, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch, true);
