@@ -101,8 +101,8 @@ public final class VectorKernels {
      * sums and tails as the buffer kernel, so same bits.
      */
     // NOTE: a copy of the buffer kernel with the weights' type changed, not a shared body behind an interface
-    // (that boxed vectors, see mul). With the weights in the heap, forward ran 1.2-1.4x the tokens per CPU second
-    // of the mapped file on JDK 17 (docs/BENCHMARKS.md, "F32 weights in the heap").
+    // (that boxed vectors, see mul). With the weights in the heap, forward ran 1.1x (batch 1) to 1.2x (batch 32,
+    // prefill) the speed of the mapped file on JDK 17 (docs/BENCHMARKS.md, "F32 weights in the heap").
     static void mulF32(float[] w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
                        boolean accumulate, float[] scratch) {
         mul(w, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch, THREE_TOKENS);
