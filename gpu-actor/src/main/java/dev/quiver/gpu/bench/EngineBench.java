@@ -1,5 +1,6 @@
 package dev.quiver.gpu.bench;
 
+import com.typesafe.config.ConfigFactory;
 import dev.quiver.gpu.backend.ForwardBatch;
 import dev.quiver.gpu.backend.cpu.CpuBackend;
 import dev.quiver.gpu.backend.cpu.Parallel;
@@ -11,6 +12,7 @@ import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelMaker;
 import dev.quiver.gpu.model.ModelWeights;
 import dev.quiver.gpu.model.WeightFormat;
+import dev.quiver.gpu.worker.EngineSettings;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -99,7 +101,7 @@ public final class EngineBench {
             adapters.add(AdapterLoader.load(d, "a" + i, c, 64));
         }
         try (CpuBackend b = new CpuBackend(w, new CpuBackend.Settings(threads, maxSeqs * blocksPerSeq, blockSize, 32,
-                weightFormat))) {
+                weightFormat, EngineSettings.fromConfig(ConfigFactory.load()).weightsInHeap()))) {
             for (int i = 0; i < 32; i++) {
                 b.loadSlot(i, adapters.get(i));
             }

@@ -1,9 +1,11 @@
 package dev.quiver.gpu.bench;
 
+import com.typesafe.config.ConfigFactory;
 import dev.quiver.gpu.backend.ForwardBatch;
 import dev.quiver.gpu.backend.cpu.CpuBackend;
 import dev.quiver.gpu.model.ModelWeights;
 import dev.quiver.gpu.model.WeightFormat;
+import dev.quiver.gpu.worker.EngineSettings;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
@@ -29,6 +31,7 @@ public final class ForwardBench {
         int context = 128;
         int steps = 48;
         WeightFormat format = WeightFormat.NATIVE;
+        boolean inHeap = EngineSettings.fromConfig(ConfigFactory.load()).weightsInHeap();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--model" -> model = Path.of(args[++i]);
@@ -36,12 +39,13 @@ public final class ForwardBench {
                 case "--context" -> context = Integer.parseInt(args[++i]);
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
                 case "--weight-format" -> format = WeightFormat.parse(args[++i], "--weight-format");
+                case "--weights-in-heap" -> inHeap = Boolean.parseBoolean(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
         if (model == null) {
             System.err.println("usage: quiver bench forward --model DIR [--threads N] [--context TOKENS] [--steps N] "
-                    + "[--weight-format native|q8_0]");
+                    + "[--weight-format native|q8_0] [--weights-in-heap true|false]");
             System.exit(2);
         }
         ModelWeights w = ModelWeights.load(model);
@@ -49,7 +53,7 @@ public final class ForwardBench {
         int maxSeqs = 32;
         int blocksPerSeq = (context + 2 * steps + 128 + blockSize - 1) / blockSize;
         try (CpuBackend b = new CpuBackend(w, new CpuBackend.Settings(threads, maxSeqs * blocksPerSeq, blockSize, 1,
-                format))) {
+                format, inHeap))) {
             for (int batch : new int[] {1, 8, 32}) {
                 decode(b, batch, context, steps, blocksPerSeq);
             }

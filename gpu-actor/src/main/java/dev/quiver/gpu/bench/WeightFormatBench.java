@@ -1,5 +1,6 @@
 package dev.quiver.gpu.bench;
 
+import com.typesafe.config.ConfigFactory;
 import dev.quiver.gpu.backend.ForwardBatch;
 import dev.quiver.gpu.backend.cpu.CpuBackend;
 import dev.quiver.gpu.backend.cpu.Q8Matrix;
@@ -8,6 +9,7 @@ import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelWeights;
 import dev.quiver.gpu.model.WeightFormat;
 import dev.quiver.gpu.model.WeightMatrix;
+import dev.quiver.gpu.worker.EngineSettings;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -46,6 +48,7 @@ public final class WeightFormatBench {
     public static void main(String[] args) throws IOException {
         Path model = null;
         int threads = Runtime.getRuntime().availableProcessors();
+        boolean inHeap = EngineSettings.fromConfig(ConfigFactory.load()).weightsInHeap();
         int context = 128;
         int rounds = 3;
         double seconds = 2;
@@ -84,7 +87,7 @@ public final class WeightFormatBench {
         for (WeightFormat f : formats) {
             // load time alone: a backend with a single KV block, so allocating the cache does not count
             long t1 = System.nanoTime();
-            new CpuBackend(w, new CpuBackend.Settings(threads, 1, BLOCK, 1, f)).close();
+            new CpuBackend(w, new CpuBackend.Settings(threads, 1, BLOCK, 1, f, inHeap)).close();
             System.out.printf("[%s] load (backend construction, quantisation included; KV cache excluded): %.0f ms%n",
                     f, (System.nanoTime() - t1) / 1e6);
         }
@@ -92,7 +95,8 @@ public final class WeightFormatBench {
         for (WeightFormat f : formats) {
             long heap0 = usedHeap();
             long t1 = System.nanoTime();
-            CpuBackend b = new CpuBackend(w, new CpuBackend.Settings(threads, maxBatch * blocksPerSeq, BLOCK, 1, f));
+            CpuBackend b = new CpuBackend(w, new CpuBackend.Settings(threads, maxBatch * blocksPerSeq, BLOCK, 1, f,
+                    inHeap));
             double ms = (System.nanoTime() - t1) / 1e6;
             backends.add(b);
             fillCaches(b, context, blocksPerSeq, maxBatch);

@@ -14,6 +14,7 @@ import dev.quiver.gpu.constraint.Matcher;
 import dev.quiver.gpu.constraint.TokenIndex;
 import dev.quiver.gpu.kv.BlockAllocator;
 import dev.quiver.gpu.kv.KvBlockManager;
+import dev.quiver.gpu.model.DType;
 import dev.quiver.gpu.model.ModelConfig;
 import dev.quiver.gpu.model.ModelWeights;
 import dev.quiver.gpu.model.WeightFormat;
@@ -168,8 +169,15 @@ public final class Engine implements AutoCloseable {
                 case "cuda" -> new CudaBackend(weights, DeviceBackend.Settings.of(blocks, settings.blockSize(),
                         settings.maxLoras(), settings.maxBatchedTokens(), settings.maxLoraRank()));
                 default -> new CpuBackend(weights, new CpuBackend.Settings(settings.threads(), blocks,
-                        settings.blockSize(), settings.maxLoras(), settings.weightFormat()));
+                        settings.blockSize(), settings.maxLoras(), settings.weightFormat(), settings.weightsInHeap()));
             };
+            if (backend instanceof CpuBackend cpu && settings.weightsInHeap() && !cpu.weightsInHeap()
+                    && settings.weightFormat() == WeightFormat.NATIVE && weights.lmHead.dtype() == DType.F32) {
+                log.warn("engine {}: F32 weights read in place from the mapped file: the heap ({} MiB max) has "
+                        + "no room for them and the KV cache; raise -Xmx to copy them (quiver.engine."
+                        + "weights-in-heap, docs/BENCHMARKS.md)", thread.getName(),
+                        Runtime.getRuntime().maxMemory() >> 20);
+            }
             kv = new KvBlockManager(new BlockAllocator(blocks, settings.blockSize()));
             cache = new AdapterCache(new AdapterCache.Settings(settings.maxLoras(), settings.maxCpuLoras(),
                     settings.maxLoraRank()), backend, config,
@@ -196,9 +204,10 @@ public final class Engine implements AutoCloseable {
             Tokenizer tok = tokenizer;
             constraints = new ConstraintCache(() -> TokenIndex.of(tok, config.vocabSize()), eosIds,
                     CONSTRAINT_CACHE_SIZE);
-            log.info("engine {} ready: {} layers, hidden {}, vocab {}, {} KV blocks of {} tokens, {} adapter slots",
+            log.info("engine {} ready: {} layers, hidden {}, vocab {}, {} KV blocks of {} tokens, {} adapter slots{}",
                     thread.getName(), config.numLayers(), config.hiddenSize(), config.vocabSize(), blocks,
-                    settings.blockSize(), settings.maxLoras());
+                    settings.blockSize(), settings.maxLoras(),
+                    backend instanceof CpuBackend cpu && cpu.weightsInHeap() ? ", F32 weights in the heap" : "");
             ready.complete(null);
         } catch (Throwable t) {
             ready.completeExceptionally(t);

@@ -22,12 +22,16 @@ import dev.quiver.gpu.model.WeightFormat;
  *                         adapter waiting for one (more hot adapters than slots)
  * @param weightFormat     how the base model's projections are held: as stored, or quantised to Q8_0 at load
  *                         (cpu backend only)
+ * @param weightsInHeap    F32 projections and head copied into the heap at load when it has room (cpu backend
+ *                         only; read in place from the mapped file otherwise)
  */
 public record EngineSettings(String backend, int threads, long kvCacheBytes, int blockSize, int maxNumSeqs,
                              int maxBatchedTokens, int maxModelLen, int maxLoras, int maxCpuLoras, int maxLoraRank,
-                             int maxWaiting, int minSlotSteps, WeightFormat weightFormat) {
+                             int maxWaiting, int minSlotSteps, WeightFormat weightFormat, boolean weightsInHeap) {
     /** The default of {@code min-slot-steps} in reference.conf, for settings built without it. */
     public static final int DEFAULT_MIN_SLOT_STEPS = 1;
+    /** The default of {@code weights-in-heap} in reference.conf, for settings built without it. */
+    public static final boolean DEFAULT_WEIGHTS_IN_HEAP = true;
 
     public EngineSettings {
         if (minSlotSteps < 1) {
@@ -36,6 +40,14 @@ public record EngineSettings(String backend, int threads, long kvCacheBytes, int
         if (weightFormat == null) {
             throw new IllegalArgumentException("quiver.engine.weight-format must be one of " + WeightFormat.allowed());
         }
+    }
+
+    /** Settings with the default {@code weights-in-heap}. */
+    public EngineSettings(String backend, int threads, long kvCacheBytes, int blockSize, int maxNumSeqs,
+                          int maxBatchedTokens, int maxModelLen, int maxLoras, int maxCpuLoras, int maxLoraRank,
+                          int maxWaiting, int minSlotSteps, WeightFormat weightFormat) {
+        this(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen, maxLoras,
+                maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, DEFAULT_WEIGHTS_IN_HEAP);
     }
 
     /** Settings with the weights as the file stores them. */
@@ -62,7 +74,7 @@ public record EngineSettings(String backend, int threads, long kvCacheBytes, int
                 c.getBytes("kv-cache-memory"), c.getInt("block-size"), c.getInt("max-num-seqs"),
                 c.getInt("max-num-batched-tokens"), c.getInt("max-model-len"), c.getInt("max-loras"),
                 c.getInt("max-cpu-loras"), c.getInt("max-lora-rank"), c.getInt("max-waiting"),
-                c.getInt("min-slot-steps"), weightFormat(c));
+                c.getInt("min-slot-steps"), weightFormat(c), c.getBoolean("weights-in-heap"));
     }
 
     /** {@code weight-format}, an unknown value refused as a config error naming the key and the allowed values. */
@@ -82,36 +94,41 @@ public record EngineSettings(String backend, int threads, long kvCacheBytes, int
 
     public EngineSettings withKvCacheBytes(long bytes) {
         return new EngineSettings(backend, threads, bytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen,
-                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat);
+                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, weightsInHeap);
     }
 
     public EngineSettings withBatch(int seqs, int tokens) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, seqs, tokens, maxModelLen, maxLoras,
-                maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat);
+                maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, weightsInHeap);
     }
 
     public EngineSettings withLoras(int slots, int host) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, slots, host, maxLoraRank, maxWaiting, minSlotSteps, weightFormat);
+                maxModelLen, slots, host, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, weightsInHeap);
     }
 
     public EngineSettings withThreads(int n) {
         return new EngineSettings(backend, n, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen,
-                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat);
+                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, weightsInHeap);
     }
 
     public EngineSettings withMinSlotSteps(int n) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, n, weightFormat);
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, n, weightFormat, weightsInHeap);
     }
 
     public EngineSettings withMaxWaiting(int n) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, n, minSlotSteps, weightFormat);
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, n, minSlotSteps, weightFormat, weightsInHeap);
     }
 
     public EngineSettings withWeightFormat(WeightFormat f) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, f);
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, f, weightsInHeap);
+    }
+
+    public EngineSettings withWeightsInHeap(boolean inHeap) {
+        return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, inHeap);
     }
 }

@@ -18,7 +18,10 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** {@code quiver.engine.weight-format}: read from config, refused when unknown, honoured by the engine. */
+/**
+ * {@code quiver.engine.weight-format}: read from config, refused when unknown, honoured by the engine; and
+ * {@code weights-in-heap}, read beside it.
+ */
 class WeightFormatSettingsTest {
     static EngineSettings fromConfig(String value) {
         return EngineSettings.fromConfig(ConfigFactory.parseString("quiver.engine.weight-format = \"" + value + "\"")
@@ -39,6 +42,18 @@ class WeightFormatSettingsTest {
         assertEquals(WeightFormat.Q8_0, s.withThreads(1).withBatch(2, 8).withLoras(1, 2).withKvCacheBytes(1 << 20)
                 .withMinSlotSteps(2).withMaxWaiting(3).weightFormat());
         assertEquals(WeightFormat.NATIVE, s.withWeightFormat(WeightFormat.NATIVE).weightFormat());
+    }
+
+    @Test
+    void weights_in_heap_defaults_to_on_is_read_from_config_and_kept_by_every_with_method() {
+        assertTrue(EngineSettings.defaults().weightsInHeap());
+        assertTrue(new EngineSettings("cpu", 1, 1 << 20, 16, 4, 64, 0, 1, 1, 16, 8).weightsInHeap());
+        EngineSettings off = EngineSettings.fromConfig(ConfigFactory.parseString("quiver.engine.weights-in-heap = off")
+                .withFallback(ConfigFactory.defaultReference()));
+        assertTrue(!off.weightsInHeap());
+        assertTrue(!off.withThreads(1).withBatch(2, 8).withLoras(1, 2).withKvCacheBytes(1 << 20).withMinSlotSteps(2)
+                .withMaxWaiting(3).withWeightFormat(WeightFormat.Q8_0).weightsInHeap());
+        assertTrue(off.withWeightsInHeap(true).weightsInHeap());
     }
 
     @Test

@@ -32,12 +32,20 @@ import java.util.Map;
 public final class CpuBackend implements Backend {
     /**
      * @param threads compute threads; numKvBlocks × blockSize token positions of KV; numSlots adapter slots;
-     * weightFormat how the projections and the LM head are held (Q8_0: quantised here, at construction)
+     * weightFormat how the projections and the LM head are held (Q8_0: quantised here, at construction);
+     * weightsInHeap whether F32 projections and the LM head are copied into heap arrays at construction, if the
+     * heap has room for them (read in place from the mapped file otherwise; the same bits either way)
      */
-    public record Settings(int threads, int numKvBlocks, int blockSize, int numSlots, WeightFormat weightFormat) {
-        /** Settings with the weights as the file stores them. */
+    public record Settings(int threads, int numKvBlocks, int blockSize, int numSlots, WeightFormat weightFormat,
+                           boolean weightsInHeap) {
+        /** Settings with the weights as the file stores them, F32 ones read in place. */
         public Settings(int threads, int numKvBlocks, int blockSize, int numSlots) {
             this(threads, numKvBlocks, blockSize, numSlots, WeightFormat.NATIVE);
+        }
+
+        /** Settings with F32 weights read in place. */
+        public Settings(int threads, int numKvBlocks, int blockSize, int numSlots, WeightFormat weightFormat) {
+            this(threads, numKvBlocks, blockSize, numSlots, weightFormat, false);
         }
     }
 
@@ -53,6 +61,8 @@ public final class CpuBackend implements Backend {
     private final float[][] vCache;          // [layer] -> [blocks * blockSize, kvDim]
     private final CpuSlot[] slots;
     private final ByteBuffer[] slotA;        // [slot] -> every A of the slot's adapter, kept for the next load
+    /** Whether the F32 projections and head were copied into the heap (asked for, and the heap had room). */
+    private final boolean weightsInHeap;
 
     public CpuBackend(ModelWeights weights, Settings settings) {
         this.weights = weights;
@@ -63,6 +73,14 @@ public final class CpuBackend implements Backend {
         for (int i = 0; i < scratch.length; i++) {
             scratch[i] = new CpuMatrix.Scratch();
         }
+        long perLayer = (long) settings.numKvBlocks() * settings.blockSize() * c.kvDim();
+        if (perLayer > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("KV cache of " + settings.numKvBlocks() + " blocks is too large for one "
+                    + "array per layer; lower the KV memory budget");
+        }
+        long copies = heapCopyBytes(weights);
+        weightsInHeap = settings.weightsInHeap() && settings.weightFormat() == WeightFormat.NATIVE && copies > 0
+                && heapHolds(copies + 2L * c.numLayers() * perLayer * 4);
         proj = new CpuMatrix[c.numLayers()][LoraModule.COUNT];
         for (int l = 0; l < c.numLayers(); l++) {
             for (LoraModule m : LoraModule.values()) {
@@ -75,11 +93,6 @@ public final class CpuBackend implements Backend {
         for (int i = 0; i < inv.length; i++) {
             invFreq[i] = (float) inv[i];
         }
-        long perLayer = (long) settings.numKvBlocks() * settings.blockSize() * c.kvDim();
-        if (perLayer > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("KV cache of " + settings.numKvBlocks() + " blocks is too large for one "
-                    + "array per layer; lower the KV memory budget");
-        }
         kCache = new float[c.numLayers()][(int) perLayer];
         vCache = new float[c.numLayers()][(int) perLayer];
         slots = new CpuSlot[settings.numSlots()];
@@ -87,13 +100,45 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * A projection as this backend multiplies it: in place from the file, or quantised to Q8_0 now.
-     * NOTE: Q8_0 covers every layer projection and the LM head (the largest matrix read per step); the embedding
-     * stays native, as only one row of it is read per token.
+     * A projection as this backend multiplies it: in place from the file, copied into the heap (F32 with
+     * weights-in-heap), or quantised to Q8_0 now.
+     * NOTE: Q8_0 and the heap copy cover every layer projection and the LM head (the largest matrix read per step);
+     * the embedding stays mapped, as only one row of it is read per token.
      */
     private CpuMatrix matrix(WeightMatrix w) {
-        return settings.weightFormat() == WeightFormat.Q8_0 ? new CpuMatrix(w, Q8Matrix.quantize(w, parallel))
-                : new CpuMatrix(w);
+        if (settings.weightFormat() == WeightFormat.Q8_0) {
+            return new CpuMatrix(w, Q8Matrix.quantize(w, parallel));
+        }
+        return weightsInHeap ? CpuMatrix.inHeap(w) : new CpuMatrix(w);
+    }
+
+    /** Bytes the heap copies of the F32 projections and the LM head take. */
+    private static long heapCopyBytes(ModelWeights weights) {
+        long bytes = CpuMatrix.fitsHeapArray(weights.lmHead) ? weights.lmHead.bytes() : 0;
+        for (ModelWeights.Layer layer : weights.layers) {
+            for (LoraModule m : LoraModule.values()) {
+                WeightMatrix w = layer.module(m.peftName);
+                bytes += CpuMatrix.fitsHeapArray(w) ? w.bytes() : 0;
+            }
+        }
+        return bytes;
+    }
+
+    /**
+     * Whether the heap can take {@code bytes} more (the weights' copies and the KV cache) with a quarter of its
+     * free room left for everything else.
+     * NOTE: with a heap too small for the copies the weights stay mapped (as before weights-in-heap existed), so a
+     * model larger than the heap still loads; {@link #weightsInHeap()} says which happened, the engine logs it.
+     */
+    private static boolean heapHolds(long bytes) {
+        Runtime rt = Runtime.getRuntime();
+        long free = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        return bytes <= free / 4 * 3;
+    }
+
+    /** Whether the F32 projections and the LM head are held in heap arrays (else read in place from the file). */
+    public boolean weightsInHeap() {
+        return weightsInHeap;
     }
 
     @Override

@@ -6,9 +6,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * A base-model projection as the CPU backend multiplies it, read in place from the mapped file: F32 weights
- * as they are, BF16 weights widened in registers inside the dot product for small batches; BF16 for large batches
- * and F16 widened a few rows at a time into per-thread scratch; no float copy of the whole matrix ever exists.
+ * A base-model projection as the CPU backend multiplies it: F32 weights copied once into a heap array
+ * (quiver.engine.weights-in-heap) or read in place from the mapped file; BF16 weights widened in registers inside
+ * the dot product for small batches; BF16 for large batches and F16 widened a few rows at a time into per-thread
+ * scratch; or the matrix quantised to Q8_0. Every form gives the F32 kernel's bits on the same values.
  */
 final class CpuMatrix {
     /**
@@ -25,14 +26,45 @@ final class CpuMatrix {
     final WeightMatrix w;
     /** The same matrix quantised to Q8_0 (quiver.engine.weight-format = q8_0), multiplied instead of w; or null. */
     final Q8Matrix q8;
+    /** w's F32 weights copied into the heap, multiplied instead of w; or null. */
+    final float[] heap; // [rows * cols], row-major
 
     CpuMatrix(WeightMatrix w) {
-        this(w, null);
+        this(w, null, null);
     }
 
     CpuMatrix(WeightMatrix w, Q8Matrix q8) {
+        this(w, q8, null);
+    }
+
+    private CpuMatrix(WeightMatrix w, Q8Matrix q8, float[] heap) {
         this.w = w;
         this.q8 = q8;
+        this.heap = heap;
+    }
+
+    /** Most elements a Java array may hold (the JVM reserves a few header words below 2^31 - 1). */
+    static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
+
+    /** Whether {@link #inHeap} copies w: F32 and at most {@link #MAX_ARRAY} weights. */
+    static boolean fitsHeapArray(WeightMatrix w) {
+        return w.dtype() == DType.F32 && (long) w.rows() * w.cols() <= MAX_ARRAY;
+    }
+
+    /**
+     * w with its F32 weights copied into one heap array, which the kernel reads with {@code FloatVector.fromArray};
+     * w itself, read in place, when it is not F32 or holds more weights than an array can.
+     * NOTE: a mapped F32 matrix is one buffer, so at most 2 GiB (536 M weights; larger ones are refused at load),
+     * and always fits an array: the head of an 8B Llama, 128256 x 4096 = 525 M weights, is the largest in use.
+     * The size check keeps a larger matrix, should the loader ever split one over buffers, mapped.
+     */
+    static CpuMatrix inHeap(WeightMatrix w) {
+        if (!fitsHeapArray(w)) {
+            return new CpuMatrix(w);
+        }
+        float[] a = new float[w.rows() * w.cols()];
+        w.data().duplicate().clear().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);
+        return new CpuMatrix(w, null, a);
     }
 
     int rows() {
@@ -51,6 +83,10 @@ final class CpuMatrix {
             return;
         }
         int cols = w.cols();
+        if (heap != null) {
+            VectorKernels.mulF32(heap, cols, x, tokens, y, yStride, yOff, r0, r1, accumulate, s.lanes);
+            return;
+        }
         switch (w.dtype()) {
             case F32 -> VectorKernels.mulF32(w.data(), cols, x, tokens, y, yStride, yOff, r0, r1, accumulate, s.lanes);
             case BF16, F16 -> {

@@ -96,14 +96,29 @@ public final class VectorKernels {
     }
 
     /**
-     * As {@link #mulF32} for a float array W starting at wOff ([rows, cols] row-major). A convenience for cold
-     * paths and tests: it copies the rows into a buffer first, since the hot kernel reads buffers only.
+     * As {@link #mulF32} for W a float array ([rows, cols] row-major from index 0): the CPU backend's F32
+     * projections when held in the heap (quiver.engine.weights-in-heap). Same blocks, same FMA chains, same lane
+     * sums and tails as the buffer kernel, so same bits.
      */
+    // NOTE: a copy of the buffer kernel with the weights' type changed, not a shared body behind an interface
+    // (that boxed vectors, see mul). With the weights in the heap, forward ran 1.1x (batch 1) to 1.2x (batch 32,
+    // prefill) the speed of the mapped file on JDK 17 (docs/BENCHMARKS.md, "F32 weights in the heap").
+    static void mulF32(float[] w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
+                       boolean accumulate, float[] scratch) {
+        mul(w, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch, THREE_TOKENS);
+    }
+
+    /** The float-array {@code mulF32} through the 4 rows x 3 tokens blocks whatever the vector width. */
+    static void mulF32ThreeTokenBlocks(float[] w, int cols, float[] x, int T, float[] y, int yStride, int yOff,
+                                       int r0, int r1, boolean accumulate, float[] scratch) {
+        mul(w, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch, true);
+    }
+
+    /** As {@link #mulF32} for a float array W starting at wOff ([rows, cols] row-major); for tests. */
     static void mulArray(float[] w, int wOff, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0,
                          int r1, boolean accumulate, float[] scratch) {
-        ByteBuffer b = ByteBuffer.allocate(r1 * cols * 4).order(ByteOrder.LITTLE_ENDIAN);
-        b.asFloatBuffer().put(w, wOff, r1 * cols);
-        mul(b, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch, THREE_TOKENS);
+        float[] rows = wOff == 0 ? w : java.util.Arrays.copyOfRange(w, wOff, wOff + r1 * cols);
+        mul(rows, cols, x, T, y, yStride, yOff, r0, r1, accumulate, scratch, THREE_TOKENS);
     }
 
     /** A float array as a little-endian direct buffer, the layout the kernels read. */
@@ -325,6 +340,216 @@ public final class VectorKernels {
             }
         }
         return t + 2;
+    }
+
+    // ---- the same kernels with the weights in a float array (text-for-text copies: only the loads and the
+    // tail's read differ; keep them in step with the buffer versions above) ----
+
+    private static void mul(float[] w, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
+                            boolean accumulate, float[] scratch, boolean threeTokens) {
+        int upper = F.loopBound(cols);
+        int sums = 16 * L;
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) {
+            int t = threeTokens && T >= 2 ? f32Rows4Tokens3(w, cols, x, T, y, yStride, yOff, r, accumulate, scratch) : 0;
+            for (; !threeTokens && t + 4 <= T; t += 4) {
+                FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+                FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+                FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+                FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+                int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
+                int rb0 = r * cols, rb1 = rb0 + cols, rb2 = rb1 + cols, rb3 = rb2 + cols;
+                for (int i = 0; i < upper; i += L) {
+                    FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+                    FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+                    FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+                    FloatVector v3 = FloatVector.fromArray(F, x, x3 + i);
+                    FloatVector w0 = FloatVector.fromArray(F, w, rb0 + i);
+                    a00 = v0.fma(w0, a00);
+                    a01 = v1.fma(w0, a01);
+                    a02 = v2.fma(w0, a02);
+                    a03 = v3.fma(w0, a03);
+                    FloatVector w1 = FloatVector.fromArray(F, w, rb1 + i);
+                    a10 = v0.fma(w1, a10);
+                    a11 = v1.fma(w1, a11);
+                    a12 = v2.fma(w1, a12);
+                    a13 = v3.fma(w1, a13);
+                    FloatVector w2 = FloatVector.fromArray(F, w, rb2 + i);
+                    a20 = v0.fma(w2, a20);
+                    a21 = v1.fma(w2, a21);
+                    a22 = v2.fma(w2, a22);
+                    a23 = v3.fma(w2, a23);
+                    FloatVector w3 = FloatVector.fromArray(F, w, rb3 + i);
+                    a30 = v0.fma(w3, a30);
+                    a31 = v1.fma(w3, a31);
+                    a32 = v2.fma(w3, a32);
+                    a33 = v3.fma(w3, a33);
+                }
+                // accumulator (row j, token k) at slot j*4 + k
+                a00.intoArray(scratch, 0);
+                a01.intoArray(scratch, L);
+                a02.intoArray(scratch, 2 * L);
+                a03.intoArray(scratch, 3 * L);
+                a10.intoArray(scratch, 4 * L);
+                a11.intoArray(scratch, 5 * L);
+                a12.intoArray(scratch, 6 * L);
+                a13.intoArray(scratch, 7 * L);
+                a20.intoArray(scratch, 8 * L);
+                a21.intoArray(scratch, 9 * L);
+                a22.intoArray(scratch, 10 * L);
+                a23.intoArray(scratch, 11 * L);
+                a30.intoArray(scratch, 12 * L);
+                a31.intoArray(scratch, 13 * L);
+                a32.intoArray(scratch, 14 * L);
+                a33.intoArray(scratch, 15 * L);
+                sumLanes(scratch, 16);
+                for (int j = 0; j < 4; j++) {
+                    for (int k = 0; k < 4; k++) {
+                        float s = tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 4 + k]);
+                        store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
+                    }
+                }
+            }
+            for (; t < T; t++) {
+                FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+                int x0 = t * cols;
+                int rb0 = r * cols, rb1 = rb0 + cols, rb2 = rb1 + cols, rb3 = rb2 + cols;
+                for (int i = 0; i < upper; i += L) {
+                    FloatVector v = FloatVector.fromArray(F, x, x0 + i);
+                    a0 = v.fma(FloatVector.fromArray(F, w, rb0 + i), a0);
+                    a1 = v.fma(FloatVector.fromArray(F, w, rb1 + i), a1);
+                    a2 = v.fma(FloatVector.fromArray(F, w, rb2 + i), a2);
+                    a3 = v.fma(FloatVector.fromArray(F, w, rb3 + i), a3);
+                }
+                a0.intoArray(scratch, 0);
+                a1.intoArray(scratch, L);
+                a2.intoArray(scratch, 2 * L);
+                a3.intoArray(scratch, 3 * L);
+                sumLanes(scratch, 4);
+                for (int j = 0; j < 4; j++) {
+                    float s = tail(w, r + j, x, x0, upper, cols, scratch[sums + j]);
+                    store(y, t * yStride + yOff + r + j, s, accumulate);
+                }
+            }
+        }
+        for (; r < r1; r++) {
+            for (int t = 0; t < T; t++) {
+                FloatVector a0 = FloatVector.zero(F);
+                int x0 = t * cols;
+                for (int i = 0; i < upper; i += L) {
+                    a0 = FloatVector.fromArray(F, x, x0 + i).fma(FloatVector.fromArray(F, w, r * cols + i), a0);
+                }
+                a0.intoArray(scratch, 0);
+                sumLanes(scratch, 1);
+                store(y, t * yStride + yOff + r, tail(w, r, x, x0, upper, cols, scratch[sums]), accumulate);
+            }
+        }
+    }
+
+    private static int f32Rows4Tokens3(float[] w, int cols, float[] x, int T, float[] y, int yStride, int yOff,
+                                       int r, boolean accumulate, float[] scratch) {
+        int upper = F.loopBound(cols);
+        int sums = 16 * L;
+        int t = 0;
+        int rb0 = r * cols, rb1 = rb0 + cols, rb2 = rb1 + cols, rb3 = rb2 + cols;
+        for (; t + 3 <= T; t += 3) {
+            FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00;
+            FloatVector a10 = a00, a11 = a00, a12 = a00;
+            FloatVector a20 = a00, a21 = a00, a22 = a00;
+            FloatVector a30 = a00, a31 = a00, a32 = a00;
+            int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols;
+            for (int i = 0; i < upper; i += L) {
+                FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+                FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+                FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+                FloatVector w0 = FloatVector.fromArray(F, w, rb0 + i);
+                a00 = v0.fma(w0, a00);
+                a01 = v1.fma(w0, a01);
+                a02 = v2.fma(w0, a02);
+                FloatVector w1 = FloatVector.fromArray(F, w, rb1 + i);
+                a10 = v0.fma(w1, a10);
+                a11 = v1.fma(w1, a11);
+                a12 = v2.fma(w1, a12);
+                FloatVector w2 = FloatVector.fromArray(F, w, rb2 + i);
+                a20 = v0.fma(w2, a20);
+                a21 = v1.fma(w2, a21);
+                a22 = v2.fma(w2, a22);
+                FloatVector w3 = FloatVector.fromArray(F, w, rb3 + i);
+                a30 = v0.fma(w3, a30);
+                a31 = v1.fma(w3, a31);
+                a32 = v2.fma(w3, a32);
+            }
+            // accumulator (row j, token k) at slot j*3 + k
+            a00.intoArray(scratch, 0);
+            a01.intoArray(scratch, L);
+            a02.intoArray(scratch, 2 * L);
+            a10.intoArray(scratch, 3 * L);
+            a11.intoArray(scratch, 4 * L);
+            a12.intoArray(scratch, 5 * L);
+            a20.intoArray(scratch, 6 * L);
+            a21.intoArray(scratch, 7 * L);
+            a22.intoArray(scratch, 8 * L);
+            a30.intoArray(scratch, 9 * L);
+            a31.intoArray(scratch, 10 * L);
+            a32.intoArray(scratch, 11 * L);
+            sumLanes(scratch, 12);
+            for (int j = 0; j < 4; j++) {
+                for (int k = 0; k < 3; k++) {
+                    float s = tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 3 + k]);
+                    store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
+                }
+            }
+        }
+        return T - t == 2 ? f32Rows4Tokens2(w, cols, x, t, y, yStride, yOff, r, accumulate, scratch) : t;
+    }
+
+    private static int f32Rows4Tokens2(float[] w, int cols, float[] x, int t, float[] y, int yStride, int yOff,
+                                       int r, boolean accumulate, float[] scratch) {
+        int upper = F.loopBound(cols);
+        int sums = 16 * L;
+        int rb0 = r * cols, rb1 = rb0 + cols, rb2 = rb1 + cols, rb3 = rb2 + cols;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a10 = a00, a11 = a00;
+        FloatVector a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        int x0 = t * cols, x1 = x0 + cols;
+        for (int i = 0; i < upper; i += L) {
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i);
+            FloatVector v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector w0 = FloatVector.fromArray(F, w, rb0 + i);
+            a00 = v0.fma(w0, a00);
+            a01 = v1.fma(w0, a01);
+            FloatVector w1 = FloatVector.fromArray(F, w, rb1 + i);
+            a10 = v0.fma(w1, a10);
+            a11 = v1.fma(w1, a11);
+            FloatVector w2 = FloatVector.fromArray(F, w, rb2 + i);
+            a20 = v0.fma(w2, a20);
+            a21 = v1.fma(w2, a21);
+            FloatVector w3 = FloatVector.fromArray(F, w, rb3 + i);
+            a30 = v0.fma(w3, a30);
+            a31 = v1.fma(w3, a31);
+        }
+        a00.intoArray(scratch, 0);
+        a01.intoArray(scratch, L);
+        a10.intoArray(scratch, 2 * L);
+        a11.intoArray(scratch, 3 * L);
+        a20.intoArray(scratch, 4 * L);
+        a21.intoArray(scratch, 5 * L);
+        a30.intoArray(scratch, 6 * L);
+        a31.intoArray(scratch, 7 * L);
+        sumLanes(scratch, 8);
+        for (int j = 0; j < 4; j++) {
+            for (int k = 0; k < 2; k++) {
+                float s = tail(w, r + j, x, (t + k) * cols, upper, cols, scratch[sums + j * 2 + k]);
+                store(y, (t + k) * yStride + yOff + r + j, s, accumulate);
+            }
+        }
+        return t + 2;
+    }
+
+    private static float tail(float[] w, int row, float[] x, int x0, int upper, int cols, float s) {
+        for (int i = upper; i < cols; i++) {
+            s = Math.fma(x[x0 + i], w[row * cols + i], s);
+        }
+        return s;
     }
 
     /**

@@ -1,10 +1,12 @@
 package dev.quiver.gpu.bench.peer;
 
+import com.typesafe.config.ConfigFactory;
 import dev.quiver.gpu.backend.ForwardBatch;
 import dev.quiver.gpu.backend.cpu.CpuBackend;
 import dev.quiver.gpu.lora.AdapterLoader;
 import dev.quiver.gpu.model.ModelWeights;
 import dev.quiver.gpu.model.WeightFormat;
+import dev.quiver.gpu.worker.EngineSettings;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -28,7 +30,7 @@ final class QuiverRunner implements AutoCloseable {
         this.maxSeqs = maxSeqs;
         this.blocksPerSeq = (maxTokensPerSeq + BLOCK - 1) / BLOCK + 1;
         this.backend = new CpuBackend(weights, new CpuBackend.Settings(threads, maxSeqs * blocksPerSeq, BLOCK, 1,
-                format));
+                format, EngineSettings.fromConfig(ConfigFactory.load()).weightsInHeap()));
         if (adapter != null) {
             backend.loadSlot(0, AdapterLoader.load(adapter, "peer", weights.config, 256));
         }

@@ -10,11 +10,13 @@ import dev.quiver.gpu.lora.LoraAdapter;
 import dev.quiver.gpu.model.DType;
 import dev.quiver.gpu.model.ModelMaker;
 import dev.quiver.gpu.model.ModelWeights;
+import dev.quiver.gpu.model.WeightFormat;
 import dev.quiver.gpu.testing.ReferenceModel;
 import dev.quiver.gpu.testing.TinyModels;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -31,12 +33,18 @@ class CpuBackendReferenceTest {
     }
 
     static Loaded load(Path dir, int threads) {
+        return load(dir, threads, false);
+    }
+
+    /** The tiny model with its 4 demo adapters in slots 0-3; F32 weights copied into the heap when inHeap. */
+    static Loaded load(Path dir, int threads, boolean inHeap) {
         ModelWeights w = ModelWeights.load(dir);
         List<LoraAdapter> adapters = new ArrayList<>();
         for (ModelMaker.AdapterSpec s : ModelMaker.demoAdapters(4)) {
             adapters.add(AdapterLoader.load(dir.resolve("adapters").resolve(s.name()), s.name(), w.config, 64));
         }
-        CpuBackend b = new CpuBackend(w, new CpuBackend.Settings(threads, 64, BLOCK, 4));
+        CpuBackend b = new CpuBackend(w, new CpuBackend.Settings(threads, 64, BLOCK, 4, WeightFormat.NATIVE,
+                inHeap));
         for (int i = 0; i < adapters.size(); i++) {
             b.loadSlot(i, adapters.get(i));
         }
@@ -203,6 +211,41 @@ class CpuBackendReferenceTest {
             assertBits(alone, large[2], dtype + " slot " + slot + ": in a batch of 36 rows");
         }
         m.backend.close();
+    }
+
+    /**
+     * quiver.engine.weights-in-heap changes where the F32 weights live, not the arithmetic: the same logits, bit for
+     * bit, as weights read in place from the mapped file, for a prompt prefilled whole (4-token blocks), decoded one
+     * token at a time (1-token blocks), with and without an adapter, and in a mixed batch.
+     */
+    @Test
+    void f32_weights_in_the_heap_give_the_bits_of_weights_read_in_place() {
+        Loaded mapped = load(TinyModels.model(DType.F32), 2, false);
+        Loaded heap = load(TinyModels.model(DType.F32), 2, true);
+        assertTrue(heap.backend.weightsInHeap(), "the tiny model's weights fit the test JVM's heap");
+        assertTrue(!mapped.backend.weightsInHeap(), "weights-in-heap off");
+        int vocab = mapped.weights.config.vocabSize();
+        for (int slot : new int[] {-1, 0, 3}) {
+            assertBits(prefillAllRows(mapped.backend, PROMPT, slot), prefillAllRows(heap.backend, PROMPT, slot),
+                    "slot " + slot + ": every row of the prefilled prompt");
+            float[] a = new float[vocab];
+            float[] b = new float[vocab];
+            int[] table = blocks(0, PROMPT.length);
+            for (int i = 0; i < PROMPT.length; i++) {
+                forwardRange(mapped.backend, PROMPT, i, i + 1, table, slot, a);
+                forwardRange(heap.backend, PROMPT, i, i + 1, table, slot, b);
+                assertBits(a, b, "slot " + slot + ": decode step " + i);
+            }
+        }
+        int[][] prompts = {{1, 30, 77, 14, 3, 8, 2}, PROMPT, {1, 2, 9}};
+        int[] slots = {3, -1, 1};
+        float[][] a = lastLogits(mapped.backend, prompts, slots);
+        float[][] b = lastLogits(heap.backend, prompts, slots);
+        for (int s = 0; s < prompts.length; s++) {
+            assertBits(a[s], b[s], "mixed batch, sequence " + s);
+        }
+        mapped.backend.close();
+        heap.backend.close();
     }
 
     /** One forward over several sequences prefilled from position 0, each in its own blocks; each one's last logits. */

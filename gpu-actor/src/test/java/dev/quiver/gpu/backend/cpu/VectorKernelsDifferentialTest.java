@@ -414,6 +414,57 @@ class VectorKernelsDifferentialTest {
     }
 
     /**
+     * The float-array kernel (F32 weights held in the heap) is the buffer kernel with another load: every block
+     * path, 4x4 and 4x3, gives exactly the lane-order twin's bits, so the same bits as weights read in place.
+     */
+    @Test
+    void float32_array_kernel_gives_the_buffer_kernels_bits_in_every_block_path() {
+        for (int cols : new int[] {3, 37, 100, 2 * L + 1, 4 * L}) {
+            int rows = 13;
+            float[] w = activations(rows, cols, 260 + cols);
+            ByteBuffer b = VectorKernels.toBuffer(w);
+            for (int tokens = 1; tokens <= 9; tokens++) {
+                float[] x = activations(tokens, cols, 261 + tokens);
+                float[] lanes = new CpuMatrix.Scratch().lanes;
+                float[] fromArray = new float[tokens * rows];
+                float[] fromBuffer = new float[tokens * rows];
+                float[] three = new float[tokens * rows];
+                VectorKernels.mulF32(w, cols, x, tokens, fromArray, rows, 0, 0, rows, false, lanes);
+                VectorKernels.mulF32(b, cols, x, tokens, fromBuffer, rows, 0, 0, rows, false, lanes);
+                VectorKernels.mulF32ThreeTokenBlocks(w, cols, x, tokens, three, rows, 0, 0, rows, false, lanes);
+                String what = cols + " columns, " + tokens + " tokens";
+                assertLaneOrderExact(w, rows, cols, x, tokens, fromArray, what + ", array");
+                assertBitsEqual(fromBuffer, fromArray, what + ": array vs buffer");
+                assertBitsEqual(fromBuffer, three, what + ": array 4x3 blocks vs buffer");
+            }
+        }
+    }
+
+    /** The same once C2 has compiled the array kernel, for a row range and accumulating into the output. */
+    @Test
+    void float32_array_kernel_stays_lane_order_exact_once_compiled() {
+        int rows = 11, cols = 4 * L + 3, tokens = 6;
+        float[] w = activations(rows, cols, 270);
+        float[] x = activations(tokens, cols, 271);
+        float[] lanes = new CpuMatrix.Scratch().lanes;
+        float[] y = new float[tokens * rows];
+        for (int rep = 0; rep < 20_000; rep++) {
+            VectorKernels.mulF32(w, cols, x, tokens, y, rows, 0, 0, rows, false, lanes);
+            if (rep % 5000 == 4999) {
+                assertLaneOrderExact(w, rows, cols, x, tokens, y, "repetition " + rep);
+            }
+        }
+        float[] part = y.clone();
+        VectorKernels.mulF32(w, cols, x, tokens, part, rows, 0, 3, 9, true, lanes);
+        for (int t = 0; t < tokens; t++) {
+            for (int r = 0; r < rows; r++) {
+                int i = t * rows + r;
+                assertEquals(r >= 3 && r < 9 ? y[i] + y[i] : y[i], part[i], "rows 3..8 accumulated, element " + i);
+            }
+        }
+    }
+
+    /**
      * The bfloat16 kernel in every block path (4x4, 4x1, single rows, and the widened tile from 16 tokens on)
      * gives exactly the lane-order twin's bits over the widened matrix.
      */
