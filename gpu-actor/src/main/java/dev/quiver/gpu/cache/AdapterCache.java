@@ -22,16 +22,27 @@ import java.util.function.Predicate;
 
 /**
  * The tiered adapter cache of one worker, owned by its engine thread: compute slots (tier 1, {@code max-loras}),
- * validated host copies (tier 2, {@code max-cpu-loras}) and adapter directories on local disk (tier 3, every
- * registered adapter). Disk → host loading (read + validate) runs on a loader executor so the batch keeps
- * running; host → slot happens on the engine thread between steps. Both tiers evict least-recently-used
- * entries; a slot in use by a running sequence or pinned by an operator is never evicted.
+ * validated host copies (tier 2, at most {@code max-cpu-loras} of them taking at most {@code max-cpu-lora-memory}
+ * bytes together) and adapter directories on local disk (tier 3, every registered adapter). Disk → host loading
+ * (read + validate) runs on a loader executor so the batch keeps running; host → slot happens on the engine thread
+ * between steps. Both tiers evict least-recently-used entries; a slot in use by a running sequence or pinned by an
+ * operator is never evicted.
+ *
+ * <p>The byte bound keeps the host tier inside the heap whatever the adapters' ranks and targets: a count alone
+ * does not (a rank-16 adapter on every projection of an 8B model is ~170 MB, of a 256-hidden test model ~0.1 MB),
+ * and a heap filled by host copies turns into back-to-back full collections that stop the node's heartbeats.
+ * The newest copy is never evicted by it, so one adapter larger than the whole budget still loads and runs.
  */
 public final class AdapterCache implements AdapterResidency {
     /** Where a request found its adapter. */
     public enum Tier { SLOT, HOST, DISK }
 
-    public record Settings(int slots, int hostCapacity, int maxRank) {
+    /** {@code hostBytes}: what the host copies may take together ({@link LoraAdapter#hostBytes()} each). */
+    public record Settings(int slots, int hostCapacity, int maxRank, long hostBytes) {
+        /** No byte bound on the host tier, only a count. */
+        public Settings(int slots, int hostCapacity, int maxRank) {
+            this(slots, hostCapacity, maxRank, Long.MAX_VALUE);
+        }
     }
 
     /**
@@ -69,6 +80,8 @@ public final class AdapterCache implements AdapterResidency {
     private final Map<String, String> failures = new HashMap<>();
     private final ConcurrentLinkedQueue<Loaded> completed = new ConcurrentLinkedQueue<>();
     private long clock;
+    /** What the host copies take ({@link LoraAdapter#hostBytes()} summed over {@link #host}). */
+    private long hostBytes;
     private long slotHits;
     private long hostHits;
     private long diskMisses;
@@ -256,15 +269,23 @@ public final class AdapterCache implements AdapterResidency {
                 continue;
             }
             diskToHost.record(l.micros());
-            host.put(l.key(), l.adapter());
+            LoraAdapter old = host.put(l.key(), l.adapter());
+            hostBytes += l.adapter().hostBytes() - (old == null ? 0 : old.hostBytes());
             evictHostOverCapacity();
         }
         return changed;
     }
 
+    /**
+     * Evicts least recently used host copies while the tier holds more than {@code hostCapacity} of them or more than
+     * {@code hostBytes} together, but never the last one left (the one just loaded, at most over the byte budget).
+     */
     private void evictHostOverCapacity() {
-        for (Iterator<String> it = host.keySet().iterator(); it.hasNext() && host.size() > settings.hostCapacity(); ) {
-            String key = it.next();
+        for (Iterator<Map.Entry<String, LoraAdapter>> it = host.entrySet().iterator(); it.hasNext()
+                && (host.size() > settings.hostCapacity() || hostBytes > settings.hostBytes() && host.size() > 1); ) {
+            Map.Entry<String, LoraAdapter> e = it.next();
+            String key = e.getKey();
+            hostBytes -= e.getValue().hostBytes();
             it.remove(); // least recently used first; a copy in a slot stays usable there
             hostEvictions++;
             if (!slotOf.containsKey(key)) {
@@ -315,11 +336,20 @@ public final class AdapterCache implements AdapterResidency {
             slotEvictions++;
         }
         pinned.remove(key);
-        boolean wasHost = host.remove(key) != null;
+        LoraAdapter copy = host.remove(key);
+        boolean wasHost = copy != null;
+        if (wasHost) {
+            hostBytes -= copy.hostBytes();
+        }
         if (slot != null || wasHost) {
             listener.evicted(key, "operator");
         }
         return true;
+    }
+
+    /** What the host copies take together, in bytes (each counted with its transposed B, made or not). */
+    public long hostBytes() {
+        return hostBytes;
     }
 
     public boolean isResident(String key) {

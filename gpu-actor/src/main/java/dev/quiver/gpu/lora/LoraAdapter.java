@@ -69,6 +69,20 @@ public final class LoraAdapter {
         return false;
     }
 
+    /**
+     * Bytes this host copy takes once a backend used it: A, B and B transposed (made on first use, counted here
+     * from the start so that the host tier's budget does not grow under it). Array headers not counted.
+     */
+    public long hostBytes() {
+        long n = 0;
+        for (int i = 0; i < a.length; i++) {
+            if (a[i] != null) {
+                n += 4L * (a[i].length + 2L * b[i].length);
+            }
+        }
+        return n;
+    }
+
     /** Bytes held on the host: A and B, and the transposed copies of B made so far. */
     public long bytes() {
         long n = 0;

@@ -180,7 +180,7 @@ public final class Engine implements AutoCloseable {
             }
             kv = new KvBlockManager(new BlockAllocator(blocks, settings.blockSize()));
             cache = new AdapterCache(new AdapterCache.Settings(settings.maxLoras(), settings.maxCpuLoras(),
-                    settings.maxLoraRank()), backend, config,
+                    settings.maxLoraRank(), settings.hostCopyBudget()), backend, config,
                     r -> loaderPool.execute(() -> {
                         try {
                             r.run();
@@ -204,9 +204,10 @@ public final class Engine implements AutoCloseable {
             Tokenizer tok = tokenizer;
             constraints = new ConstraintCache(() -> TokenIndex.of(tok, config.vocabSize()), eosIds,
                     CONSTRAINT_CACHE_SIZE);
-            log.info("engine {} ready: {} layers, hidden {}, vocab {}, {} KV blocks of {} tokens, {} adapter slots{}",
-                    thread.getName(), config.numLayers(), config.hiddenSize(), config.vocabSize(), blocks,
-                    settings.blockSize(), settings.maxLoras(),
+            log.info("engine {} ready: {} layers, hidden {}, vocab {}, {} KV blocks of {} tokens, {} adapter slots, "
+                    + "host copies up to {} and {} MiB{}", thread.getName(), config.numLayers(), config.hiddenSize(),
+                    config.vocabSize(), blocks, settings.blockSize(), settings.maxLoras(), settings.maxCpuLoras(),
+                    settings.hostCopyBudget() >> 20,
                     backend instanceof CpuBackend cpu && cpu.weightsInHeap() ? ", F32 weights in the heap" : "");
             ready.complete(null);
         } catch (Throwable t) {

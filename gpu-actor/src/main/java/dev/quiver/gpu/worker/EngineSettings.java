@@ -24,14 +24,19 @@ import dev.quiver.gpu.model.WeightFormat;
  *                         (cpu backend only)
  * @param weightsInHeap    F32 projections and head copied into the heap at load when it has room (cpu backend
  *                         only; read in place from the mapped file otherwise)
+ * @param maxCpuLoraMemory bytes the host copies may take together ({@link #AUTO_CPU_LORA_MEMORY}: a quarter of the
+ *                         JVM's maximum heap); the host tier holds at most maxCpuLoras copies and at most this much
  */
 public record EngineSettings(String backend, int threads, long kvCacheBytes, int blockSize, int maxNumSeqs,
                              int maxBatchedTokens, int maxModelLen, int maxLoras, int maxCpuLoras, int maxLoraRank,
-                             int maxWaiting, int minSlotSteps, WeightFormat weightFormat, boolean weightsInHeap) {
+                             int maxWaiting, int minSlotSteps, WeightFormat weightFormat, boolean weightsInHeap,
+                             long maxCpuLoraMemory) {
     /** The default of {@code min-slot-steps} in reference.conf, for settings built without it. */
     public static final int DEFAULT_MIN_SLOT_STEPS = 1;
     /** The default of {@code weights-in-heap} in reference.conf, for settings built without it. */
     public static final boolean DEFAULT_WEIGHTS_IN_HEAP = true;
+    /** {@code max-cpu-lora-memory = auto}: a quarter of the JVM's maximum heap ({@link #hostCopyBudget()}). */
+    public static final long AUTO_CPU_LORA_MEMORY = -1;
 
     public EngineSettings {
         if (minSlotSteps < 1) {
@@ -40,6 +45,23 @@ public record EngineSettings(String backend, int threads, long kvCacheBytes, int
         if (weightFormat == null) {
             throw new IllegalArgumentException("quiver.engine.weight-format must be one of " + WeightFormat.allowed());
         }
+        if (maxCpuLoraMemory != AUTO_CPU_LORA_MEMORY && maxCpuLoraMemory <= 0) {
+            throw new IllegalArgumentException("quiver.engine.max-cpu-lora-memory must be auto or a positive size, got "
+                    + maxCpuLoraMemory + " bytes");
+        }
+    }
+
+    /** Settings with the default {@code max-cpu-lora-memory} (auto). */
+    public EngineSettings(String backend, int threads, long kvCacheBytes, int blockSize, int maxNumSeqs,
+                          int maxBatchedTokens, int maxModelLen, int maxLoras, int maxCpuLoras, int maxLoraRank,
+                          int maxWaiting, int minSlotSteps, WeightFormat weightFormat, boolean weightsInHeap) {
+        this(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen, maxLoras,
+                maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, weightsInHeap, AUTO_CPU_LORA_MEMORY);
+    }
+
+    /** The host tier's byte budget: {@code maxCpuLoraMemory}, or a quarter of the maximum heap when auto. */
+    public long hostCopyBudget() {
+        return maxCpuLoraMemory == AUTO_CPU_LORA_MEMORY ? Runtime.getRuntime().maxMemory() / 4 : maxCpuLoraMemory;
     }
 
     /** Settings with the default {@code weights-in-heap}. */
@@ -74,7 +96,21 @@ public record EngineSettings(String backend, int threads, long kvCacheBytes, int
                 c.getBytes("kv-cache-memory"), c.getInt("block-size"), c.getInt("max-num-seqs"),
                 c.getInt("max-num-batched-tokens"), c.getInt("max-model-len"), c.getInt("max-loras"),
                 c.getInt("max-cpu-loras"), c.getInt("max-lora-rank"), c.getInt("max-waiting"),
-                c.getInt("min-slot-steps"), weightFormat(c), c.getBoolean("weights-in-heap"));
+                c.getInt("min-slot-steps"), weightFormat(c), c.getBoolean("weights-in-heap"), cpuLoraMemory(c));
+    }
+
+    /** {@code max-cpu-lora-memory}: auto, or a size in bytes (e.g. 2GiB). */
+    private static long cpuLoraMemory(Config c) {
+        String key = "max-cpu-lora-memory";
+        if (c.getValue(key).unwrapped() instanceof String v && v.trim().equalsIgnoreCase("auto")) {
+            return AUTO_CPU_LORA_MEMORY;
+        }
+        long bytes = c.getBytes(key);
+        if (bytes <= 0) {
+            throw new ConfigException.BadValue(c.origin(), "quiver.engine." + key,
+                    "must be auto or a positive size (e.g. 2GiB), got " + bytes + " bytes");
+        }
+        return bytes;
     }
 
     /** {@code weight-format}, an unknown value refused as a config error naming the key and the allowed values. */
@@ -94,41 +130,54 @@ public record EngineSettings(String backend, int threads, long kvCacheBytes, int
 
     public EngineSettings withKvCacheBytes(long bytes) {
         return new EngineSettings(backend, threads, bytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen,
-                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, weightsInHeap);
+                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, weightsInHeap,
+                maxCpuLoraMemory);
     }
 
     public EngineSettings withBatch(int seqs, int tokens) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, seqs, tokens, maxModelLen, maxLoras,
-                maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, weightsInHeap);
+                maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, weightsInHeap, maxCpuLoraMemory);
     }
 
     public EngineSettings withLoras(int slots, int host) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, slots, host, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, weightsInHeap);
+                maxModelLen, slots, host, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, weightsInHeap,
+                maxCpuLoraMemory);
     }
 
     public EngineSettings withThreads(int n) {
         return new EngineSettings(backend, n, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens, maxModelLen,
-                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, weightsInHeap);
+                maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, weightsInHeap,
+                maxCpuLoraMemory);
     }
 
     public EngineSettings withMinSlotSteps(int n) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, n, weightFormat, weightsInHeap);
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, n, weightFormat, weightsInHeap,
+                maxCpuLoraMemory);
     }
 
     public EngineSettings withMaxWaiting(int n) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, n, minSlotSteps, weightFormat, weightsInHeap);
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, n, minSlotSteps, weightFormat, weightsInHeap,
+                maxCpuLoraMemory);
     }
 
     public EngineSettings withWeightFormat(WeightFormat f) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, f, weightsInHeap);
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, f, weightsInHeap,
+                maxCpuLoraMemory);
+    }
+
+    public EngineSettings withCpuLoraMemory(long bytes) {
+        return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat,
+                weightsInHeap, bytes);
     }
 
     public EngineSettings withWeightsInHeap(boolean inHeap) {
         return new EngineSettings(backend, threads, kvCacheBytes, blockSize, maxNumSeqs, maxBatchedTokens,
-                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, inHeap);
+                maxModelLen, maxLoras, maxCpuLoras, maxLoraRank, maxWaiting, minSlotSteps, weightFormat, inHeap,
+                maxCpuLoraMemory);
     }
 }

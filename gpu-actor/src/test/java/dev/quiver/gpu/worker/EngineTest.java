@@ -297,6 +297,42 @@ class EngineTest {
     }
 
     @Test
+    void the_host_tier_keeps_to_its_byte_budget_before_its_count_and_still_serves_every_adapter() {
+        Map<String, Long> bytes = new java.util.HashMap<>();
+        for (String a : ADAPTERS) {
+            bytes.put(a, AdapterLoader.load(model.resolve("adapters").resolve(a), a,
+                    dev.quiver.gpu.model.ModelConfig.load(model), 64).hostBytes());
+            assertTrue(bytes.get(a) > 0, a);
+        }
+        // room for the last two copies by bytes, for eight by count: the byte budget is the one that binds
+        long budget = bytes.get("adapter-03") + bytes.get("adapter-04");
+        try (Engine e = Engine.start(model, settings().withLoras(1, 8).withCpuLoraMemory(budget), "host-bytes")) {
+            List<String> left = java.util.Collections.synchronizedList(new ArrayList<>());
+            e.onEviction(left::add);
+            ADAPTERS.forEach(a -> e.registerAdapter(a, model.resolve("adapters").resolve(a)));
+            for (String a : ADAPTERS) {
+                assertNull(run(e, "bytes-" + a, a, prompt(1, 4), SamplingParams.greedy(2)).await().error);
+            }
+            EngineStatus st = e.status().join();
+            assertEquals(List.of("adapter-03", "adapter-04"), st.adapters().host().stream().sorted().toList());
+            assertEquals(2, st.adapters().hostEvictions());
+            assertEquals(List.of("adapter-01 lru", "adapter-02 lru"), left.stream().sorted().toList());
+            // the first adapter again: read from disk, not found on the host
+            assertNull(run(e, "bytes-again", "adapter-01", prompt(1, 4), SamplingParams.greedy(2)).await().error);
+            assertEquals(5, e.status().join().adapters().diskMisses());
+        }
+        // a budget smaller than one adapter: the copy just loaded stays, and runs
+        long smallest = bytes.values().stream().mapToLong(Long::longValue).min().orElseThrow();
+        try (Engine e = Engine.start(model, settings().withLoras(1, 8).withCpuLoraMemory(smallest / 2), "host-tiny")) {
+            ADAPTERS.forEach(a -> e.registerAdapter(a, model.resolve("adapters").resolve(a)));
+            for (String a : ADAPTERS) {
+                assertNull(run(e, "tiny-" + a, a, prompt(1, 4), SamplingParams.greedy(2)).await().error);
+            }
+            assertEquals(List.of("adapter-04"), e.status().join().adapters().host());
+        }
+    }
+
+    @Test
     void a_pin_that_finds_no_free_slot_fails_and_leaves_no_pin_behind() {
         try (Engine e = Engine.start(model, settings().withLoras(1, 8), "pins")) {
             Path dir = model.resolve("adapters");
