@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * {@code bin/quiver bench scale [--adapters 2000] [--hot 5] [--rate 100] [--concurrency 12] [--duration 30]
- * [--host-copies N]}: many
+ * [--host-copies N] [--node-heap 1280m]}: many
  * adapters over a real 3-node cluster on loopback ({@link LocalCluster}). It writes {@code --adapters} distinct PEFT
  * adapters (rank 4 on q/v, distinct weights), then measures:
  * <ul>
@@ -57,17 +57,21 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       tokens/s, which the warm and hot arms both reached, and the ratio read 1.00 where it is 0.69 saturated.</li>
  * </ul>
  * Each worker keeps {@code --host-copies} validated adapters in host memory ({@code quiver.engine.max-cpu-loras};
- * default: all of them, about 100 KB each for this model) and 8 in compute slots.
+ * default: all of them, about 120 KB each for this model) and 8 in compute slots. Node JVMs get {@code --node-heap}
+ * (default 1280m: the host tier's default byte budget is a quarter of the heap, which then holds all 2,000; at 768m
+ * a node holding 2,000 copies ran out of old generation and was downed during a profiled run).
  */
 public final class ScaleBench {
 
     /** What to run. {@code idleWindow}: how long each idle-CPU sample lasts (0 skips the gossip measurement). */
     public record Settings(int adapters, int hot, double rate, int concurrency, Duration duration, Duration idleWindow,
-                           Path workDir, String keyspacePrefix, PrintStream out, int hostCopies, boolean warmArm) {
-        /** 32 host copies per worker (fewer than the adapters: evictions happen), no warm arm. */
+                           Path workDir, String keyspacePrefix, PrintStream out, int hostCopies, boolean warmArm,
+                           String nodeHeap) {
+        /** 32 host copies per worker (fewer than the adapters: evictions happen), no warm arm, 768 MiB nodes. */
         public Settings(int adapters, int hot, double rate, int concurrency, Duration duration, Duration idleWindow,
                         Path workDir, String keyspacePrefix, PrintStream out) {
-            this(adapters, hot, rate, concurrency, duration, idleWindow, workDir, keyspacePrefix, out, 32, false);
+            this(adapters, hot, rate, concurrency, duration, idleWindow, workDir, keyspacePrefix, out, 32, false,
+                    "768m");
         }
     }
 
@@ -124,6 +128,7 @@ public final class ScaleBench {
         int concurrency = 12;
         int duration = 30;
         int hostCopies = -1;
+        String nodeHeap = "1280m";
         for (int i = 0; i < argv.length; i++) {
             switch (argv[i]) {
                 case "--adapters" -> adapters = Integer.parseInt(argv[++i]);
@@ -132,9 +137,10 @@ public final class ScaleBench {
                 case "--concurrency" -> concurrency = Integer.parseInt(argv[++i]);
                 case "--duration" -> duration = Integer.parseInt(argv[++i]);
                 case "--host-copies" -> hostCopies = Integer.parseInt(argv[++i]);
+                case "--node-heap" -> nodeHeap = argv[++i];
                 case "-h", "--help" -> {
                     System.out.println("usage: bin/quiver bench scale [--adapters 2000] [--hot 5] [--rate 100] "
-                            + "[--concurrency 12] [--duration 30] [--host-copies ADAPTERS]");
+                            + "[--concurrency 12] [--duration 30] [--host-copies ADAPTERS] [--node-heap 1280m]");
                     return;
                 }
                 default -> {
@@ -146,7 +152,7 @@ public final class ScaleBench {
         Path home = Path.of(System.getProperty("quiver.home", ".")).toAbsolutePath();
         Report r = run(new Settings(adapters, hot, rate, concurrency, Duration.ofSeconds(duration),
                 Duration.ofSeconds(20), home.resolve(".quiver/bench/scale"), "scale_bench", System.out,
-                hostCopies < 0 ? adapters : hostCopies, true));
+                hostCopies < 0 ? adapters : hostCopies, true, nodeHeap));
         System.out.println();
         System.out.println(text(r, Instant.now()));
     }
@@ -200,7 +206,7 @@ public final class ScaleBench {
         ExecutorService pool = Executors.newFixedThreadPool(8);
         try (LocalCluster cluster = new LocalCluster(new LocalCluster.Settings(3, s.workDir(), s.keyspacePrefix(), """
                 quiver.engine { max-loras = 8, max-cpu-loras = %d }
-                """.formatted(Math.max(8, s.hostCopies())), "768m"))) {
+                """.formatted(Math.max(8, s.hostCopies())), s.nodeHeap()))) {
             List<String> names = writeAdapters(cluster.modelDir(), s.workDir().resolve("adapters"), s.adapters());
             out.println("scale: starting Cassandra and 3 nodes under " + s.workDir() + "...");
             cluster.startAll(Duration.ofSeconds(300));
@@ -490,7 +496,12 @@ public final class ScaleBench {
     private static void stopProfiles(LocalCluster cluster, List<String> names)
             throws IOException, InterruptedException {
         for (int i = 1; i <= names.size(); i++) {
-            jcmd(cluster.process(i), "JFR.stop", "name=" + names.get(i - 1));
+            try {
+                jcmd(cluster.process(i), "JFR.stop", "name=" + names.get(i - 1));
+            } catch (IllegalStateException e) {
+                // a node that died during the arm has no recording to stop; the arm's figures say what happened
+                System.err.println("scale: node " + i + ": " + e.getMessage().lines().findFirst().orElse(""));
+            }
         }
     }
 
