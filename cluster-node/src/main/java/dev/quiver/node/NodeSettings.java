@@ -40,9 +40,17 @@ public record NodeSettings(Path modelDir, String servedModelName, Path adapterSt
     /** {@code quiver.node.routing.load-timeout} when not given. */
     public static final Duration DEFAULT_LOAD_TIMEOUT = Duration.ofSeconds(60);
 
-    /** {@code quiver.node.placement}: the placement policy's thresholds and the workers' publishing rate. */
+    /**
+     * {@code quiver.node.placement}: the placement policy's thresholds and the workers' publishing rate;
+     * {@code hostCopiesApart}: workers publish their host copies apart from their loads (docs/CLUSTER.md).
+     */
     public record Placement(int replicateQueueThreshold, int maxReplicas, Duration loadPublishInterval,
-                            Duration maintainInterval, Duration placementTimeout) {
+                            Duration maintainInterval, Duration placementTimeout, boolean hostCopiesApart) {
+        /** Host copies published apart (the default). */
+        public Placement(int replicateQueueThreshold, int maxReplicas, Duration loadPublishInterval,
+                         Duration maintainInterval, Duration placementTimeout) {
+            this(replicateQueueThreshold, maxReplicas, loadPublishInterval, maintainInterval, placementTimeout, true);
+        }
     }
 
     /** The id of this node's worker in the cluster: {@code <node-id>/<worker-name>}. */
@@ -68,7 +76,7 @@ public record NodeSettings(Path modelDir, String servedModelName, Path adapterSt
         Config p = c.getConfig("placement");
         Placement placement = new Placement(p.getInt("replicate-queue-threshold"), p.getInt("max-replicas"),
                 p.getDuration("load-publish-interval"), p.getDuration("maintain-interval"),
-                p.getDuration("placement-timeout"));
+                p.getDuration("placement-timeout"), p.getBoolean("host-copies-apart"));
         if (placement.replicateQueueThreshold() < 1 || placement.maxReplicas() < 1) {
             throw new IllegalArgumentException("quiver.node.placement: replicate-queue-threshold and max-replicas "
                     + "must be at least 1");

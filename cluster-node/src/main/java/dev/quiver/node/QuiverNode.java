@@ -225,7 +225,7 @@ public final class QuiverNode {
                 ActorRef<WorkerAgent.Command> agent = system.systemActorOf(WorkerAgent.create(new WorkerAgent.Setup(
                         ns.workerId(), ns.nodeId(), cluster.selfMember().uniqueAddress().toString(), gpu, files, io,
                         directory, events, ns.placement().loadPublishInterval(), ns.placement().placementTimeout(),
-                        engineSettings.maxNumSeqs())),
+                        engineSettings.maxNumSeqs(), ns.placement().hostCopiesApart())),
                         "agent-" + ns.workerName(), Props.empty());
                 local = new LocalWorker(ns.workerId(), gpu, agent, engine);
                 drainOnShutdown(system, local, es.shutdownDeadline());

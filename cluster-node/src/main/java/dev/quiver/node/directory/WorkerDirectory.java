@@ -2,6 +2,7 @@ package dev.quiver.node.directory;
 
 import dev.quiver.node.cluster.ReplicatedMap;
 import dev.quiver.node.worker.WorkerAgent;
+import dev.quiver.node.worker.WorkerHostCopies;
 import dev.quiver.node.worker.WorkerLoad;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -51,7 +52,17 @@ public final class WorkerDirectory implements WorkerAgent.LoadBoard {
     private static final java.time.Duration STALE_LOAD_RETENTION = java.time.Duration.ofMinutes(5);
 
     private final ActorSystem<?> system;
+    /** The published loads, host copies left out (see {@link #loadSnapshot()}). */
     private final ReplicatedMap<WorkerLoad> loads;
+    /** Each worker's host copies, published apart from its load and only when they change. */
+    private final ReplicatedMap<WorkerHostCopies> hostCopies;
+
+    /** The two replicas' snapshots (immutable, swapped on change) and the loads merged from them. */
+    private record Merged(Map<String, WorkerLoad> loads, Map<String, WorkerHostCopies> host,
+                          Map<String, WorkerLoad> merged) {
+    }
+
+    private volatile Merged merged = new Merged(Map.of(), Map.of(), Map.of());
     /** Requests this node routed to a worker since its last published load: in all and per adapter key. */
     private static final class Routed {
         final AtomicInteger total = new AtomicInteger();
@@ -90,7 +101,26 @@ public final class WorkerDirectory implements WorkerAgent.LoadBoard {
                         c.reset();
                     }
                 }));
+        this.hostCopies = ReplicatedMap.start(system, "quiver-worker-host", WorkerHostCopies::updatedAt, h -> { });
         system.systemActorOf(watcher(onNodeLost), "worker-directory", Props.empty());
+    }
+
+    /**
+     * Every published load with its worker's host copies merged in; recomputed only when either replica changed
+     * (their snapshots are immutable and replaced on change, so identity tells).
+     */
+    private Map<String, WorkerLoad> loadSnapshot() {
+        Map<String, WorkerLoad> l = loads.snapshot();
+        Map<String, WorkerHostCopies> h = hostCopies.snapshot();
+        Merged m = merged;
+        if (m.loads() == l && m.host() == h) {
+            return m.merged();
+        }
+        Map<String, WorkerLoad> out = new java.util.HashMap<>();
+        l.forEach((id, load) -> out.put(id, load.withHost(h.get(id))));
+        Map<String, WorkerLoad> result = Map.copyOf(out);
+        merged = new Merged(l, h, result);
+        return result;
     }
 
     /** Starts this node's directory; {@code onNodeLost} runs on the directory's actor for each removed member. */
@@ -113,6 +143,11 @@ public final class WorkerDirectory implements WorkerAgent.LoadBoard {
         return loads.putEverywhere(load.workerId(), load, timeout);
     }
 
+    @Override
+    public void publishHost(WorkerHostCopies copies) {
+        hostCopies.put(copies.workerId(), copies);
+    }
+
     /**
      * The workers requests may go to now, with the requests this node routed to each since its last load. A draining
      * worker (its node is shutting down) is left out while any other worker is routable.
@@ -121,7 +156,7 @@ public final class WorkerDirectory implements WorkerAgent.LoadBoard {
         Set<String> up = routableMembers;
         Set<ActorRef<WorkerAgent.Command>> reg = registered;
         List<WorkerLoad> out = new ArrayList<>();
-        for (WorkerLoad l : loads.snapshot().values()) {
+        for (WorkerLoad l : loadSnapshot().values()) {
             if (l.healthy() && up.contains(l.address()) && reg.contains(l.agent())) {
                 Routed extra = routedSincePublished.get(l.workerId());
                 out.add(extra == null ? l : l.withLocal(extra.total.get(), extra.byKey(), extra.placements.get()));
@@ -135,12 +170,12 @@ public final class WorkerDirectory implements WorkerAgent.LoadBoard {
 
     /** The last load {@code workerId} published, routable or not. */
     public Optional<WorkerLoad> load(String workerId) {
-        return Optional.ofNullable(loads.snapshot().get(workerId));
+        return Optional.ofNullable(loadSnapshot().get(workerId));
     }
 
     /** Every published load (also of workers that are not routable now). */
     public Map<String, WorkerLoad> loads() {
-        return loads.snapshot();
+        return loadSnapshot();
     }
 
     /**
@@ -235,7 +270,7 @@ public final class WorkerDirectory implements WorkerAgent.LoadBoard {
                     .onMessage(ClusterEvent.MemberRemoved.class, removed -> {
                         refreshMembers(cluster);
                         String address = removed.member().uniqueAddress().toString();
-                        List<WorkerLoad> lost = loads.snapshot().values().stream()
+                        List<WorkerLoad> lost = loadSnapshot().values().stream()
                                 .filter(l -> l.address().equals(address)).toList();
                         ctx.getLog().info("cluster member {} removed (was {}); it hosted workers {}", address,
                                 removed.previousStatus(), lost.stream().map(WorkerLoad::workerId).toList());
@@ -252,6 +287,10 @@ public final class WorkerDirectory implements WorkerAgent.LoadBoard {
                                 WorkerLoad now = loads.snapshot().get(l.workerId());
                                 if (now != null && now.address().equals(l.address())) {
                                     loads.remove(l.workerId());
+                                    WorkerHostCopies h = hostCopies.snapshot().get(l.workerId());
+                                    if (h != null && h.updatedAt() <= now.updatedAt()) {
+                                        hostCopies.remove(l.workerId()); // not one from a newer incarnation
+                                    }
                                 }
                             }
                         }

@@ -132,12 +132,23 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
          * Completes when they all have it or after {@code timeout}; never fails.
          */
         CompletionStage<Void> publishEverywhere(WorkerLoad load, Duration timeout);
+
+        /** The worker's host copies, when the set changed (gossip, like the load). */
+        void publishHost(WorkerHostCopies copies);
     }
 
     /** What the agent is, where it runs and what it talks to. */
     public record Setup(String workerId, String nodeId, String address, ActorRef<GpuWorker.Command> worker,
                         AdapterDirectories files, Executor io, LoadBoard directory, AdapterEvents events,
-                        Duration publishInterval, Duration placementTimeout, int maxRunning) {
+                        Duration publishInterval, Duration placementTimeout, int maxRunning,
+                        boolean hostCopiesApart) {
+        /** Host copies published apart from the load (quiver.node.placement.host-copies-apart, the default). */
+        public Setup(String workerId, String nodeId, String address, ActorRef<GpuWorker.Command> worker,
+                     AdapterDirectories files, Executor io, LoadBoard directory, AdapterEvents events,
+                     Duration publishInterval, Duration placementTimeout, int maxRunning) {
+            this(workerId, nodeId, address, worker, files, io, directory, events, publishInterval, placementTimeout,
+                    maxRunning, true);
+        }
     }
 
     /** The engine's key of adapter {@code name} version {@code version}. */
@@ -185,6 +196,8 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
     /** Keys to evict once idle, with why. */
     private final Map<String, String> releasing = new HashMap<>();
     private WorkerLoad lastPublished;
+    /** The host copies last published (null: none yet). */
+    private WorkerHostCopies lastHost;
     /** Set by {@link Drain}: every load published from then on says draining. */
     private boolean draining;
 
@@ -384,12 +397,20 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
     private Behavior<Command> onStatus(StatusRead r) {
         GpuWorker.WorkerStatus s = r.status();
         var a = s.adapters();
+        long now = System.currentTimeMillis();
+        // The host copies go apart, and only when the set changed (WorkerHostCopies says why); sorted, so that a
+        // change of the cache's LRU order alone is no change.
+        List<String> host = a.host().stream().sorted().toList();
+        if (setup.hostCopiesApart() && (lastHost == null || !lastHost.keys().equals(host))) {
+            lastHost = new WorkerHostCopies(setup.workerId(), host, now);
+            setup.directory().publishHost(lastHost);
+        }
         WorkerLoad load = new WorkerLoad(setup.workerId(), setup.nodeId(), setup.address(), getContext().getSelf(),
                 s.healthy(), s.running(), setup.maxRunning(), s.waiting(), s.maxWaiting(), s.freeSlots(),
                 s.maxLoras(), s.resident(),
-                s.pinned(), s.adapterLoad(), s.kvUsage(), new WorkerLoad.Cache(a.host(), a.slotHits(), a.hostHits(),
+                s.pinned(), s.adapterLoad(), s.kvUsage(), new WorkerLoad.Cache(setup.hostCopiesApart() ? List.of() : host, a.slotHits(), a.hostHits(),
                 a.diskMisses(), a.slotEvictions(), a.hostEvictions(), a.diskToHost().p50Ms(), a.hostToSlot().p50Ms()),
-                startedAt, System.currentTimeMillis(), draining);
+                startedAt, now, draining);
         // Publish on every change, and at least every 2 s so a reader can tell a live worker from a stale entry.
         if (lastPublished == null || !sameLoad(lastPublished, load)
                 || load.updatedAt() - lastPublished.updatedAt() >= 2000) {

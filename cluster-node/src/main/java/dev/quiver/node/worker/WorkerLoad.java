@@ -55,7 +55,10 @@ public record WorkerLoad(String workerId, String nodeId, String address, ActorRe
                 updatedAt), true);
     }
 
-    /** The worker's tiered adapter cache: which keys are in host memory, and its counters since it started. */
+    /**
+     * The worker's tiered adapter cache: which keys are in host memory, and its counters since it started. A worker
+     * publishes {@code host} empty and the keys apart ({@link WorkerHostCopies}); the directory merges them back.
+     */
     public record Cache(List<String> host, long slotHits, long hostHits, long diskMisses, long slotEvictions,
                         long hostEvictions, double diskToHostMsP50, double hostToSlotMsP50) {
         public Cache {
@@ -75,6 +78,20 @@ public record WorkerLoad(String workerId, String nodeId, String address, ActorRe
      */
     public boolean holds(String key) {
         return resident.contains(key) || cache.host().contains(key);
+    }
+
+    /**
+     * This load with the worker's host copies from {@code copies} (published apart, {@link WorkerHostCopies}), or
+     * as it is when it already lists host copies itself (a node from before the split publishes them in its load).
+     */
+    public WorkerLoad withHost(WorkerHostCopies copies) {
+        if (copies == null || !cache.host().isEmpty()) {
+            return this;
+        }
+        return new WorkerLoad(workerId, nodeId, address, agent, healthy, running, maxRunning, waiting, maxWaiting,
+                freeSlots, maxSlots, resident, pinned, adapterLoad, kvUsage, new Cache(copies.keys(), cache.slotHits(),
+                cache.hostHits(), cache.diskMisses(), cache.slotEvictions(), cache.hostEvictions(),
+                cache.diskToHostMsP50(), cache.hostToSlotMsP50()), startedAt, updatedAt, draining);
     }
 
     /** Requests of adapter key {@code key} waiting or running here. */

@@ -10,6 +10,7 @@ import dev.quiver.gpu.worker.GpuWorker;
 import dev.quiver.node.catalog.CatalogEntry;
 import dev.quiver.node.entity.AdapterEntity;
 import dev.quiver.node.worker.WorkerAgent;
+import dev.quiver.node.worker.WorkerHostCopies;
 import dev.quiver.node.worker.WorkerLoad;
 import dev.quiver.persistence.ContentDigest;
 import dev.quiver.persistence.events.AdapterEvent;
@@ -105,6 +106,7 @@ class ClusterMessageSerializationTest {
                         true, 3, 16, 1, 64, 2, 4, List.of("bot@v1"), List.of("bot@v1"), Map.of("bot@v1", 4), 0.25,
                         new WorkerLoad.Cache(List.of("old@v2"), 10, 5, 2, 1, 0, 3.5, 0.8), 1000, 2000),
                 load(probe).asDraining(2500),
+                new WorkerHostCopies("n1/worker-0", List.of("a@v1", "b@v3"), 2100),
                 new WorkerAgent.Drain(java.time.Duration.ofSeconds(3), probe.getRef().narrow()));
     }
 
@@ -140,6 +142,24 @@ class ClusterMessageSerializationTest {
         assertTrue(last.asDraining(last.updatedAt() + 5).updatedAt() > last.updatedAt());
         assertTrue(draining.withLocal(2, Map.of("bot@v1", 2), 0).draining());
         assertEquals(false, last.draining(), "the old constructor makes a load that is not draining");
+    }
+
+    @Test
+    void host_copies_published_apart_fill_a_load_that_lists_none_and_leave_an_old_nodes_list_alone() {
+        TestProbe<Object> probe = kit.createTestProbe();
+        WorkerLoad own = load(probe);
+        WorkerLoad apart = new WorkerLoad(own.workerId(), own.nodeId(), own.address(), own.agent(), true, 3, 16, 1,
+                64, 2, 4, List.of("bot@v1"), List.of(), Map.of(), 0.25, new WorkerLoad.Cache(List.of(), 10, 5, 2, 1,
+                0, 3.5, 0.8), 1000, 2000);
+        WorkerHostCopies copies = new WorkerHostCopies(own.workerId(), List.of("a@v1", "old@v2"), 1500);
+        WorkerLoad merged = apart.withHost(copies);
+        assertTrue(merged.holds("old@v2") && merged.holds("a@v1") && merged.holds("bot@v1"));
+        assertEquals("host", merged.tierOf("a@v1"));
+        assertEquals(apart.updatedAt(), merged.updatedAt());
+        assertEquals(apart.cache().slotHits(), merged.cache().slotHits());
+        assertEquals(false, apart.holds("a@v1"), "without the copies only the slots count");
+        assertEquals(own, own.withHost(copies), "a load from a node that lists its copies itself is kept as it is");
+        assertEquals(apart, apart.withHost(null));
     }
 
     @ParameterizedTest

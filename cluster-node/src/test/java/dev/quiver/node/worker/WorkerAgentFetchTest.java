@@ -89,6 +89,10 @@ class WorkerAgentFetchTest {
             public CompletionStage<Void> publishEverywhere(WorkerLoad load, Duration timeout) {
                 return CompletableFuture.completedFuture(null);
             }
+
+            @Override
+            public void publishHost(WorkerHostCopies copies) {
+            }
         };
         ActorRef<WorkerAgent.Command> agent = kit.spawn(WorkerAgent.create(new WorkerAgent.Setup("w-0", "node-1",
                 "addr", engine.getRef(), files, io, board, (a, v, w, n, r) -> { }, Duration.ofHours(1),
