@@ -405,12 +405,12 @@ public final class WorkerAgent extends AbstractBehavior<WorkerAgent.Command> {
             lastHost = new WorkerHostCopies(setup.workerId(), host, now);
             setup.directory().publishHost(lastHost);
         }
+        WorkerLoad.Cache cache = new WorkerLoad.Cache(setup.hostCopiesApart() ? List.of() : host, a.slotHits(),
+                a.hostHits(), a.diskMisses(), a.slotEvictions(), a.hostEvictions(), a.diskToHost().p50Ms(),
+                a.hostToSlot().p50Ms());
         WorkerLoad load = new WorkerLoad(setup.workerId(), setup.nodeId(), setup.address(), getContext().getSelf(),
                 s.healthy(), s.running(), setup.maxRunning(), s.waiting(), s.maxWaiting(), s.freeSlots(),
-                s.maxLoras(), s.resident(),
-                s.pinned(), s.adapterLoad(), s.kvUsage(), new WorkerLoad.Cache(setup.hostCopiesApart() ? List.of() : host, a.slotHits(), a.hostHits(),
-                a.diskMisses(), a.slotEvictions(), a.hostEvictions(), a.diskToHost().p50Ms(), a.hostToSlot().p50Ms()),
-                startedAt, now, draining);
+                s.maxLoras(), s.resident(), s.pinned(), s.adapterLoad(), s.kvUsage(), cache, startedAt, now, draining);
         // Publish on every change, and at least every 2 s so a reader can tell a live worker from a stale entry.
         if (lastPublished == null || !sameLoad(lastPublished, load)
                 || load.updatedAt() - lastPublished.updatedAt() >= 2000) {

@@ -19,6 +19,8 @@ public final class LoraAdapter {
     public final float[][] b; // [layers * 7] -> [out * rank] or null
     private final int numLayers;
     private final float[][] bt; // [layers * 7] -> [rank * out], made on first use; guarded by this
+    /** Bytes of every B (and so of every B transposed, once made). */
+    private final long bBytes;
 
     public LoraAdapter(String id, int rank, float scale, int numLayers, float[][] a, float[][] b) {
         this.id = id;
@@ -28,6 +30,11 @@ public final class LoraAdapter {
         this.a = a;
         this.b = b;
         this.bt = new float[b.length][];
+        long nb = 0;
+        for (float[] x : b) {
+            nb += x == null ? 0 : 4L * x.length;
+        }
+        this.bBytes = nb;
     }
 
     public int numLayers() {
@@ -74,27 +81,24 @@ public final class LoraAdapter {
      * from the start so that the host tier's budget does not grow under it). Array headers not counted.
      */
     public long hostBytes() {
-        long n = 0;
-        for (int i = 0; i < a.length; i++) {
-            if (a[i] != null) {
-                n += 4L * (a[i].length + 2L * b[i].length);
+        return aAndBBytes() + bBytes;
+    }
+
+    /** Bytes held on the host: A and B, and the transposed copies of B made so far. */
+    public long bytes() {
+        long n = aAndBBytes();
+        synchronized (this) {
+            for (float[] t : bt) {
+                n += t == null ? 0 : 4L * t.length;
             }
         }
         return n;
     }
 
-    /** Bytes held on the host: A and B, and the transposed copies of B made so far. */
-    public long bytes() {
-        long n = 0;
-        for (int i = 0; i < a.length; i++) {
-            if (a[i] != null) {
-                n += 4L * (a[i].length + b[i].length);
-            }
-        }
-        synchronized (this) {
-            for (float[] t : bt) {
-                n += t == null ? 0 : 4L * t.length;
-            }
+    private long aAndBBytes() {
+        long n = bBytes;
+        for (float[] x : a) {
+            n += x == null ? 0 : 4L * x.length;
         }
         return n;
     }
