@@ -33,8 +33,9 @@ public final class CpuBackend implements Backend {
     /**
      * @param threads compute threads; numKvBlocks × blockSize token positions of KV; numSlots adapter slots;
      * weightFormat how the projections and the LM head are held (Q8_0: quantised here, at construction);
-     * weightsInHeap whether F32 projections and the LM head are copied into heap arrays at construction, if the
-     * heap has room for them (read in place from the mapped file otherwise; the same bits either way)
+     * weightsInHeap whether F32 projections and the LM head are copied into heap arrays packed into panels at
+     * construction, if the heap has room for them (read in place from the mapped file otherwise); the two sum in
+     * different fixed orders, so they agree to rounding, and each is batch-invariant on its own
      */
     public record Settings(int threads, int numKvBlocks, int blockSize, int numSlots, WeightFormat weightFormat,
                            boolean weightsInHeap) {
@@ -63,6 +64,8 @@ public final class CpuBackend implements Backend {
     private final ByteBuffer[] slotA;        // [slot] -> every A of the slot's adapter, kept for the next load
     /** Whether the F32 projections and head were copied into the heap (asked for, and the heap had room). */
     private final boolean weightsInHeap;
+    /** Rows per unit of a projection's dispatch: whole panels when the weights are in the heap. */
+    private final int rowGrain;
 
     public CpuBackend(ModelWeights weights, Settings settings) {
         this.weights = weights;
@@ -81,6 +84,7 @@ public final class CpuBackend implements Backend {
         long copies = heapCopyBytes(weights);
         weightsInHeap = settings.weightsInHeap() && settings.weightFormat() == WeightFormat.NATIVE && copies > 0
                 && heapHolds(copies + 2L * c.numLayers() * perLayer * 4);
+        rowGrain = weightsInHeap ? PanelKernels.PANEL : 16;
         proj = new CpuMatrix[c.numLayers()][LoraModule.COUNT];
         for (int l = 0; l < c.numLayers(); l++) {
             for (LoraModule m : LoraModule.values()) {
@@ -114,11 +118,10 @@ public final class CpuBackend implements Backend {
 
     /** Bytes the heap copies of the F32 projections and the LM head take. */
     private static long heapCopyBytes(ModelWeights weights) {
-        long bytes = CpuMatrix.fitsHeapArray(weights.lmHead) ? weights.lmHead.bytes() : 0;
+        long bytes = CpuMatrix.heapBytes(weights.lmHead);
         for (ModelWeights.Layer layer : weights.layers) {
             for (LoraModule m : LoraModule.values()) {
-                WeightMatrix w = layer.module(m.peftName);
-                bytes += CpuMatrix.fitsHeapArray(w) ? w.bytes() : 0;
+                bytes += CpuMatrix.heapBytes(layer.module(m.peftName));
             }
         }
         return bytes;
@@ -298,7 +301,7 @@ public final class CpuBackend implements Backend {
             CpuMatrix mv = proj[l][LoraModule.V.ordinal()];
             // one dispatch over the concatenated q|k|v output rows
             final float[] xbF = xb;
-            parallel.forRange(qDim + 2 * kvDim, 16, (s, e, wk) -> {
+            parallel.forRange(qDim + 2 * kvDim, rowGrain, (s, e, wk) -> {
                 mulSplit(mq, 0, xbF, T, q, s, e, wk);
                 mulSplit(mk, qDim, xbF, T, k, s, e, wk);
                 mulSplit(mv, qDim + kvDim, xbF, T, v, s, e, wk);
@@ -321,7 +324,7 @@ public final class CpuBackend implements Backend {
             CpuMatrix mo = proj[l][LoraModule.O.ordinal()];
             final float[] attF = att;
             final float[] xF = x;
-            parallel.forRange(h, 16, (s, e, wk) -> mo.mul(attF, T, xF, h, 0, s, e, true, scratch[wk]));
+            parallel.forRange(h, rowGrain, (s, e, wk) -> mo.mul(attF, T, xF, h, 0, s, e, true, scratch[wk]));
             lora(groups, l, LoraModule.O, att, T, x);
 
             rmsNorm(x, lw.mlpNorm(), xb, T);
@@ -330,7 +333,7 @@ public final class CpuBackend implements Backend {
             if (!hasLora(groups, l, LoraModule.GATE) && !hasLora(groups, l, LoraModule.UP)) {
                 // NOTE: one dispatch for gate, up and SiLU: each thread owns the same feature range of gate and
                 // up, so it can apply SiLU to its range as soon as both are done (the arithmetic is unchanged).
-                parallel.forRange(inter, 16, (s, e, wk) -> {
+                parallel.forRange(inter, rowGrain, (s, e, wk) -> {
                     mg.mul(xbF, T, gate, inter, 0, s, e, false, scratch[wk]);
                     mu.mul(xbF, T, up, inter, 0, s, e, false, scratch[wk]);
                     for (int t = 0; t < T; t++) {
@@ -339,7 +342,7 @@ public final class CpuBackend implements Backend {
                 });
             } else {
                 // LoRA deltas must land in gate and up before SiLU
-                parallel.forRange(inter, 16, (s, e, wk) -> {
+                parallel.forRange(inter, rowGrain, (s, e, wk) -> {
                     mg.mul(xbF, T, gate, inter, 0, s, e, false, scratch[wk]);
                     mu.mul(xbF, T, up, inter, 0, s, e, false, scratch[wk]);
                 });
@@ -348,7 +351,7 @@ public final class CpuBackend implements Backend {
                 parallel.forRange(T, 1, (s, e, wk) -> VectorKernels.siluMul(gate, up, s * inter, e * inter));
             }
             CpuMatrix md = proj[l][LoraModule.DOWN.ordinal()];
-            parallel.forRange(h, 16, (s, e, wk) -> md.mul(gate, T, xF, h, 0, s, e, true, scratch[wk]));
+            parallel.forRange(h, rowGrain, (s, e, wk) -> md.mul(gate, T, xF, h, 0, s, e, true, scratch[wk]));
             lora(groups, l, LoraModule.DOWN, gate, T, x);
         }
 

@@ -6,10 +6,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * A base-model projection as the CPU backend multiplies it: F32 weights copied once into a heap array
- * (quiver.engine.weights-in-heap) or read in place from the mapped file; BF16 weights widened in registers inside
- * the dot product for small batches; BF16 for large batches and F16 widened a few rows at a time into per-thread
- * scratch; or the matrix quantised to Q8_0. Every form gives the F32 kernel's bits on the same values.
+ * A base-model projection as the CPU backend multiplies it: F32 weights copied once into a heap array packed into
+ * panels (quiver.engine.weights-in-heap, {@link PanelKernels}) or read in place from the mapped file; BF16 weights
+ * widened in registers inside the dot product for small batches; BF16 for large batches and F16 widened a few rows at
+ * a time into per-thread scratch; or the matrix quantised to Q8_0. The forms read in place give the F32 row kernel's
+ * bits on the same values; the heap panels sum in another fixed order, so they agree with those to rounding only.
  */
 final class CpuMatrix {
     /**
@@ -27,7 +28,7 @@ final class CpuMatrix {
     /** The same matrix quantised to Q8_0 (quiver.engine.weight-format = q8_0), multiplied instead of w; or null. */
     final Q8Matrix q8;
     /** w's F32 weights copied into the heap, multiplied instead of w; or null. */
-    final float[] heap; // [rows * cols], row-major
+    final float[] heap; // packed by PanelKernels.pack
 
     CpuMatrix(WeightMatrix w) {
         this(w, null, null);
@@ -46,13 +47,18 @@ final class CpuMatrix {
     /** Most elements a Java array may hold (the JVM reserves a few header words below 2^31 - 1). */
     static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
 
-    /** Whether {@link #inHeap} copies w: F32 and at most {@link #MAX_ARRAY} weights. */
+    /** Whether {@link #inHeap} copies w: F32 and at most {@link #MAX_ARRAY} weights once packed. */
     static boolean fitsHeapArray(WeightMatrix w) {
-        return w.dtype() == DType.F32 && (long) w.rows() * w.cols() <= MAX_ARRAY;
+        return w.dtype() == DType.F32 && PanelKernels.packedSize(w.rows(), w.cols()) <= MAX_ARRAY;
+    }
+
+    /** Bytes {@link #inHeap} takes for w (its panels' padding included); 0 if it stays in place. */
+    static long heapBytes(WeightMatrix w) {
+        return fitsHeapArray(w) ? PanelKernels.packedSize(w.rows(), w.cols()) * 4 : 0;
     }
 
     /**
-     * w with its F32 weights copied into one heap array, which the kernel reads with {@code FloatVector.fromArray};
+     * w with its F32 weights copied into one heap array packed into panels, which {@link PanelKernels} multiplies;
      * w itself, read in place, when it is not F32 or holds more weights than an array can.
      * NOTE: a mapped F32 matrix is one buffer, so at most 2 GiB (536 M weights; larger ones are refused at load),
      * and always fits an array: the head of an 8B Llama, 128256 x 4096 = 525 M weights, is the largest in use.
@@ -62,9 +68,8 @@ final class CpuMatrix {
         if (!fitsHeapArray(w)) {
             return new CpuMatrix(w);
         }
-        float[] a = new float[w.rows() * w.cols()];
-        w.data().duplicate().clear().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(a);
-        return new CpuMatrix(w, null, a);
+        return new CpuMatrix(w, null, PanelKernels.pack(
+                w.data().duplicate().clear().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), w.rows(), w.cols()));
     }
 
     int rows() {
@@ -84,7 +89,8 @@ final class CpuMatrix {
         }
         int cols = w.cols();
         if (heap != null) {
-            VectorKernels.mulF32(heap, cols, x, tokens, y, yStride, yOff, r0, r1, accumulate, s.lanes);
+            PanelKernels.mul(heap, w.rows(), cols, x, tokens, y, yStride, yOff, r0, r1, accumulate,
+                    s.panelTile(tokens * PanelKernels.PANEL));
             return;
         }
         switch (w.dtype()) {
@@ -113,6 +119,7 @@ final class CpuMatrix {
         private float[] floats = new float[0];
         private float[] scores = new float[0];
         private float[] dequantTile = new float[0];
+        private float[] panelTile = new float[0];
 
         /** A direct little-endian buffer of at least n floats (widened half-precision weights). */
         ByteBuffer tile(int n) {
@@ -136,6 +143,14 @@ final class CpuMatrix {
                 dequantTile = new float[n];
             }
             return dequantTile;
+        }
+
+        /** A float array of at least n elements for a panel's outputs (a panel only partly in a thread's range). */
+        float[] panelTile(int n) {
+            if (panelTile.length < n) {
+                panelTile = new float[n];
+            }
+            return panelTile;
         }
 
         float[] scores(int n) {

@@ -62,4 +62,16 @@ public final class ScalarKernels {
         }
         return s;
     }
+
+    /**
+     * The exact arithmetic of {@link PanelKernels} for one output: one fused multiply-add chain over the columns in
+     * order from zero, s = fma(x[c], w[c], s).
+     */
+    public static float fmaChainDot(float[] w, int wOff, float[] x, int xOff, int n) {
+        float s = 0f;
+        for (int c = 0; c < n; c++) {
+            s = Math.fma(x[xOff + c], w[wOff + c], s);
+        }
+        return s;
+    }
 }

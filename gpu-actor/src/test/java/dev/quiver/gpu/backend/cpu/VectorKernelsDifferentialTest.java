@@ -163,33 +163,6 @@ class VectorKernelsDifferentialTest {
     }
 
     @Test
-    void float_array_matmul_matches_scalar_and_is_batch_invariant() {
-        int rows = 9, cols = 37;
-        float[] w = activations(rows, cols, 40);
-        for (int tokens = 1; tokens <= 9; tokens++) {
-            float[] x = activations(tokens, cols, 41 + tokens);
-            float[] y = new float[tokens * rows];
-            VectorKernels.mulArray(w, 0, cols, x, tokens, y, rows, 0, 0, rows, false, new CpuMatrix.Scratch().lanes);
-            float[] expected = ScalarKernels.matmul(w, rows, cols, x, tokens);
-            for (int t = 0; t < tokens; t++) {
-                float[] alone = new float[rows];
-                VectorKernels.mulArray(w, 0, cols, Arrays.copyOfRange(x, t * cols, (t + 1) * cols), 1, alone, rows,
-                        0, 0, rows, false, new CpuMatrix.Scratch().lanes);
-                for (int r = 0; r < rows; r++) {
-                    double absSum = 0;
-                    for (int c = 0; c < cols; c++) {
-                        absSum += Math.abs((double) w[r * cols + c] * x[t * cols + c]);
-                    }
-                    int i = t * rows + r;
-                    assertTrue(Math.abs(expected[i] - y[i]) <= cols * 0x1p-23 * absSum, "token " + t + " row " + r);
-                    assertEquals(Float.floatToRawIntBits(alone[r]), Float.floatToRawIntBits(y[i]),
-                            "token " + t + " of " + tokens + " row " + r);
-                }
-            }
-        }
-    }
-
-    @Test
     void bf16_widening_equals_the_scalar_conversion_for_all_65536_patterns() {
         ByteBuffer b = ByteBuffer.allocateDirect(2 * 65536).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < 65536; i++) {
@@ -410,57 +383,6 @@ class VectorKernelsDifferentialTest {
         VectorKernels.mulF32ThreeTokenBlocks(b, cols, x, tokens, y, rows, 0, 0, rows, true, lanes);
         for (int i = 0; i < y.length; i++) {
             assertEquals(before[i] + before[i], y[i], "accumulated element " + i);
-        }
-    }
-
-    /**
-     * The float-array kernel (F32 weights held in the heap) is the buffer kernel with another load: every block
-     * path, 4x4 and 4x3, gives exactly the lane-order twin's bits, so the same bits as weights read in place.
-     */
-    @Test
-    void float32_array_kernel_gives_the_buffer_kernels_bits_in_every_block_path() {
-        for (int cols : new int[] {3, 37, 100, 2 * L + 1, 4 * L}) {
-            int rows = 13;
-            float[] w = activations(rows, cols, 260 + cols);
-            ByteBuffer b = VectorKernels.toBuffer(w);
-            for (int tokens = 1; tokens <= 9; tokens++) {
-                float[] x = activations(tokens, cols, 261 + tokens);
-                float[] lanes = new CpuMatrix.Scratch().lanes;
-                float[] fromArray = new float[tokens * rows];
-                float[] fromBuffer = new float[tokens * rows];
-                float[] three = new float[tokens * rows];
-                VectorKernels.mulF32(w, cols, x, tokens, fromArray, rows, 0, 0, rows, false, lanes);
-                VectorKernels.mulF32(b, cols, x, tokens, fromBuffer, rows, 0, 0, rows, false, lanes);
-                VectorKernels.mulF32ThreeTokenBlocks(w, cols, x, tokens, three, rows, 0, 0, rows, false, lanes);
-                String what = cols + " columns, " + tokens + " tokens";
-                assertLaneOrderExact(w, rows, cols, x, tokens, fromArray, what + ", array");
-                assertBitsEqual(fromBuffer, fromArray, what + ": array vs buffer");
-                assertBitsEqual(fromBuffer, three, what + ": array 4x3 blocks vs buffer");
-            }
-        }
-    }
-
-    /** The same once C2 has compiled the array kernel, for a row range and accumulating into the output. */
-    @Test
-    void float32_array_kernel_stays_lane_order_exact_once_compiled() {
-        int rows = 11, cols = 4 * L + 3, tokens = 6;
-        float[] w = activations(rows, cols, 270);
-        float[] x = activations(tokens, cols, 271);
-        float[] lanes = new CpuMatrix.Scratch().lanes;
-        float[] y = new float[tokens * rows];
-        for (int rep = 0; rep < 20_000; rep++) {
-            VectorKernels.mulF32(w, cols, x, tokens, y, rows, 0, 0, rows, false, lanes);
-            if (rep % 5000 == 4999) {
-                assertLaneOrderExact(w, rows, cols, x, tokens, y, "repetition " + rep);
-            }
-        }
-        float[] part = y.clone();
-        VectorKernels.mulF32(w, cols, x, tokens, part, rows, 0, 3, 9, true, lanes);
-        for (int t = 0; t < tokens; t++) {
-            for (int r = 0; r < rows; r++) {
-                int i = t * rows + r;
-                assertEquals(r >= 3 && r < 9 ? y[i] + y[i] : y[i], part[i], "rows 3..8 accumulated, element " + i);
-            }
         }
     }
 

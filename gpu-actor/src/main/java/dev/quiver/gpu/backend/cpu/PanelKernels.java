@@ -1,0 +1,246 @@
+package dev.quiver.gpu.backend.cpu;
+
+import java.nio.FloatBuffer;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The F32 product for weights held in the heap, packed into panels: {@link #PANEL} consecutive output rows stored
+ * column by column, so one vector load brings the same column of {@link #L} rows. Each step broadcasts one activation
+ * per token and fuse-multiply-adds it into the rows' accumulators (an outer product, as BLAS SGEMM kernels do), up to
+ * 6 tokens × 4 vectors at a time. No output needs a horizontal lane sum, and every weight loaded is used for every
+ * token in the block.
+ *
+ * <p>NOTE: the arithmetic of every output is one FMA chain over the columns in order, starting from zero:
+ * {@code s = fma(x[t,c], W[r,c], s)} for c = 0, 1, ... (then {@code y + s} when accumulating); {@link
+ * ScalarKernels#fmaChainDot} is its twin. Which block computed an output, how many tokens the batch has and which
+ * thread ran it change nothing, and the Vector API's fallback (interpreter, C1) applies the same exact FMAs, so
+ * results are batch-invariant and the same in every JIT tier. They are not the bits of {@link VectorKernels#mulF32},
+ * which sums lanes: weights read in place (mapped, BF16, F16) and weights in the heap agree to rounding only.
+ *
+ * <p>Measured against the row kernel on a 16-lane machine (docs/BENCHMARKS.md, "F32 panels"): 1.8× at 1 token, about
+ * 3× at 8 to 128 tokens, near the FMA peak of one core from 8 tokens on.
+ */
+final class PanelKernels {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+    /** Rows per panel: four vectors. */
+    static final int PANEL = 4 * L;
+    /**
+     * Tokens per block: 6 × 4 accumulators plus 4 weight vectors and a broadcast fit AVX-512's 32 registers; with 8
+     * lanes or fewer (AVX2's 16 registers) blocks of 2.
+     */
+    static final boolean SIX_TOKENS = L >= 16;
+
+    private PanelKernels() {
+    }
+
+    /** Floats a packed matrix of rows × cols takes: rows rounded up to whole panels (the padding is zeros). */
+    static long packedSize(int rows, int cols) {
+        return (long) panels(rows) * PANEL * cols;
+    }
+
+    static int panels(int rows) {
+        return (rows + PANEL - 1) / PANEL;
+    }
+
+    /** Packs row-major W [rows, cols] into panels: element (r, c) at (r / PANEL) * PANEL * cols + c * PANEL + r % PANEL. */
+    static float[] pack(FloatBuffer w, int rows, int cols) {
+        long size = packedSize(rows, cols);
+        if (size > CpuMatrix.MAX_ARRAY) {
+            throw new IllegalArgumentException(rows + " x " + cols + " packed into panels exceeds one array");
+        }
+        float[] p = new float[(int) size];
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            w.get(r * cols, row);
+            int base = (r / PANEL) * PANEL * cols + r % PANEL;
+            for (int c = 0; c < cols; c++) {
+                p[base + c * PANEL] = row[c];
+            }
+        }
+        return p;
+    }
+
+    /** The same for a float array [rows, cols] from index 0 (tests). */
+    static float[] pack(float[] w, int rows, int cols) {
+        return pack(FloatBuffer.wrap(w), rows, cols);
+    }
+
+    /**
+     * y[t*yStride + yOff + r] (+)= W[r,:]·x[t*cols .. +cols] for rows r in [r0, r1) and tokens t in [0, T), W packed
+     * by {@link #pack} from rows × cols. A panel only partly inside [r0, r1), or the last one when rows is not a
+     * multiple of {@link #PANEL}, is computed whole into {@code tile} (at least T × PANEL floats) and its rows copied,
+     * so ranges aligned to panels cost nothing extra; when accumulating, every panel goes through the tile and is
+     * added to y after (y + s, one rounding per element, as unaccumulated outputs plus a separate add would be).
+     */
+    static void mul(float[] wp, int rows, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
+                    boolean accumulate, float[] tile) {
+        if (r0 < 0 || r1 > rows || r0 > r1) {
+            throw new IllegalArgumentException("rows [" + r0 + ", " + r1 + ") outside [0, " + rows + ")");
+        }
+        for (int p = r0 / PANEL; p * PANEL < r1; p++) {
+            int lo = p * PANEL;
+            if (lo >= r0 && lo + PANEL <= r1 && !accumulate) {
+                panel(wp, p * PANEL * cols, cols, x, T, y, yStride, yOff + lo);
+                continue;
+            }
+            panel(wp, p * PANEL * cols, cols, x, T, tile, PANEL, 0);
+            if (lo >= r0 && lo + PANEL <= r1) {
+                for (int t = 0; t < T; t++) {
+                    int yi = t * yStride + yOff + lo;
+                    for (int v = 0; v < PANEL; v += L) {
+                        FloatVector.fromArray(F, y, yi + v).add(FloatVector.fromArray(F, tile, t * PANEL + v))
+                                .intoArray(y, yi + v);
+                    }
+                }
+                continue;
+            }
+            int from = Math.max(lo, r0), to = Math.min(lo + PANEL, r1);
+            for (int t = 0; t < T; t++) {
+                for (int r = from; r < to; r++) {
+                    int i = t * yStride + yOff + r;
+                    float s = tile[t * PANEL + r - lo];
+                    y[i] = accumulate ? y[i] + s : s;
+                }
+            }
+        }
+    }
+
+    /** All T tokens against one panel starting at wp[base]; outputs at y[t*yStride + yo .. + PANEL). */
+    private static void panel(float[] wp, int base, int cols, float[] x, int T, float[] y, int yStride, int yo) {
+        int t = 0;
+        for (; SIX_TOKENS && t + 6 <= T; t += 6) {
+            tokens6(wp, base, cols, x, t, y, yStride, yo);
+        }
+        for (; t + 2 <= T; t += 2) {
+            tokens2(wp, base, cols, x, t, y, yStride, yo);
+        }
+        for (; t < T; t++) {
+            tokens1(wp, base, cols, x, t, y, yStride, yo);
+        }
+    }
+
+    // NOTE: one method per block shape, as in VectorKernels: a method holding all three let C2 run out of its node
+    // budget and box the small blocks' vectors.
+
+    /** Tokens t..t+5 against one panel: 24 accumulators. */
+    private static void tokens6(float[] wp, int base, int cols, float[] x, int t, float[] y, int yStride, int yo) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        FloatVector a40 = z, a41 = z, a42 = z, a43 = z, a50 = z, a51 = z, a52 = z, a53 = z;
+        int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols, x4 = x3 + cols, x5 = x4 + cols;
+        for (int c = 0, o = base; c < cols; c++, o += PANEL) {
+            FloatVector w0 = FloatVector.fromArray(F, wp, o);
+            FloatVector w1 = FloatVector.fromArray(F, wp, o + L);
+            FloatVector w2 = FloatVector.fromArray(F, wp, o + 2 * L);
+            FloatVector w3 = FloatVector.fromArray(F, wp, o + 3 * L);
+            FloatVector b = FloatVector.broadcast(F, x[x0 + c]);
+            a00 = w0.fma(b, a00);
+            a01 = w1.fma(b, a01);
+            a02 = w2.fma(b, a02);
+            a03 = w3.fma(b, a03);
+            b = FloatVector.broadcast(F, x[x1 + c]);
+            a10 = w0.fma(b, a10);
+            a11 = w1.fma(b, a11);
+            a12 = w2.fma(b, a12);
+            a13 = w3.fma(b, a13);
+            b = FloatVector.broadcast(F, x[x2 + c]);
+            a20 = w0.fma(b, a20);
+            a21 = w1.fma(b, a21);
+            a22 = w2.fma(b, a22);
+            a23 = w3.fma(b, a23);
+            b = FloatVector.broadcast(F, x[x3 + c]);
+            a30 = w0.fma(b, a30);
+            a31 = w1.fma(b, a31);
+            a32 = w2.fma(b, a32);
+            a33 = w3.fma(b, a33);
+            b = FloatVector.broadcast(F, x[x4 + c]);
+            a40 = w0.fma(b, a40);
+            a41 = w1.fma(b, a41);
+            a42 = w2.fma(b, a42);
+            a43 = w3.fma(b, a43);
+            b = FloatVector.broadcast(F, x[x5 + c]);
+            a50 = w0.fma(b, a50);
+            a51 = w1.fma(b, a51);
+            a52 = w2.fma(b, a52);
+            a53 = w3.fma(b, a53);
+        }
+        int y0 = t * yStride + yo;
+        a00.intoArray(y, y0);
+        a01.intoArray(y, y0 + L);
+        a02.intoArray(y, y0 + 2 * L);
+        a03.intoArray(y, y0 + 3 * L);
+        a10.intoArray(y, y0 + yStride);
+        a11.intoArray(y, y0 + yStride + L);
+        a12.intoArray(y, y0 + yStride + 2 * L);
+        a13.intoArray(y, y0 + yStride + 3 * L);
+        a20.intoArray(y, y0 + 2 * yStride);
+        a21.intoArray(y, y0 + 2 * yStride + L);
+        a22.intoArray(y, y0 + 2 * yStride + 2 * L);
+        a23.intoArray(y, y0 + 2 * yStride + 3 * L);
+        a30.intoArray(y, y0 + 3 * yStride);
+        a31.intoArray(y, y0 + 3 * yStride + L);
+        a32.intoArray(y, y0 + 3 * yStride + 2 * L);
+        a33.intoArray(y, y0 + 3 * yStride + 3 * L);
+        a40.intoArray(y, y0 + 4 * yStride);
+        a41.intoArray(y, y0 + 4 * yStride + L);
+        a42.intoArray(y, y0 + 4 * yStride + 2 * L);
+        a43.intoArray(y, y0 + 4 * yStride + 3 * L);
+        a50.intoArray(y, y0 + 5 * yStride);
+        a51.intoArray(y, y0 + 5 * yStride + L);
+        a52.intoArray(y, y0 + 5 * yStride + 2 * L);
+        a53.intoArray(y, y0 + 5 * yStride + 3 * L);
+    }
+
+    /** Tokens t and t+1 against one panel. */
+    private static void tokens2(float[] wp, int base, int cols, float[] x, int t, float[] y, int yStride, int yo) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        int x0 = t * cols, x1 = x0 + cols;
+        for (int c = 0, o = base; c < cols; c++, o += PANEL) {
+            FloatVector w0 = FloatVector.fromArray(F, wp, o);
+            FloatVector w1 = FloatVector.fromArray(F, wp, o + L);
+            FloatVector w2 = FloatVector.fromArray(F, wp, o + 2 * L);
+            FloatVector w3 = FloatVector.fromArray(F, wp, o + 3 * L);
+            FloatVector b = FloatVector.broadcast(F, x[x0 + c]);
+            a00 = w0.fma(b, a00);
+            a01 = w1.fma(b, a01);
+            a02 = w2.fma(b, a02);
+            a03 = w3.fma(b, a03);
+            b = FloatVector.broadcast(F, x[x1 + c]);
+            a10 = w0.fma(b, a10);
+            a11 = w1.fma(b, a11);
+            a12 = w2.fma(b, a12);
+            a13 = w3.fma(b, a13);
+        }
+        int y0 = t * yStride + yo;
+        a00.intoArray(y, y0);
+        a01.intoArray(y, y0 + L);
+        a02.intoArray(y, y0 + 2 * L);
+        a03.intoArray(y, y0 + 3 * L);
+        a10.intoArray(y, y0 + yStride);
+        a11.intoArray(y, y0 + yStride + L);
+        a12.intoArray(y, y0 + yStride + 2 * L);
+        a13.intoArray(y, y0 + yStride + 3 * L);
+    }
+
+    /** Token t against one panel: the decode path, four independent chains per column step. */
+    private static void tokens1(float[] wp, int base, int cols, float[] x, int t, float[] y, int yStride, int yo) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
+        int x0 = t * cols;
+        for (int c = 0, o = base; c < cols; c++, o += PANEL) {
+            FloatVector b = FloatVector.broadcast(F, x[x0 + c]);
+            a0 = FloatVector.fromArray(F, wp, o).fma(b, a0);
+            a1 = FloatVector.fromArray(F, wp, o + L).fma(b, a1);
+            a2 = FloatVector.fromArray(F, wp, o + 2 * L).fma(b, a2);
+            a3 = FloatVector.fromArray(F, wp, o + 3 * L).fma(b, a3);
+        }
+        a0.intoArray(y, t * yStride + yo);
+        a1.intoArray(y, t * yStride + yo + L);
+        a2.intoArray(y, t * yStride + yo + 2 * L);
+        a3.intoArray(y, t * yStride + yo + 3 * L);
+    }
+}

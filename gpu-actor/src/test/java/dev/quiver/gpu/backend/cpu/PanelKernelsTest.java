@@ -1,0 +1,138 @@
+package dev.quiver.gpu.backend.cpu;
+
+import static dev.quiver.gpu.backend.cpu.VectorKernelsDifferentialTest.activations;
+import static dev.quiver.gpu.backend.cpu.VectorKernelsDifferentialTest.assertBitsEqual;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The panel kernel (F32 weights in the heap) against its scalar twin {@link ScalarKernels#fmaChainDot}: the exact
+ * bits in every block path (6, 2 and 1 tokens), for row counts that fill panels, leave one partly filled or fit in
+ * one, row ranges that cut panels, and once C2 has compiled it.
+ */
+class PanelKernelsTest {
+    static final int P = PanelKernels.PANEL;
+
+    static float[] twin(float[] w, int rows, int cols, float[] x, int tokens) {
+        float[] y = new float[tokens * rows];
+        for (int t = 0; t < tokens; t++) {
+            for (int r = 0; r < rows; r++) {
+                y[t * rows + r] = ScalarKernels.fmaChainDot(w, r * cols, x, t * cols, cols);
+            }
+        }
+        return y;
+    }
+
+    static float[] mul(float[] packed, int rows, int cols, float[] x, int tokens) {
+        float[] y = new float[tokens * rows];
+        PanelKernels.mul(packed, rows, cols, x, tokens, y, rows, 0, 0, rows, false, new float[tokens * P]);
+        return y;
+    }
+
+    @Test
+    void every_block_path_gives_the_twins_bits() {
+        for (int rows : new int[] {1, 13, P, P + 3, 2 * P + 5}) {
+            for (int cols : new int[] {1, 3, 37, 100}) {
+                float[] w = activations(rows, cols, 10 + rows * 131 + cols);
+                float[] packed = PanelKernels.pack(w, rows, cols);
+                assertEquals(PanelKernels.packedSize(rows, cols), packed.length);
+                for (int tokens = 1; tokens <= 13; tokens++) {
+                    float[] x = activations(tokens, cols, 20 + tokens);
+                    assertBitsEqual(twin(w, rows, cols, x, tokens), mul(packed, rows, cols, x, tokens),
+                            rows + " rows, " + cols + " columns, " + tokens + " tokens");
+                }
+            }
+        }
+    }
+
+    /** A token's outputs do not depend on the batch around it: alone and at every position of 7 and 13. */
+    @Test
+    void one_token_gives_the_same_bits_alone_and_in_every_position_of_a_batch() {
+        int rows = 2 * P + 7, cols = 53;
+        float[] w = activations(rows, cols, 30);
+        float[] packed = PanelKernels.pack(w, rows, cols);
+        float[] token = activations(1, cols, 31);
+        float[] alone = mul(packed, rows, cols, token, 1);
+        for (int batch : new int[] {7, 13}) {
+            for (int pos = 0; pos < batch; pos++) {
+                float[] x = activations(batch, cols, 32 + pos);
+                System.arraycopy(token, 0, x, pos * cols, cols);
+                float[] y = mul(packed, rows, cols, x, batch);
+                assertBitsEqual(alone, Arrays.copyOfRange(y, pos * rows, (pos + 1) * rows),
+                        "position " + pos + " of " + batch);
+            }
+        }
+    }
+
+    /**
+     * Row ranges as threads get them, cutting panels anywhere: each range lands at the output's stride and offset,
+     * accumulates onto what is there (y + s, one rounding) and leaves every other element untouched.
+     */
+    @Test
+    void row_ranges_cut_anywhere_accumulate_in_place_and_touch_nothing_else() {
+        int rows = 2 * P + 9, cols = 41, tokens = 9, stride = rows + 5, off = 3;
+        float[] w = activations(rows, cols, 40);
+        float[] packed = PanelKernels.pack(w, rows, cols);
+        float[] x = activations(tokens, cols, 41);
+        float[] product = twin(w, rows, cols, x, tokens);
+        int[][] ranges = {{0, rows}, {0, 1}, {5, P - 3}, {P - 1, P + 1}, {P, 2 * P}, {3, rows}, {rows - 2, rows}};
+        for (int[] range : ranges) {
+            float[] before = activations(tokens, stride, 42);
+            float[] y = before.clone();
+            PanelKernels.mul(packed, rows, cols, x, tokens, y, stride, off, range[0], range[1], true,
+                    new float[tokens * P]);
+            for (int t = 0; t < tokens; t++) {
+                for (int j = 0; j < stride; j++) {
+                    int i = t * stride + j;
+                    int r = j - off;
+                    float want = r >= range[0] && r < range[1] ? before[i] + product[t * rows + r] : before[i];
+                    assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(y[i]),
+                            "rows [" + range[0] + ", " + range[1] + "), token " + t + ", element " + j);
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> PanelKernels.mul(packed, rows, cols, x, tokens,
+                new float[tokens * stride], stride, 0, 0, rows + 1, false, new float[tokens * P]));
+    }
+
+    /** The same bits after C2 compiled every block shape (the interpreter's first calls are checked above). */
+    @Test
+    void stays_exact_once_compiled() {
+        int rows = P + 11, cols = 67, tokens = 9;
+        float[] w = activations(rows, cols, 50);
+        float[] packed = PanelKernels.pack(w, rows, cols);
+        float[] x = activations(tokens, cols, 51);
+        float[] expected = twin(w, rows, cols, x, tokens);
+        float[] y = new float[tokens * rows];
+        float[] tile = new float[tokens * P];
+        for (int rep = 0; rep < 20_000; rep++) {
+            PanelKernels.mul(packed, rows, cols, x, tokens, y, rows, 0, 0, rows, false, tile);
+            if (rep % 5000 == 4999) {
+                assertBitsEqual(expected, y, "repetition " + rep);
+            }
+        }
+    }
+
+    /** The twin is a dot product: within float rounding of the double one (guards the twin itself). */
+    @Test
+    void the_twin_is_the_product_within_rounding() {
+        int rows = 5, cols = 300;
+        float[] w = activations(rows, cols, 60);
+        float[] x = activations(2, cols, 61);
+        float[] y = twin(w, rows, cols, x, 2);
+        for (int t = 0; t < 2; t++) {
+            for (int r = 0; r < rows; r++) {
+                double exact = 0, abs = 0;
+                for (int c = 0; c < cols; c++) {
+                    exact += (double) w[r * cols + c] * x[t * cols + c];
+                    abs += Math.abs((double) w[r * cols + c] * x[t * cols + c]);
+                }
+                assertTrue(Math.abs(exact - y[t * rows + r]) <= cols * 0x1p-24 * abs, "token " + t + " row " + r);
+            }
+        }
+    }
+}
