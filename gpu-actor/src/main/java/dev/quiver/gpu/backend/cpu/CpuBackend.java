@@ -294,26 +294,28 @@ public final class CpuBackend implements Backend {
         float[] up = a.up;
 
         for (int l = 0; l < c.numLayers(); l++) {
+            final int layer = l;
             ModelWeights.Layer lw = weights.layers[l];
             rmsNorm(x, lw.attnNorm(), xb, T);
             CpuMatrix mq = proj[l][LoraModule.Q.ordinal()];
             CpuMatrix mk = proj[l][LoraModule.K.ordinal()];
             CpuMatrix mv = proj[l][LoraModule.V.ordinal()];
+            // NOTE: each adapter's LoRA is shrunk (A·x) before the projection's dispatch and expanded by the thread
+            // that computed the base rows, in the order base, bias, LoRA, as separate passes would: one dispatch per
+            // projection instead of two (at batch 1 the extra hand-offs cost a rank-16 adapter a quarter of the step).
+            LoraShrunk lq = shrink(groups, l, LoraModule.Q, xb);
+            LoraShrunk lk = shrink(groups, l, LoraModule.K, xb);
+            LoraShrunk lv = shrink(groups, l, LoraModule.V, xb);
+            float[] qBias = c.qkvBias() ? lw.qBias() : null;
+            float[] kBias = c.qkvBias() ? lw.kBias() : null;
+            float[] vBias = c.qkvBias() ? lw.vBias() : null;
             // one dispatch over the concatenated q|k|v output rows
             final float[] xbF = xb;
             parallel.forRange(qDim + 2 * kvDim, rowGrain, (s, e, wk) -> {
-                mulSplit(mq, 0, xbF, T, q, s, e, wk);
-                mulSplit(mk, qDim, xbF, T, k, s, e, wk);
-                mulSplit(mv, qDim + kvDim, xbF, T, v, s, e, wk);
+                projectSplit(mq, 0, xbF, T, q, qBias, lq, layer, LoraModule.Q, s, e, wk);
+                projectSplit(mk, qDim, xbF, T, k, kBias, lk, layer, LoraModule.K, s, e, wk);
+                projectSplit(mv, qDim + kvDim, xbF, T, v, vBias, lv, layer, LoraModule.V, s, e, wk);
             });
-            if (c.qkvBias()) {
-                addBias(q, lw.qBias(), T);
-                addBias(k, lw.kBias(), T);
-                addBias(v, lw.vBias(), T);
-            }
-            lora(groups, l, LoraModule.Q, xb, T, q);
-            lora(groups, l, LoraModule.K, xb, T, k);
-            lora(groups, l, LoraModule.V, xb, T, v);
             rope(q, c.numHeads(), cos, sin, T);
             rope(k, c.numKvHeads(), cos, sin, T);
             for (int t = 0; t < T; t++) {
@@ -324,35 +326,34 @@ public final class CpuBackend implements Backend {
             CpuMatrix mo = proj[l][LoraModule.O.ordinal()];
             final float[] attF = att;
             final float[] xF = x;
-            parallel.forRange(h, rowGrain, (s, e, wk) -> mo.mul(attF, T, xF, h, 0, s, e, true, scratch[wk]));
-            lora(groups, l, LoraModule.O, att, T, x);
+            LoraShrunk lo = shrink(groups, l, LoraModule.O, att);
+            parallel.forRange(h, rowGrain, (s, e, wk) -> {
+                mo.mul(attF, T, xF, h, 0, s, e, true, scratch[wk]);
+                expand(lo, layer, LoraModule.O, xF, h, s, e, wk);
+            });
 
             rmsNorm(x, lw.mlpNorm(), xb, T);
             CpuMatrix mg = proj[l][LoraModule.GATE.ordinal()];
             CpuMatrix mu = proj[l][LoraModule.UP.ordinal()];
-            if (!hasLora(groups, l, LoraModule.GATE) && !hasLora(groups, l, LoraModule.UP)) {
-                // NOTE: one dispatch for gate, up and SiLU: each thread owns the same feature range of gate and
-                // up, so it can apply SiLU to its range as soon as both are done (the arithmetic is unchanged).
-                parallel.forRange(inter, rowGrain, (s, e, wk) -> {
-                    mg.mul(xbF, T, gate, inter, 0, s, e, false, scratch[wk]);
-                    mu.mul(xbF, T, up, inter, 0, s, e, false, scratch[wk]);
-                    for (int t = 0; t < T; t++) {
-                        VectorKernels.siluMul(gate, up, t * inter + s, t * inter + e);
-                    }
-                });
-            } else {
-                // LoRA deltas must land in gate and up before SiLU
-                parallel.forRange(inter, rowGrain, (s, e, wk) -> {
-                    mg.mul(xbF, T, gate, inter, 0, s, e, false, scratch[wk]);
-                    mu.mul(xbF, T, up, inter, 0, s, e, false, scratch[wk]);
-                });
-                lora(groups, l, LoraModule.GATE, xb, T, gate);
-                lora(groups, l, LoraModule.UP, xb, T, up);
-                parallel.forRange(T, 1, (s, e, wk) -> VectorKernels.siluMul(gate, up, s * inter, e * inter));
-            }
+            LoraShrunk lg = shrink(groups, l, LoraModule.GATE, xb);
+            LoraShrunk lu = shrink(groups, l, LoraModule.UP, xb);
+            // one dispatch for gate, up (LoRA deltas included) and SiLU: each thread owns the same feature range of
+            // gate and up, so it can apply SiLU to its range as soon as both are done (the arithmetic is unchanged)
+            parallel.forRange(inter, rowGrain, (s, e, wk) -> {
+                mg.mul(xbF, T, gate, inter, 0, s, e, false, scratch[wk]);
+                expand(lg, layer, LoraModule.GATE, gate, inter, s, e, wk);
+                mu.mul(xbF, T, up, inter, 0, s, e, false, scratch[wk]);
+                expand(lu, layer, LoraModule.UP, up, inter, s, e, wk);
+                for (int t = 0; t < T; t++) {
+                    VectorKernels.siluMul(gate, up, t * inter + s, t * inter + e);
+                }
+            });
             CpuMatrix md = proj[l][LoraModule.DOWN.ordinal()];
-            parallel.forRange(h, rowGrain, (s, e, wk) -> md.mul(gate, T, xF, h, 0, s, e, true, scratch[wk]));
-            lora(groups, l, LoraModule.DOWN, gate, T, x);
+            LoraShrunk ld = shrink(groups, l, LoraModule.DOWN, gate);
+            parallel.forRange(h, rowGrain, (s, e, wk) -> {
+                md.mul(gate, T, xF, h, 0, s, e, true, scratch[wk]);
+                expand(ld, layer, LoraModule.DOWN, xF, h, s, e, wk);
+            });
         }
 
         int[] rows = b.logitRows();
@@ -400,12 +401,27 @@ public final class CpuBackend implements Backend {
     }
 
     /** Multiplies the part of [s, e) that falls in [base, base + m.rows()) into y. */
-    private void mulSplit(CpuMatrix m, int base, float[] x, int T, float[] y, int s, int e, int wk) {
+    /**
+     * Rows [s, e) of a dispatch over concatenated projections, for the one of them whose rows start at {@code base}:
+     * y = W·x, plus the bias and the LoRA deltas (in that order) for the rows of that range that are W's.
+     */
+    private void projectSplit(CpuMatrix m, int base, float[] x, int T, float[] y, float[] bias, LoraShrunk lora,
+                              int layer, LoraModule module, int s, int e, int wk) {
         int r0 = Math.max(s, base) - base;
         int r1 = Math.min(e, base + m.rows()) - base;
-        if (r0 < r1) {
-            m.mul(x, T, y, m.rows(), 0, r0, r1, false, scratch[wk]);
+        if (r0 >= r1) {
+            return;
         }
+        int n = m.rows();
+        m.mul(x, T, y, n, 0, r0, r1, false, scratch[wk]);
+        if (bias != null) {
+            for (int t = 0; t < T; t++) {
+                for (int i = r0; i < r1; i++) {
+                    y[t * n + i] += bias[i];
+                }
+            }
+        }
+        expand(lora, layer, module, y, n, r0, r1, wk);
     }
 
     private int[] cacheSlots(ForwardBatch b) {
@@ -434,15 +450,6 @@ public final class CpuBackend implements Backend {
             float inv = (float) (1.0 / Math.sqrt(ss / h + eps));
             for (int i = 0; i < h; i++) {
                 out[o + i] = w[i] * (in[o + i] * inv);
-            }
-        }
-    }
-
-    private static void addBias(float[] y, float[] bias, int T) {
-        int n = bias.length;
-        for (int t = 0; t < T; t++) {
-            for (int i = 0; i < n; i++) {
-                y[t * n + i] += bias[i];
             }
         }
     }
@@ -513,25 +520,18 @@ public final class CpuBackend implements Backend {
         });
     }
 
-    private static boolean hasLora(List<LoraGroup> groups, int layer, LoraModule m) {
-        for (LoraGroup g : groups) {
-            if (g.adapter().a(layer, m) != null) {
-                return true;
-            }
-        }
-        return false;
+    /** One module's LoRA in a step: the groups that adapt it, and each group's rows shrunk through A ([rows, rank]). */
+    private record LoraShrunk(List<LoraGroup> groups, float[][] shrunk) {
     }
 
     /**
-     * y[row] += scale · B·(A·x[row]) for each group's rows (SGMV-style: shrink per group, then expand over the
-     * output features in parallel). x is [T, in], y is [T, out].
+     * A·x[row] for each group's rows that adapts module m of this layer (SGMV-style shrink, groups in parallel);
+     * null when no group adapts it. x is [T, in].
      */
-    private void lora(List<LoraGroup> groups, int layer, LoraModule m, float[] x, int T, float[] y) {
+    private LoraShrunk shrink(List<LoraGroup> groups, int layer, LoraModule m, float[] x) {
         if (groups.isEmpty()) {
-            return;
+            return null;
         }
-        int in = m.in(c);
-        int out = m.out(c);
         List<LoraGroup> active = new ArrayList<>(groups.size());
         for (LoraGroup g : groups) {
             if (g.adapter().a(layer, m) != null) {
@@ -539,8 +539,9 @@ public final class CpuBackend implements Backend {
             }
         }
         if (active.isEmpty()) {
-            return;
+            return null;
         }
+        int in = m.in(c);
         int ng = active.size();
         float[][] shrunk = new float[ng][];
         parallel.forRange(ng, 1, (s, e, wk) -> {
@@ -557,23 +558,32 @@ public final class CpuBackend implements Backend {
                 shrunk[gi] = tg;
             }
         });
-        parallel.forRange(out, 16, (s, e, wk) -> {
-            float[] tmp = scratch[wk].floats(out);
-            for (int gi = 0; gi < ng; gi++) {
-                LoraGroup g = active.get(gi);
-                int n = g.rows().length;
-                int r = g.adapter().rank;
-                float[] bt = g.slot().bt(layer, m);
-                float sc = g.adapter().scale;
-                for (int i = 0; i < n; i++) {
-                    VectorKernels.expand(bt, r, out, shrunk[gi], i * r, tmp, 0, s, e);
-                    int yo = g.rows()[i] * out;
-                    for (int o = s; o < e; o++) {
-                        y[yo + o] += sc * tmp[o];
-                    }
+        return new LoraShrunk(active, shrunk);
+    }
+
+    /**
+     * y[row, o] += scale · (B·shrunk[row])[o] for the output features o in [s, e) of each group's rows (the expand,
+     * through Bᵀ as an axpy); nothing when lora is null. y is [T, out].
+     */
+    private void expand(LoraShrunk lora, int layer, LoraModule m, float[] y, int out, int s, int e, int wk) {
+        if (lora == null) {
+            return;
+        }
+        float[] tmp = scratch[wk].floats(out);
+        for (int gi = 0; gi < lora.groups().size(); gi++) {
+            LoraGroup g = lora.groups().get(gi);
+            int n = g.rows().length;
+            int r = g.adapter().rank;
+            float[] bt = g.slot().bt(layer, m);
+            float sc = g.adapter().scale;
+            for (int i = 0; i < n; i++) {
+                VectorKernels.expand(bt, r, out, lora.shrunk()[gi], i * r, tmp, 0, s, e);
+                int yo = g.rows()[i] * out;
+                for (int o = s; o < e; o++) {
+                    y[yo + o] += sc * tmp[o];
                 }
             }
-        });
+        }
     }
 
     @Override
