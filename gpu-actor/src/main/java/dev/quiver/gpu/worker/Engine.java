@@ -172,10 +172,10 @@ public final class Engine implements AutoCloseable {
                         settings.blockSize(), settings.maxLoras(), settings.weightFormat(), settings.weightsInHeap()));
             };
             if (backend instanceof CpuBackend cpu && settings.weightsInHeap() && !cpu.weightsInHeap()
-                    && settings.weightFormat() == WeightFormat.NATIVE && weights.lmHead.dtype() == DType.F32) {
-                log.warn("engine {}: F32 weights read in place from the mapped file: the heap ({} MiB max) has "
+                    && settings.weightFormat() == WeightFormat.NATIVE && weights.lmHead.dtype() != DType.F16) {
+                log.warn("engine {}: {} weights read in place from the mapped file: the heap ({} MiB max) has "
                         + "no room for them and the KV cache; raise -Xmx to copy them (quiver.engine."
-                        + "weights-in-heap, docs/BENCHMARKS.md)", thread.getName(),
+                        + "weights-in-heap, docs/BENCHMARKS.md)", thread.getName(), weights.lmHead.dtype(),
                         Runtime.getRuntime().maxMemory() >> 20);
             }
             kv = new KvBlockManager(new BlockAllocator(blocks, settings.blockSize()));
@@ -208,7 +208,8 @@ public final class Engine implements AutoCloseable {
                     + "host copies up to {} and {} MiB{}", thread.getName(), config.numLayers(), config.hiddenSize(),
                     config.vocabSize(), blocks, settings.blockSize(), settings.maxLoras(), settings.maxCpuLoras(),
                     settings.hostCopyBudget() >> 20,
-                    backend instanceof CpuBackend cpu && cpu.weightsInHeap() ? ", F32 weights in the heap" : "");
+                    backend instanceof CpuBackend cpu && cpu.weightsInHeap()
+                            ? ", " + weights.lmHead.dtype() + " weights in the heap" : "");
             ready.complete(null);
         } catch (Throwable t) {
             ready.completeExceptionally(t);

@@ -33,7 +33,7 @@ public final class CpuBackend implements Backend {
     /**
      * @param threads compute threads; numKvBlocks × blockSize token positions of KV; numSlots adapter slots;
      * weightFormat how the projections and the LM head are held (Q8_0: quantised here, at construction);
-     * weightsInHeap whether F32 projections and the LM head are copied into heap arrays packed into panels at
+     * weightsInHeap whether F32 or BF16 projections and the LM head are copied into heap arrays packed into panels at
      * construction, if the heap has room for them (read in place from the mapped file otherwise); the two sum in
      * different fixed orders, so they agree to rounding, and each is batch-invariant on its own
      */
@@ -62,7 +62,7 @@ public final class CpuBackend implements Backend {
     private final float[][] vCache;          // [layer] -> [blocks * blockSize, kvDim]
     private final CpuSlot[] slots;
     private final ByteBuffer[] slotA;        // [slot] -> every A of the slot's adapter, kept for the next load
-    /** Whether the F32 projections and head were copied into the heap (asked for, and the heap had room). */
+    /** Whether the F32/BF16 projections and head were copied into the heap (asked for, and the heap had room). */
     private final boolean weightsInHeap;
     /** Rows per unit of a projection's dispatch: whole panels when the weights are in the heap. */
     private final int rowGrain;
@@ -104,7 +104,7 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * A projection as this backend multiplies it: in place from the file, copied into the heap (F32 with
+     * A projection as this backend multiplies it: in place from the file, copied into the heap (F32 or BF16 with
      * weights-in-heap), or quantised to Q8_0 now.
      * NOTE: Q8_0 and the heap copy cover every layer projection and the LM head (the largest matrix read per step);
      * the embedding stays mapped, as only one row of it is read per token.
@@ -116,7 +116,7 @@ public final class CpuBackend implements Backend {
         return weightsInHeap ? CpuMatrix.inHeap(w) : new CpuMatrix(w);
     }
 
-    /** Bytes the heap copies of the F32 projections and the LM head take. */
+    /** Bytes the heap copies of the F32/BF16 projections and the LM head take. */
     private static long heapCopyBytes(ModelWeights weights) {
         long bytes = CpuMatrix.heapBytes(weights.lmHead);
         for (ModelWeights.Layer layer : weights.layers) {
@@ -139,7 +139,7 @@ public final class CpuBackend implements Backend {
         return bytes <= free / 4 * 3;
     }
 
-    /** Whether the F32 projections and the LM head are held in heap arrays (else read in place from the file). */
+    /** Whether the F32/BF16 projections and the LM head are held in heap arrays (else read in place from the file). */
     public boolean weightsInHeap() {
         return weightsInHeap;
     }

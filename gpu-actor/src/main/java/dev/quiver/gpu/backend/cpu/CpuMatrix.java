@@ -6,11 +6,12 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * A base-model projection as the CPU backend multiplies it: F32 weights copied once into a heap array packed into
- * panels (quiver.engine.weights-in-heap, {@link PanelKernels}) or read in place from the mapped file; BF16 weights
- * widened in registers inside the dot product for small batches; BF16 for large batches and F16 widened a few rows at
- * a time into per-thread scratch; or the matrix quantised to Q8_0. The forms read in place give the F32 row kernel's
- * bits on the same values; the heap panels sum in another fixed order, so they agree with those to rounding only.
+ * A base-model projection as the CPU backend multiplies it: F32 or BF16 weights copied once into a heap array
+ * packed into panels (quiver.engine.weights-in-heap, {@link PanelKernels}) or read in place from the mapped file;
+ * in place, BF16 weights widened in registers inside the dot product for small batches, BF16 for large batches and
+ * F16 widened a few rows at a time into per-thread scratch; or the matrix quantised to Q8_0. The forms read in place
+ * give the F32 row kernel's bits on the same values; the heap panels sum in another fixed order, so they agree with
+ * those to rounding only.
  */
 final class CpuMatrix {
     /**
@@ -29,37 +30,41 @@ final class CpuMatrix {
     final Q8Matrix q8;
     /** w's F32 weights copied into the heap, multiplied instead of w; or null. */
     final float[] heap; // packed by PanelKernels.pack
+    /** w's BF16 weights copied into the heap, multiplied instead of w; or null. */
+    final short[] heapBF16; // packed by PanelKernels.packBF16
 
     CpuMatrix(WeightMatrix w) {
-        this(w, null, null);
+        this(w, null, null, null);
     }
 
     CpuMatrix(WeightMatrix w, Q8Matrix q8) {
-        this(w, q8, null);
+        this(w, q8, null, null);
     }
 
-    private CpuMatrix(WeightMatrix w, Q8Matrix q8, float[] heap) {
+    private CpuMatrix(WeightMatrix w, Q8Matrix q8, float[] heap, short[] heapBF16) {
         this.w = w;
         this.q8 = q8;
         this.heap = heap;
+        this.heapBF16 = heapBF16;
     }
 
     /** Most elements a Java array may hold (the JVM reserves a few header words below 2^31 - 1). */
     static final int MAX_ARRAY = Integer.MAX_VALUE - 8;
 
-    /** Whether {@link #inHeap} copies w: F32 and at most {@link #MAX_ARRAY} weights once packed. */
+    /** Whether {@link #inHeap} copies w: F32 or BF16, and at most {@link #MAX_ARRAY} weights once packed. */
     static boolean fitsHeapArray(WeightMatrix w) {
-        return w.dtype() == DType.F32 && PanelKernels.packedSize(w.rows(), w.cols()) <= MAX_ARRAY;
+        return (w.dtype() == DType.F32 || w.dtype() == DType.BF16)
+                && PanelKernels.packedSize(w.rows(), w.cols()) <= MAX_ARRAY;
     }
 
     /** Bytes {@link #inHeap} takes for w (its panels' padding included); 0 if it stays in place. */
     static long heapBytes(WeightMatrix w) {
-        return fitsHeapArray(w) ? PanelKernels.packedSize(w.rows(), w.cols()) * 4 : 0;
+        return fitsHeapArray(w) ? PanelKernels.packedSize(w.rows(), w.cols()) * w.dtype().size() : 0;
     }
 
     /**
-     * w with its F32 weights copied into one heap array packed into panels, which {@link PanelKernels} multiplies;
-     * w itself, read in place, when it is not F32 or holds more weights than an array can.
+     * w with its F32 or BF16 weights copied into one heap array packed into panels, which {@link PanelKernels}
+     * multiplies; w itself, read in place, when it is F16 or holds more weights than an array can.
      * NOTE: a mapped F32 matrix is one buffer, so at most 2 GiB (536 M weights; larger ones are refused at load),
      * and always fits an array: the head of an 8B Llama, 128256 x 4096 = 525 M weights, is the largest in use.
      * The size check keeps a larger matrix, should the loader ever split one over buffers, mapped.
@@ -68,8 +73,11 @@ final class CpuMatrix {
         if (!fitsHeapArray(w)) {
             return new CpuMatrix(w);
         }
-        return new CpuMatrix(w, null, PanelKernels.pack(
-                w.data().duplicate().clear().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), w.rows(), w.cols()));
+        ByteBuffer data = w.data().duplicate().clear().order(ByteOrder.LITTLE_ENDIAN);
+        if (w.dtype() == DType.BF16) {
+            return new CpuMatrix(w, null, null, PanelKernels.packBF16(data.asShortBuffer(), w.rows(), w.cols()));
+        }
+        return new CpuMatrix(w, null, PanelKernels.pack(data.asFloatBuffer(), w.rows(), w.cols()), null);
     }
 
     int rows() {
@@ -90,6 +98,11 @@ final class CpuMatrix {
         int cols = w.cols();
         if (heap != null) {
             PanelKernels.mul(heap, w.rows(), cols, x, tokens, y, yStride, yOff, r0, r1, accumulate,
+                    s.panelTile(tokens * PanelKernels.PANEL));
+            return;
+        }
+        if (heapBF16 != null) {
+            PanelKernels.mulBF16(heapBF16, w.rows(), cols, x, tokens, y, yStride, yOff, r0, r1, accumulate,
                     s.panelTile(tokens * PanelKernels.PANEL));
             return;
         }

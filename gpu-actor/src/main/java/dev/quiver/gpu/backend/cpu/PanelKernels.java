@@ -1,7 +1,12 @@
 package dev.quiver.gpu.backend.cpu;
 
 import java.nio.FloatBuffer;
+import java.nio.ShortBuffer;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -31,6 +36,10 @@ final class PanelKernels {
      * lanes or fewer (AVX2's 16 registers) blocks of 2.
      */
     static final boolean SIX_TOKENS = L >= 16;
+    /** Shorts of bfloat16 weights per float vector. */
+    private static final VectorSpecies<Short> S =
+            ShortVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED.withShape(F.vectorShape());
 
     private PanelKernels() {
     }
@@ -67,6 +76,24 @@ final class PanelKernels {
         return pack(FloatBuffer.wrap(w), rows, cols);
     }
 
+    /** Packs row-major bfloat16 bits [rows, cols] into panels, in the layout of {@link #pack(FloatBuffer, int, int)}. */
+    static short[] packBF16(ShortBuffer w, int rows, int cols) {
+        long size = packedSize(rows, cols);
+        if (size > CpuMatrix.MAX_ARRAY) {
+            throw new IllegalArgumentException(rows + " x " + cols + " packed into panels exceeds one array");
+        }
+        short[] p = new short[(int) size];
+        short[] row = new short[cols];
+        for (int r = 0; r < rows; r++) {
+            w.get(r * cols, row);
+            int base = (r / PANEL) * PANEL * cols + r % PANEL;
+            for (int c = 0; c < cols; c++) {
+                p[base + c * PANEL] = row[c];
+            }
+        }
+        return p;
+    }
+
     /**
      * y[t*yStride + yOff + r] (+)= W[r,:]·x[t*cols .. +cols] for rows r in [r0, r1) and tokens t in [0, T), W packed
      * by {@link #pack} from rows × cols. A panel only partly inside [r0, r1), or the last one when rows is not a
@@ -76,16 +103,33 @@ final class PanelKernels {
      */
     static void mul(float[] wp, int rows, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
                     boolean accumulate, float[] tile) {
+        mul(wp, null, rows, cols, x, T, y, yStride, yOff, r0, r1, accumulate, tile);
+    }
+
+    /**
+     * As {@link #mul(float[], int, int, float[], int, float[], int, int, int, int, boolean, float[])} for bfloat16
+     * weights packed by {@link #packBF16}: each weight vector is widened exactly in registers (the bits shifted into
+     * the float's high half) right before its FMAs, so the arithmetic is that of the F32 panels over the widened
+     * matrix, bit for bit.
+     */
+    static void mulBF16(short[] hp, int rows, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0,
+                        int r1, boolean accumulate, float[] tile) {
+        mul(null, hp, rows, cols, x, T, y, yStride, yOff, r0, r1, accumulate, tile);
+    }
+
+    /** The range logic of both: exactly one of wp (F32) and hp (bfloat16) is not null. */
+    private static void mul(float[] wp, short[] hp, int rows, int cols, float[] x, int T, float[] y, int yStride,
+                            int yOff, int r0, int r1, boolean accumulate, float[] tile) {
         if (r0 < 0 || r1 > rows || r0 > r1) {
             throw new IllegalArgumentException("rows [" + r0 + ", " + r1 + ") outside [0, " + rows + ")");
         }
         for (int p = r0 / PANEL; p * PANEL < r1; p++) {
             int lo = p * PANEL;
             if (lo >= r0 && lo + PANEL <= r1 && !accumulate) {
-                panel(wp, p * PANEL * cols, cols, x, T, y, yStride, yOff + lo);
+                panel(wp, hp, p * PANEL * cols, cols, x, T, y, yStride, yOff + lo);
                 continue;
             }
-            panel(wp, p * PANEL * cols, cols, x, T, tile, PANEL, 0);
+            panel(wp, hp, p * PANEL * cols, cols, x, T, tile, PANEL, 0);
             if (lo >= r0 && lo + PANEL <= r1) {
                 for (int t = 0; t < T; t++) {
                     int yi = t * yStride + yOff + lo;
@@ -107,9 +151,22 @@ final class PanelKernels {
         }
     }
 
-    /** All T tokens against one panel starting at wp[base]; outputs at y[t*yStride + yo .. + PANEL). */
-    private static void panel(float[] wp, int base, int cols, float[] x, int T, float[] y, int yStride, int yo) {
+    /** All T tokens against one panel starting at element base of wp or hp; outputs at y[t*yStride + yo .. + PANEL). */
+    private static void panel(float[] wp, short[] hp, int base, int cols, float[] x, int T, float[] y, int yStride,
+                              int yo) {
         int t = 0;
+        if (hp != null) {
+            for (; SIX_TOKENS && t + 6 <= T; t += 6) {
+                tokens6(hp, base, cols, x, t, y, yStride, yo);
+            }
+            for (; t + 2 <= T; t += 2) {
+                tokens2(hp, base, cols, x, t, y, yStride, yo);
+            }
+            for (; t < T; t++) {
+                tokens1(hp, base, cols, x, t, y, yStride, yo);
+            }
+            return;
+        }
         for (; SIX_TOKENS && t + 6 <= T; t += 6) {
             tokens6(wp, base, cols, x, t, y, yStride, yo);
         }
@@ -242,5 +299,133 @@ final class PanelKernels {
         a1.intoArray(y, t * yStride + yo + L);
         a2.intoArray(y, t * yStride + yo + 2 * L);
         a3.intoArray(y, t * yStride + yo + 3 * L);
+    }
+
+    // ---- the same blocks over bfloat16 panels (text copies with the weight load widened; keep them in step) ----
+
+    /** {@link #tokens6(float[], int, int, float[], int, float[], int, int)} over bfloat16 weights. */
+    private static void tokens6(short[] hp, int base, int cols, float[] x, int t, float[] y, int yStride, int yo) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        FloatVector a20 = z, a21 = z, a22 = z, a23 = z, a30 = z, a31 = z, a32 = z, a33 = z;
+        FloatVector a40 = z, a41 = z, a42 = z, a43 = z, a50 = z, a51 = z, a52 = z, a53 = z;
+        int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols, x4 = x3 + cols, x5 = x4 + cols;
+        for (int c = 0, o = base; c < cols; c++, o += PANEL) {
+            FloatVector w0 = bf16(hp, o);
+            FloatVector w1 = bf16(hp, o + L);
+            FloatVector w2 = bf16(hp, o + 2 * L);
+            FloatVector w3 = bf16(hp, o + 3 * L);
+            FloatVector b = FloatVector.broadcast(F, x[x0 + c]);
+            a00 = w0.fma(b, a00);
+            a01 = w1.fma(b, a01);
+            a02 = w2.fma(b, a02);
+            a03 = w3.fma(b, a03);
+            b = FloatVector.broadcast(F, x[x1 + c]);
+            a10 = w0.fma(b, a10);
+            a11 = w1.fma(b, a11);
+            a12 = w2.fma(b, a12);
+            a13 = w3.fma(b, a13);
+            b = FloatVector.broadcast(F, x[x2 + c]);
+            a20 = w0.fma(b, a20);
+            a21 = w1.fma(b, a21);
+            a22 = w2.fma(b, a22);
+            a23 = w3.fma(b, a23);
+            b = FloatVector.broadcast(F, x[x3 + c]);
+            a30 = w0.fma(b, a30);
+            a31 = w1.fma(b, a31);
+            a32 = w2.fma(b, a32);
+            a33 = w3.fma(b, a33);
+            b = FloatVector.broadcast(F, x[x4 + c]);
+            a40 = w0.fma(b, a40);
+            a41 = w1.fma(b, a41);
+            a42 = w2.fma(b, a42);
+            a43 = w3.fma(b, a43);
+            b = FloatVector.broadcast(F, x[x5 + c]);
+            a50 = w0.fma(b, a50);
+            a51 = w1.fma(b, a51);
+            a52 = w2.fma(b, a52);
+            a53 = w3.fma(b, a53);
+        }
+        int y0 = t * yStride + yo;
+        a00.intoArray(y, y0);
+        a01.intoArray(y, y0 + L);
+        a02.intoArray(y, y0 + 2 * L);
+        a03.intoArray(y, y0 + 3 * L);
+        a10.intoArray(y, y0 + yStride);
+        a11.intoArray(y, y0 + yStride + L);
+        a12.intoArray(y, y0 + yStride + 2 * L);
+        a13.intoArray(y, y0 + yStride + 3 * L);
+        a20.intoArray(y, y0 + 2 * yStride);
+        a21.intoArray(y, y0 + 2 * yStride + L);
+        a22.intoArray(y, y0 + 2 * yStride + 2 * L);
+        a23.intoArray(y, y0 + 2 * yStride + 3 * L);
+        a30.intoArray(y, y0 + 3 * yStride);
+        a31.intoArray(y, y0 + 3 * yStride + L);
+        a32.intoArray(y, y0 + 3 * yStride + 2 * L);
+        a33.intoArray(y, y0 + 3 * yStride + 3 * L);
+        a40.intoArray(y, y0 + 4 * yStride);
+        a41.intoArray(y, y0 + 4 * yStride + L);
+        a42.intoArray(y, y0 + 4 * yStride + 2 * L);
+        a43.intoArray(y, y0 + 4 * yStride + 3 * L);
+        a50.intoArray(y, y0 + 5 * yStride);
+        a51.intoArray(y, y0 + 5 * yStride + L);
+        a52.intoArray(y, y0 + 5 * yStride + 2 * L);
+        a53.intoArray(y, y0 + 5 * yStride + 3 * L);
+    }
+
+    /** {@link #tokens2(float[], int, int, float[], int, float[], int, int)} over bfloat16 weights. */
+    private static void tokens2(short[] hp, int base, int cols, float[] x, int t, float[] y, int yStride, int yo) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
+        int x0 = t * cols, x1 = x0 + cols;
+        for (int c = 0, o = base; c < cols; c++, o += PANEL) {
+            FloatVector w0 = bf16(hp, o);
+            FloatVector w1 = bf16(hp, o + L);
+            FloatVector w2 = bf16(hp, o + 2 * L);
+            FloatVector w3 = bf16(hp, o + 3 * L);
+            FloatVector b = FloatVector.broadcast(F, x[x0 + c]);
+            a00 = w0.fma(b, a00);
+            a01 = w1.fma(b, a01);
+            a02 = w2.fma(b, a02);
+            a03 = w3.fma(b, a03);
+            b = FloatVector.broadcast(F, x[x1 + c]);
+            a10 = w0.fma(b, a10);
+            a11 = w1.fma(b, a11);
+            a12 = w2.fma(b, a12);
+            a13 = w3.fma(b, a13);
+        }
+        int y0 = t * yStride + yo;
+        a00.intoArray(y, y0);
+        a01.intoArray(y, y0 + L);
+        a02.intoArray(y, y0 + 2 * L);
+        a03.intoArray(y, y0 + 3 * L);
+        a10.intoArray(y, y0 + yStride);
+        a11.intoArray(y, y0 + yStride + L);
+        a12.intoArray(y, y0 + yStride + 2 * L);
+        a13.intoArray(y, y0 + yStride + 3 * L);
+    }
+
+    /** {@link #tokens1(float[], int, int, float[], int, float[], int, int)} over bfloat16 weights. */
+    private static void tokens1(short[] hp, int base, int cols, float[] x, int t, float[] y, int yStride, int yo) {
+        FloatVector z = FloatVector.zero(F);
+        FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
+        int x0 = t * cols;
+        for (int c = 0, o = base; c < cols; c++, o += PANEL) {
+            FloatVector b = FloatVector.broadcast(F, x[x0 + c]);
+            a0 = bf16(hp, o).fma(b, a0);
+            a1 = bf16(hp, o + L).fma(b, a1);
+            a2 = bf16(hp, o + 2 * L).fma(b, a2);
+            a3 = bf16(hp, o + 3 * L).fma(b, a3);
+        }
+        a0.intoArray(y, t * yStride + yo);
+        a1.intoArray(y, t * yStride + yo + L);
+        a2.intoArray(y, t * yStride + yo + 2 * L);
+        a3.intoArray(y, t * yStride + yo + 3 * L);
+    }
+
+    /** L bfloat16 weights at hp[i], widened exactly: S2I sign-extends, the shift drops the extension. */
+    private static FloatVector bf16(short[] hp, int i) {
+        return ((IntVector) ShortVector.fromArray(S, hp, i).convertShape(VectorOperators.S2I, I, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 }

@@ -90,7 +90,7 @@ class CpuBackendReferenceTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"F32, false", "F32, true", "BF16, false"})
+    @CsvSource({"F32, false", "F32, true", "BF16, false", "BF16, true"})
     void base_and_adapter_logits_match_float64_reference_at_every_position(DType dtype, boolean inHeap) {
         Loaded m = load(TinyModels.model(dtype), 2, inHeap);
         assertEquals(inHeap, m.backend.weightsInHeap());
@@ -192,7 +192,7 @@ class CpuBackendReferenceTest {
      * fused gate/up/SiLU dispatch (off when any row has a gate or up adapter) on and off.
      */
     @ParameterizedTest
-    @CsvSource({"F32, false", "F32, true", "BF16, false", "F16, false"})
+    @CsvSource({"F32, false", "F32, true", "BF16, false", "BF16, true", "F16, false"})
     void a_sequences_logits_have_the_same_bits_alone_chunked_and_batched_with_any_others(DType dtype,
                                                                                         boolean inHeap) {
         Loaded m = load(TinyModels.model(dtype), 2, inHeap);

@@ -6,11 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.quiver.gpu.model.DTypes;
+import java.nio.ShortBuffer;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 /**
- * The panel kernel (F32 weights in the heap) against its scalar twin {@link ScalarKernels#fmaChainDot}: the exact
+ * The panel kernel (F32 or BF16 weights in the heap) against its scalar twin {@link ScalarKernels#fmaChainDot}: the exact
  * bits in every block path (6, 2 and 1 tokens), for row counts that fill panels, leave one partly filled or fit in
  * one, row ranges that cut panels, and once C2 has compiled it.
  */
@@ -113,6 +115,69 @@ class PanelKernelsTest {
             PanelKernels.mul(packed, rows, cols, x, tokens, y, rows, 0, 0, rows, false, tile);
             if (rep % 5000 == 4999) {
                 assertBitsEqual(expected, y, "repetition " + rep);
+            }
+        }
+    }
+
+    /** Random bfloat16 bits for rows × cols weights (finite, both signs). */
+    static short[] bf16Weights(int rows, int cols, long seed) {
+        float[] f = activations(rows, cols, seed);
+        short[] h = new short[f.length];
+        for (int i = 0; i < f.length; i++) {
+            h[i] = DTypes.floatToBf16(f[i]);
+        }
+        return h;
+    }
+
+    static float[] widened(short[] h) {
+        float[] f = new float[h.length];
+        for (int i = 0; i < h.length; i++) {
+            f[i] = Float.intBitsToFloat((h[i] & 0xffff) << 16);
+        }
+        return f;
+    }
+
+    /**
+     * Bfloat16 panels widen each weight vector in registers: the twin's bits over the widened matrix in every block
+     * path and with ranges that cut panels, before and after C2 compiled the blocks.
+     */
+    @Test
+    void bf16_panels_give_the_twins_bits_over_the_widened_matrix() {
+        for (int rows : new int[] {1, 13, P + 3, 2 * P + 5}) {
+            for (int cols : new int[] {1, 37, 100}) {
+                short[] h = bf16Weights(rows, cols, 70 + rows * 7 + cols);
+                float[] w = widened(h);
+                short[] packed = PanelKernels.packBF16(ShortBuffer.wrap(h), rows, cols);
+                for (int tokens = 1; tokens <= 13; tokens += 2) {
+                    float[] x = activations(tokens, cols, 71 + tokens);
+                    float[] y = new float[tokens * rows];
+                    PanelKernels.mulBF16(packed, rows, cols, x, tokens, y, rows, 0, 0, rows, false,
+                            new float[tokens * P]);
+                    assertBitsEqual(twin(w, rows, cols, x, tokens), y,
+                            rows + " rows, " + cols + " columns, " + tokens + " tokens");
+                }
+            }
+        }
+        int rows = P + 11, cols = 67, tokens = 9;
+        short[] h = bf16Weights(rows, cols, 80);
+        short[] packed = PanelKernels.packBF16(ShortBuffer.wrap(h), rows, cols);
+        float[] x = activations(tokens, cols, 81);
+        float[] expected = twin(widened(h), rows, cols, x, tokens);
+        float[] y = new float[tokens * rows];
+        float[] tile = new float[tokens * P];
+        for (int rep = 0; rep < 20_000; rep++) {
+            PanelKernels.mulBF16(packed, rows, cols, x, tokens, y, rows, 0, 0, rows, false, tile);
+            if (rep % 5000 == 4999) {
+                assertBitsEqual(expected, y, "repetition " + rep);
+            }
+        }
+        float[] part = y.clone();
+        PanelKernels.mulBF16(packed, rows, cols, x, tokens, part, rows, 0, 5, P + 2, true, tile);
+        for (int t = 0; t < tokens; t++) {
+            for (int r = 0; r < rows; r++) {
+                int i = t * rows + r;
+                float want = r >= 5 && r < P + 2 ? y[i] + y[i] : y[i];
+                assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(part[i]), "accumulated, " + i);
             }
         }
     }
