@@ -108,15 +108,21 @@ class PanelKernelsTest {
         float[] w = activations(rows, cols, 50);
         float[] packed = PanelKernels.pack(w, rows, cols);
         float[] x = activations(tokens, cols, 51);
-        float[] expected = twin(w, rows, cols, x, tokens);
-        float[] y = new float[tokens * rows];
         float[] tile = new float[tokens * P];
+        repeatUntilCompiled(twin(w, rows, cols, x, tokens), tokens * rows,
+                y -> PanelKernels.mul(packed, rows, cols, x, tokens, y, rows, 0, 0, rows, false, tile));
+    }
+
+    /** Runs the product 20,000 times into one output (C2 compiles every block on the way), checking it as it goes. */
+    static float[] repeatUntilCompiled(float[] expected, int size, java.util.function.Consumer<float[]> product) {
+        float[] y = new float[size];
         for (int rep = 0; rep < 20_000; rep++) {
-            PanelKernels.mul(packed, rows, cols, x, tokens, y, rows, 0, 0, rows, false, tile);
+            product.accept(y);
             if (rep % 5000 == 4999) {
                 assertBitsEqual(expected, y, "repetition " + rep);
             }
         }
+        return y;
     }
 
     /** Random bfloat16 bits for rows × cols weights (finite, both signs). */
@@ -162,15 +168,9 @@ class PanelKernelsTest {
         short[] h = bf16Weights(rows, cols, 80);
         short[] packed = PanelKernels.packBF16(ShortBuffer.wrap(h), rows, cols);
         float[] x = activations(tokens, cols, 81);
-        float[] expected = twin(widened(h), rows, cols, x, tokens);
-        float[] y = new float[tokens * rows];
         float[] tile = new float[tokens * P];
-        for (int rep = 0; rep < 20_000; rep++) {
-            PanelKernels.mulBF16(packed, rows, cols, x, tokens, y, rows, 0, 0, rows, false, tile);
-            if (rep % 5000 == 4999) {
-                assertBitsEqual(expected, y, "repetition " + rep);
-            }
-        }
+        float[] y = repeatUntilCompiled(twin(widened(h), rows, cols, x, tokens), tokens * rows,
+                out -> PanelKernels.mulBF16(packed, rows, cols, x, tokens, out, rows, 0, 0, rows, false, tile));
         float[] part = y.clone();
         PanelKernels.mulBF16(packed, rows, cols, x, tokens, part, rows, 0, 5, P + 2, true, tile);
         for (int t = 0; t < tokens; t++) {
