@@ -7,11 +7,11 @@ import java.nio.ByteOrder;
 
 /**
  * A base-model projection as the CPU backend multiplies it: F32 or BF16 weights copied once into a heap array
- * packed into panels (quiver.engine.weights-in-heap, {@link PanelKernels}) or read in place from the mapped file;
- * in place, BF16 weights widened in registers inside the dot product for small batches, BF16 for large batches and
- * F16 widened a few rows at a time into per-thread scratch; or the matrix quantised to Q8_0. The forms read in place
- * give the F32 row kernel's bits on the same values; the heap panels sum in another fixed order, so they agree with
- * those to rounding only.
+ * packed into panels (quiver.engine.weights-in-heap, {@link PanelKernels}), the matrix quantised to Q8_0 into panels,
+ * or read in place from the mapped file (BF16 widened in registers inside the dot product for small batches, BF16 for
+ * large batches and F16 widened a few rows at a time into per-thread scratch). The forms read in place give the F32
+ * row kernel's bits on the same values; the panels sum in another fixed order, so they agree with those to rounding
+ * only.
  */
 final class CpuMatrix {
     /**
@@ -26,8 +26,8 @@ final class CpuMatrix {
     static final int TILE = 8;
 
     final WeightMatrix w;
-    /** The same matrix quantised to Q8_0 (quiver.engine.weight-format = q8_0), multiplied instead of w; or null. */
-    final Q8Matrix q8;
+    /** The same matrix quantised to Q8_0 (quiver.engine.weight-format = q8_0) in panels, multiplied instead of w; or null. */
+    final PanelKernels.Q8Panels q8;
     /** w's F32 weights copied into the heap, multiplied instead of w; or null. */
     final float[] heap; // packed by PanelKernels.pack
     /** w's BF16 weights copied into the heap, multiplied instead of w; or null. */
@@ -37,11 +37,12 @@ final class CpuMatrix {
         this(w, null, null, null);
     }
 
+    /** w multiplied as its Q8_0 quantisation q8, packed into panels here. */
     CpuMatrix(WeightMatrix w, Q8Matrix q8) {
-        this(w, q8, null, null);
+        this(w, PanelKernels.packQ8(q8), null, null);
     }
 
-    private CpuMatrix(WeightMatrix w, Q8Matrix q8, float[] heap, short[] heapBF16) {
+    private CpuMatrix(WeightMatrix w, PanelKernels.Q8Panels q8, float[] heap, short[] heapBF16) {
         this.w = w;
         this.q8 = q8;
         this.heap = heap;
@@ -92,7 +93,8 @@ final class CpuMatrix {
     void mul(float[] x, int tokens, float[] y, int yStride, int yOff, int r0, int r1, boolean accumulate,
              Scratch s) {
         if (q8 != null) {
-            Q8Kernels.mul(q8, x, tokens, y, yStride, yOff, r0, r1, accumulate, s);
+            PanelKernels.mulQ8(q8, x, tokens, y, yStride, yOff, r0, r1, accumulate,
+                    s.panelTile(tokens * PanelKernels.PANEL));
             return;
         }
         int cols = w.cols();
@@ -131,7 +133,6 @@ final class CpuMatrix {
         private ByteBuffer tile = ByteBuffer.allocateDirect(0);
         private float[] floats = new float[0];
         private float[] scores = new float[0];
-        private float[] dequantTile = new float[0];
         private float[] panelTile = new float[0];
 
         /** A direct little-endian buffer of at least n floats (widened half-precision weights). */
@@ -148,14 +149,6 @@ final class CpuMatrix {
                 floats = new float[n];
             }
             return floats;
-        }
-
-        /** A float array of at least n elements for Q8_0 rows dequantised by {@link Q8Kernels}. */
-        float[] dequantTile(int n) {
-            if (dequantTile.length < n) {
-                dequantTile = new float[n];
-            }
-            return dequantTile;
         }
 
         /** A float array of at least n elements for a panel's outputs (a panel only partly in a thread's range). */

@@ -140,12 +140,4 @@ public final class Q8Matrix {
     public long bytes() {
         return (long) quants.length + 4L * scales.length;
     }
-
-    byte[] quants() {
-        return quants;
-    }
-
-    float[] scales() {
-        return scales;
-    }
 }

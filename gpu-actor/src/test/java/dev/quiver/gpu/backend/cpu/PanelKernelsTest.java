@@ -6,13 +6,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.quiver.gpu.model.DType;
 import dev.quiver.gpu.model.DTypes;
 import java.nio.ShortBuffer;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 /**
- * The panel kernel (F32 or BF16 weights in the heap) against its scalar twin {@link ScalarKernels#fmaChainDot}: the exact
+ * The panel kernel (F32 or BF16 weights in the heap, Q8_0) against its scalar twin {@link ScalarKernels#fmaChainDot}: the exact
  * bits in every block path (6, 2 and 1 tokens), for row counts that fill panels, leave one partly filled or fit in
  * one, row ranges that cut panels, and once C2 has compiled it.
  */
@@ -177,6 +178,46 @@ class PanelKernelsTest {
             for (int r = 0; r < rows; r++) {
                 int i = t * rows + r;
                 float want = r >= 5 && r < P + 2 ? y[i] + y[i] : y[i];
+                assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(part[i]), "accumulated, " + i);
+            }
+        }
+    }
+
+    /**
+     * Q8_0 panels widen and scale each column's quants in registers: the twin's bits over the dequantised matrix in
+     * every block path (4, 2, 1 tokens), for several blocks per row and rows that leave a panel partly filled, with
+     * ranges that cut panels, and once C2 compiled the blocks.
+     */
+    @Test
+    void q8_panels_give_the_twins_bits_over_the_dequantised_matrix() {
+        for (int rows : new int[] {1, 13, P + 3, 2 * P + 5}) {
+            for (int cols : new int[] {32, 96, 256}) {
+                Q8Matrix q = Q8Matrix.quantize(VectorKernelsDifferentialTest.matrix(DType.F32, rows, cols,
+                        90 + rows * 3 + cols));
+                float[] w = q.dequantize();
+                PanelKernels.Q8Panels packed = PanelKernels.packQ8(q);
+                for (int tokens = 1; tokens <= 9; tokens++) {
+                    float[] x = activations(tokens, cols, 91 + tokens);
+                    float[] y = new float[tokens * rows];
+                    PanelKernels.mulQ8(packed, x, tokens, y, rows, 0, 0, rows, false, new float[tokens * P]);
+                    assertBitsEqual(twin(w, rows, cols, x, tokens), y,
+                            rows + " rows, " + cols + " columns, " + tokens + " tokens");
+                }
+            }
+        }
+        int rows = P + 11, cols = 96, tokens = 7;
+        Q8Matrix q = Q8Matrix.quantize(VectorKernelsDifferentialTest.matrix(DType.F32, rows, cols, 95));
+        PanelKernels.Q8Panels packed = PanelKernels.packQ8(q);
+        float[] x = activations(tokens, cols, 96);
+        float[] tile = new float[tokens * P];
+        float[] y = repeatUntilCompiled(twin(q.dequantize(), rows, cols, x, tokens), tokens * rows,
+                out -> PanelKernels.mulQ8(packed, x, tokens, out, rows, 0, 0, rows, false, tile));
+        float[] part = y.clone();
+        PanelKernels.mulQ8(packed, x, tokens, part, rows, 0, 3, P + 1, true, tile);
+        for (int t = 0; t < tokens; t++) {
+            for (int r = 0; r < rows; r++) {
+                int i = t * rows + r;
+                float want = r >= 3 && r < P + 1 ? y[i] + y[i] : y[i];
                 assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(part[i]), "accumulated, " + i);
             }
         }
