@@ -174,13 +174,7 @@ class PanelKernelsTest {
                 out -> PanelKernels.mulBF16(packed, rows, cols, x, tokens, out, rows, 0, 0, rows, false, tile));
         float[] part = y.clone();
         PanelKernels.mulBF16(packed, rows, cols, x, tokens, part, rows, 0, 5, P + 2, true, tile);
-        for (int t = 0; t < tokens; t++) {
-            for (int r = 0; r < rows; r++) {
-                int i = t * rows + r;
-                float want = r >= 5 && r < P + 2 ? y[i] + y[i] : y[i];
-                assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(part[i]), "accumulated, " + i);
-            }
-        }
+        assertRowsAddedTwice(y, part, rows, tokens, 5, P + 2);
     }
 
     /**
@@ -214,10 +208,15 @@ class PanelKernelsTest {
                 out -> PanelKernels.mulQ8(packed, x, tokens, out, rows, 0, 0, rows, false, tile));
         float[] part = y.clone();
         PanelKernels.mulQ8(packed, x, tokens, part, rows, 0, 3, P + 1, true, tile);
+        assertRowsAddedTwice(y, part, rows, tokens, 3, P + 1);
+    }
+
+    /** part is y with rows [from, to) of every token accumulated onto themselves once more (y + y, one rounding). */
+    static void assertRowsAddedTwice(float[] y, float[] part, int rows, int tokens, int from, int to) {
         for (int t = 0; t < tokens; t++) {
             for (int r = 0; r < rows; r++) {
                 int i = t * rows + r;
-                float want = r >= 3 && r < P + 1 ? y[i] + y[i] : y[i];
+                float want = r >= from && r < to ? y[i] + y[i] : y[i];
                 assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(part[i]), "accumulated, " + i);
             }
         }
