@@ -326,6 +326,7 @@ class FailoverIT {
         cluster.thaw(3);
         Integer exit = cluster.awaitExit(3, Duration.ofSeconds(60));
         assertNotNull(exit, "the resumed node found itself downed and stopped");
+        assertEquals(3, exit, "a downed node exits with status 3 (NodeMain, docs/CLUSTER.md)");
         String log = Files.readString(cluster.log(3));
         System.out.println("FailoverIT: node 3 frozen, downed and removed after " + downedMs + " ms; after SIGCONT it"
                 + " exited with " + exit);

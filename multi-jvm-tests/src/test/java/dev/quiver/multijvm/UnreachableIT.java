@@ -342,6 +342,7 @@ class UnreachableIT {
         Integer exit = cluster.awaitExit(3, Duration.ofSeconds(STABLE_AFTER_S + 60));
         long minorityExitMs = (System.nanoTime() - cutAt) / 1_000_000;
         assertNotNull(exit, "the minority node stopped itself");
+        assertEquals(3, exit, "a downed node exits with status 3 (NodeMain, docs/CLUSTER.md)");
         String minorityLog = Files.readString(cluster.log(3));
         assertTrue(minorityLog.contains("SBR took decision DownReachable") && minorityLog.contains("including myself"),
                 "the minority's split-brain resolver downed its own side (node 3's log)");
