@@ -36,7 +36,7 @@ import jdk.incubator.vector.VectorSpecies;
  *       ({@link AdapterLoader.Reads});</li>
  *   <li>prefill tokens/s at 512-token prompts.</li>
  * </ol>
- * {@code --only cold} runs section 3 alone (a minute instead of several).
+ * {@code --only cold} runs section 3 alone (a minute instead of several), {@code --only lora} section 2.
  */
 public final class EngineBench {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -67,12 +67,12 @@ public final class EngineBench {
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
-        if (only != null && !only.equals("cold")) {
-            throw new IllegalArgumentException("--only takes cold, not " + only);
+        if (only != null && !only.equals("cold") && !only.equals("lora")) {
+            throw new IllegalArgumentException("--only takes cold or lora, not " + only);
         }
         if (model == null) {
-            System.err.println("usage: quiver bench engine --model DIR [--threads N] [--context TOKENS] [--only cold] "
-                    + "[--weight-format native|q8_0|native,q8_0]");
+            System.err.println("usage: quiver bench engine --model DIR [--threads N] [--context TOKENS] "
+                    + "[--only cold|lora] [--weight-format native|q8_0|native,q8_0]");
             System.exit(2);
         }
         ModelWeights w = ModelWeights.load(model);
@@ -118,7 +118,7 @@ public final class EngineBench {
                         + " = %.0f%% of measured bandwidth%s%n", batch, context, tps, stepsPerSec, achieved / 1e9,
                         100 * achieved / bw, batch == 1 ? "" : String.format(", %.1fx batch 1", tps / base1));
             }
-            if (all) {
+            if (all || only.equals("lora")) {
                 System.out.printf("%n[2] multi-LoRA: batch 32, 32 distinct rank-16 all-projection adapters vs base%n");
                 double base = decode(b, 32, context, false, blocksPerSeq);
                 double lora = decode(b, 32, context, true, blocksPerSeq);
@@ -126,6 +126,9 @@ public final class EngineBench {
                         100 * lora / base);
             }
 
+            if (!all && !only.equals("cold")) {
+                return;
+            }
             System.out.printf("%n[3] adapter cold load, disk -> validated host copy -> slot (rank 16, all projections, "
                     + "%.1f MB F32 on disk; page cache warm)%n", Files.size(adapterPaths.get(0)
                     .resolve("adapter_model.safetensors")) / 1e6);

@@ -400,7 +400,6 @@ public final class CpuBackend implements Backend {
         return activations;
     }
 
-    /** Multiplies the part of [s, e) that falls in [base, base + m.rows()) into y. */
     /**
      * Rows [s, e) of a dispatch over concatenated projections, for the one of them whose rows start at {@code base}:
      * y = W·x, plus the bias and the LoRA deltas (in that order) for the rows of that range that are W's.

@@ -94,7 +94,8 @@ final class CpuMatrix {
              Scratch s) {
         if (q8 != null) {
             PanelKernels.mulQ8(q8, x, tokens, y, yStride, yOff, r0, r1, accumulate,
-                    s.panelTile(tokens * PanelKernels.PANEL));
+                    s.panelTile(tokens * PanelKernels.PANEL),
+                    tokens >= PanelKernels.TILE_FROM_TOKENS ? s.weightTile(PanelKernels.PANEL * w.cols()) : null);
             return;
         }
         int cols = w.cols();
@@ -134,6 +135,7 @@ final class CpuMatrix {
         private float[] floats = new float[0];
         private float[] scores = new float[0];
         private float[] panelTile = new float[0];
+        private float[] weightTile = new float[0];
 
         /** A direct little-endian buffer of at least n floats (widened half-precision weights). */
         ByteBuffer tile(int n) {
@@ -157,6 +159,14 @@ final class CpuMatrix {
                 panelTile = new float[n];
             }
             return panelTile;
+        }
+
+        /** A float array of at least n elements for a Q8_0 panel dequantised whole. */
+        float[] weightTile(int n) {
+            if (weightTile.length < n) {
+                weightTile = new float[n];
+            }
+            return weightTile;
         }
 
         float[] scores(int n) {

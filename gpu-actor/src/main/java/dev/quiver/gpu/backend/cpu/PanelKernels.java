@@ -1,12 +1,15 @@
 package dev.quiver.gpu.backend.cpu;
 
+import static jdk.incubator.vector.VectorOperators.B2F;
+import static jdk.incubator.vector.VectorOperators.LSHL;
+import static jdk.incubator.vector.VectorOperators.S2I;
+
 import java.nio.FloatBuffer;
 import java.nio.ShortBuffer;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -44,6 +47,12 @@ final class PanelKernels {
     /** A Q8_0 panel column: 4L int8 quants in one byte vector of the float vector's size, widened a quarter at a time. */
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_64.withShape(F.vectorShape());
     private static final int QBLOCK = Q8Matrix.BLOCK;
+    /**
+     * Tokens from which a Q8_0 panel is dequantised into an F32 tile before the F32 blocks, rather than widened in
+     * registers per 4-token block. Measured (docs/BENCHMARKS.md, 2026-12-07 04:xx): the tile won at 32 tokens and in
+     * prefill and lost at 8. For BF16 (a shift to widen) it lost at 32 tokens, so BF16 always widens in registers.
+     */
+    static final int TILE_FROM_TOKENS = 16;
 
     /**
      * A Q8_0 matrix in panels: the quant of (r, c) at quants[((r / PANEL) * cols + c) * PANEL + r % PANEL], the scale
@@ -135,7 +144,7 @@ final class PanelKernels {
      */
     static void mul(float[] wp, int rows, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
                     boolean accumulate, float[] tile) {
-        mul(wp, null, null, rows, cols, x, T, y, yStride, yOff, r0, r1, accumulate, tile);
+        mul(wp, null, null, rows, cols, x, T, y, yStride, yOff, r0, r1, accumulate, tile, null);
     }
 
     /**
@@ -146,32 +155,36 @@ final class PanelKernels {
      */
     static void mulBF16(short[] hp, int rows, int cols, float[] x, int T, float[] y, int yStride, int yOff, int r0,
                         int r1, boolean accumulate, float[] tile) {
-        mul(null, hp, null, rows, cols, x, T, y, yStride, yOff, r0, r1, accumulate, tile);
+        mul(null, hp, null, rows, cols, x, T, y, yStride, yOff, r0, r1, accumulate, tile, null);
     }
 
     /**
      * The same for a Q8_0 matrix in panels: each column's quants are widened and multiplied by their block's scales
-     * in registers (q · d is exact in float), then the same outer-product FMAs in blocks of 4, 2 and 1 tokens, so the
-     * arithmetic is that of the F32 panels over the dequantised matrix, bit for bit.
+     * (q · d is exact in float), in registers before outer-product FMAs in blocks of 4, 2 and 1 tokens or, from
+     * {@link #TILE_FROM_TOKENS} tokens on, a panel at a time into {@code wtile} (at least PANEL × cols floats) for
+     * the F32 blocks, so the arithmetic is that of the F32 panels over the dequantised matrix, bit for bit.
      */
     static void mulQ8(Q8Panels m, float[] x, int T, float[] y, int yStride, int yOff, int r0, int r1,
-                      boolean accumulate, float[] tile) {
-        mul(null, null, m, m.rows(), m.cols(), x, T, y, yStride, yOff, r0, r1, accumulate, tile);
+                      boolean accumulate, float[] tile, float[] wtile) {
+        mul(null, null, m, m.rows(), m.cols(), x, T, y, yStride, yOff, r0, r1, accumulate, tile, wtile);
     }
 
     /** The range logic of all three: exactly one of wp (F32), hp (bfloat16) and q8 is not null. */
     private static void mul(float[] wp, short[] hp, Q8Panels q8, int rows, int cols, float[] x, int T, float[] y,
-                            int yStride, int yOff, int r0, int r1, boolean accumulate, float[] tile) {
+                            int yStride, int yOff, int r0, int r1, boolean accumulate, float[] tile,
+                            float[] wtile) {
         if (r0 < 0 || r1 > rows || r0 > r1) {
             throw new IllegalArgumentException("rows [" + r0 + ", " + r1 + ") outside [0, " + rows + ")");
         }
         for (int p = r0 / PANEL; p * PANEL < r1; p++) {
             int lo = p * PANEL;
-            if (lo >= r0 && lo + PANEL <= r1 && !accumulate) {
-                panel(wp, hp, q8, p, cols, x, T, y, yStride, yOff + lo);
+            // NOTE: one call site, so C2 inlines panel and the small blocks once (see the NOTE above the blocks)
+            boolean direct = lo >= r0 && lo + PANEL <= r1 && !accumulate;
+            panel(wp, hp, q8, p, cols, x, T, direct ? y : tile, direct ? yStride : PANEL, direct ? yOff + lo : 0,
+                    wtile);
+            if (direct) {
                 continue;
             }
-            panel(wp, hp, q8, p, cols, x, T, tile, PANEL, 0);
             if (lo >= r0 && lo + PANEL <= r1) {
                 for (int t = 0; t < T; t++) {
                     int yi = t * yStride + yOff + lo;
@@ -193,10 +206,37 @@ final class PanelKernels {
         }
     }
 
-    /** All T tokens against panel p of wp, hp or q8; outputs at y[t*yStride + yo .. + PANEL). */
+    /**
+     * All T tokens against panel p of wp, hp or q8; outputs at y[t*yStride + yo .. + PANEL). A Q8_0 panel from {@link
+     * #TILE_FROM_TOKENS} tokens on is first dequantised whole into wtile (the exact weights) and runs the F32 blocks,
+     * so each weight is converted once per call instead of once per 4-token block.
+     */
     private static void panel(float[] wp, short[] hp, Q8Panels q8, int p, int cols, float[] x, int T, float[] y,
-                              int yStride, int yo) {
+                              int yStride, int yo, float[] wtile) {
         int base = p * PANEL * cols;
+        if (q8 != null && T >= TILE_FROM_TOKENS) {
+            dequantQ8(q8, p, base, cols, wtile);
+            wp = wtile;
+            base = 0;
+        } else if (wp == null) {
+            inRegisters(hp, q8, p, base, cols, x, T, y, yStride, yo);
+            return;
+        }
+        int t = 0;
+        for (; SIX_TOKENS && t + 6 <= T; t += 6) {
+            tokens6(wp, base, cols, x, t, y, yStride, yo);
+        }
+        for (; t + 2 <= T; t += 2) {
+            tokens2(wp, base, cols, x, t, y, yStride, yo);
+        }
+        for (; t < T; t++) {
+            tokens1(wp, base, cols, x, t, y, yStride, yo);
+        }
+    }
+
+    /** A BF16 panel, or a Q8_0 one against fewer than {@link #TILE_FROM_TOKENS} tokens: weights widened in registers. */
+    private static void inRegisters(short[] hp, Q8Panels q8, int p, int base, int cols, float[] x, int T, float[] y,
+                                    int yStride, int yo) {
         int t = 0;
         if (q8 != null) {
             int sBase = p * (cols / QBLOCK) * PANEL;
@@ -211,31 +251,41 @@ final class PanelKernels {
             }
             return;
         }
-        if (hp != null) {
-            for (; SIX_TOKENS && t + 6 <= T; t += 6) {
-                tokens6(hp, base, cols, x, t, y, yStride, yo);
-            }
-            for (; t + 2 <= T; t += 2) {
-                tokens2(hp, base, cols, x, t, y, yStride, yo);
-            }
-            for (; t < T; t++) {
-                tokens1(hp, base, cols, x, t, y, yStride, yo);
-            }
-            return;
-        }
         for (; SIX_TOKENS && t + 6 <= T; t += 6) {
-            tokens6(wp, base, cols, x, t, y, yStride, yo);
+            tokens6(hp, base, cols, x, t, y, yStride, yo);
         }
         for (; t + 2 <= T; t += 2) {
-            tokens2(wp, base, cols, x, t, y, yStride, yo);
+            tokens2(hp, base, cols, x, t, y, yStride, yo);
         }
         for (; t < T; t++) {
-            tokens1(wp, base, cols, x, t, y, yStride, yo);
+            tokens1(hp, base, cols, x, t, y, yStride, yo);
+        }
+    }
+
+    /** Q8_0 panel p (quants from base) dequantised into tile[0 .. cols * PANEL), in the panel's layout. */
+    private static void dequantQ8(Q8Panels q8, int p, int base, int cols, float[] tile) {
+        byte[] q = q8.quants();
+        float[] d = q8.scales();
+        int sBase = p * (cols / QBLOCK) * PANEL;
+        for (int c = 0, i = 0; c < cols; c++, i += PANEL) {
+            int so = sBase + c / QBLOCK * PANEL;
+            ByteVector v = ByteVector.fromArray(B, q, base + c * PANEL);
+            FloatVector s0 = FloatVector.fromArray(F, d, so);
+            FloatVector s1 = FloatVector.fromArray(F, d, so + L);
+            FloatVector s2 = FloatVector.fromArray(F, d, so + 2 * L);
+            FloatVector s3 = FloatVector.fromArray(F, d, so + 3 * L);
+            ((FloatVector) v.convertShape(B2F, F, 0)).mul(s0).intoArray(tile, i);
+            ((FloatVector) v.convertShape(B2F, F, 1)).mul(s1).intoArray(tile, i + L);
+            ((FloatVector) v.convertShape(B2F, F, 2)).mul(s2).intoArray(tile, i + 2 * L);
+            ((FloatVector) v.convertShape(B2F, F, 3)).mul(s3).intoArray(tile, i + 3 * L);
         }
     }
 
     // NOTE: one method per block shape, as in VectorKernels: a method holding all three let C2 run out of its node
-    // budget and box the small blocks' vectors.
+    // budget and box the small blocks' vectors. For the same reason the widening of BF16 and Q8_0 weights is written
+    // out in every block, not called through a helper: past the budget C2 still inlines the Vector API's own methods
+    // (@ForceInline) but not ours, and a Q8_0 helper left as a call (its part index no longer a constant) ran 6x
+    // slower.
 
     /** Tokens t..t+5 against one panel: 24 accumulators. */
     private static void tokens6(float[] wp, int base, int cols, float[] x, int t, float[] y, int yStride, int yo) {
@@ -367,10 +417,14 @@ final class PanelKernels {
         FloatVector a40 = z, a41 = z, a42 = z, a43 = z, a50 = z, a51 = z, a52 = z, a53 = z;
         int x0 = t * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols, x4 = x3 + cols, x5 = x4 + cols;
         for (int c = 0, o = base; c < cols; c++, o += PANEL) {
-            FloatVector w0 = bf16(hp, o);
-            FloatVector w1 = bf16(hp, o + L);
-            FloatVector w2 = bf16(hp, o + 2 * L);
-            FloatVector w3 = bf16(hp, o + 3 * L);
+            IntVector h0 = (IntVector) ShortVector.fromArray(S, hp, o).convertShape(S2I, I, 0);
+            FloatVector w0 = h0.lanewise(LSHL, 16).reinterpretAsFloats();
+            IntVector h1 = (IntVector) ShortVector.fromArray(S, hp, o + L).convertShape(S2I, I, 0);
+            FloatVector w1 = h1.lanewise(LSHL, 16).reinterpretAsFloats();
+            IntVector h2 = (IntVector) ShortVector.fromArray(S, hp, o + 2 * L).convertShape(S2I, I, 0);
+            FloatVector w2 = h2.lanewise(LSHL, 16).reinterpretAsFloats();
+            IntVector h3 = (IntVector) ShortVector.fromArray(S, hp, o + 3 * L).convertShape(S2I, I, 0);
+            FloatVector w3 = h3.lanewise(LSHL, 16).reinterpretAsFloats();
             FloatVector b = FloatVector.broadcast(F, x[x0 + c]);
             a00 = w0.fma(b, a00);
             a01 = w1.fma(b, a01);
@@ -435,10 +489,14 @@ final class PanelKernels {
         FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
         int x0 = t * cols, x1 = x0 + cols;
         for (int c = 0, o = base; c < cols; c++, o += PANEL) {
-            FloatVector w0 = bf16(hp, o);
-            FloatVector w1 = bf16(hp, o + L);
-            FloatVector w2 = bf16(hp, o + 2 * L);
-            FloatVector w3 = bf16(hp, o + 3 * L);
+            IntVector h0 = (IntVector) ShortVector.fromArray(S, hp, o).convertShape(S2I, I, 0);
+            FloatVector w0 = h0.lanewise(LSHL, 16).reinterpretAsFloats();
+            IntVector h1 = (IntVector) ShortVector.fromArray(S, hp, o + L).convertShape(S2I, I, 0);
+            FloatVector w1 = h1.lanewise(LSHL, 16).reinterpretAsFloats();
+            IntVector h2 = (IntVector) ShortVector.fromArray(S, hp, o + 2 * L).convertShape(S2I, I, 0);
+            FloatVector w2 = h2.lanewise(LSHL, 16).reinterpretAsFloats();
+            IntVector h3 = (IntVector) ShortVector.fromArray(S, hp, o + 3 * L).convertShape(S2I, I, 0);
+            FloatVector w3 = h3.lanewise(LSHL, 16).reinterpretAsFloats();
             FloatVector b = FloatVector.broadcast(F, x[x0 + c]);
             a00 = w0.fma(b, a00);
             a01 = w1.fma(b, a01);
@@ -468,10 +526,14 @@ final class PanelKernels {
         int x0 = t * cols;
         for (int c = 0, o = base; c < cols; c++, o += PANEL) {
             FloatVector b = FloatVector.broadcast(F, x[x0 + c]);
-            a0 = bf16(hp, o).fma(b, a0);
-            a1 = bf16(hp, o + L).fma(b, a1);
-            a2 = bf16(hp, o + 2 * L).fma(b, a2);
-            a3 = bf16(hp, o + 3 * L).fma(b, a3);
+            IntVector h0 = (IntVector) ShortVector.fromArray(S, hp, o).convertShape(S2I, I, 0);
+            a0 = h0.lanewise(LSHL, 16).reinterpretAsFloats().fma(b, a0);
+            IntVector h1 = (IntVector) ShortVector.fromArray(S, hp, o + L).convertShape(S2I, I, 0);
+            a1 = h1.lanewise(LSHL, 16).reinterpretAsFloats().fma(b, a1);
+            IntVector h2 = (IntVector) ShortVector.fromArray(S, hp, o + 2 * L).convertShape(S2I, I, 0);
+            a2 = h2.lanewise(LSHL, 16).reinterpretAsFloats().fma(b, a2);
+            IntVector h3 = (IntVector) ShortVector.fromArray(S, hp, o + 3 * L).convertShape(S2I, I, 0);
+            a3 = h3.lanewise(LSHL, 16).reinterpretAsFloats().fma(b, a3);
         }
         a0.intoArray(y, t * yStride + yo);
         a1.intoArray(y, t * yStride + yo + L);
@@ -497,10 +559,10 @@ final class PanelKernels {
             FloatVector s2 = FloatVector.fromArray(F, d, so + 2 * L);
             FloatVector s3 = FloatVector.fromArray(F, d, so + 3 * L);
             ByteVector v = ByteVector.fromArray(B, q, o);
-            FloatVector w0 = dequant(v, 0, s0);
-            FloatVector w1 = dequant(v, 1, s1);
-            FloatVector w2 = dequant(v, 2, s2);
-            FloatVector w3 = dequant(v, 3, s3);
+            FloatVector w0 = ((FloatVector) v.convertShape(B2F, F, 0)).mul(s0);
+            FloatVector w1 = ((FloatVector) v.convertShape(B2F, F, 1)).mul(s1);
+            FloatVector w2 = ((FloatVector) v.convertShape(B2F, F, 2)).mul(s2);
+            FloatVector w3 = ((FloatVector) v.convertShape(B2F, F, 3)).mul(s3);
             FloatVector b = FloatVector.broadcast(F, x[x0 + c]);
             a00 = w0.fma(b, a00);
             a01 = w1.fma(b, a01);
@@ -556,10 +618,10 @@ final class PanelKernels {
             FloatVector s2 = FloatVector.fromArray(F, d, so + 2 * L);
             FloatVector s3 = FloatVector.fromArray(F, d, so + 3 * L);
             ByteVector v = ByteVector.fromArray(B, q, o);
-            FloatVector w0 = dequant(v, 0, s0);
-            FloatVector w1 = dequant(v, 1, s1);
-            FloatVector w2 = dequant(v, 2, s2);
-            FloatVector w3 = dequant(v, 3, s3);
+            FloatVector w0 = ((FloatVector) v.convertShape(B2F, F, 0)).mul(s0);
+            FloatVector w1 = ((FloatVector) v.convertShape(B2F, F, 1)).mul(s1);
+            FloatVector w2 = ((FloatVector) v.convertShape(B2F, F, 2)).mul(s2);
+            FloatVector w3 = ((FloatVector) v.convertShape(B2F, F, 3)).mul(s3);
             FloatVector b = FloatVector.broadcast(F, x[x0 + c]);
             a00 = w0.fma(b, a00);
             a01 = w1.fma(b, a01);
@@ -598,28 +660,14 @@ final class PanelKernels {
             FloatVector s3 = FloatVector.fromArray(F, d, so + 3 * L);
             ByteVector v = ByteVector.fromArray(B, q, o);
             FloatVector b = FloatVector.broadcast(F, x[x0 + c]);
-            a0 = dequant(v, 0, s0).fma(b, a0);
-            a1 = dequant(v, 1, s1).fma(b, a1);
-            a2 = dequant(v, 2, s2).fma(b, a2);
-            a3 = dequant(v, 3, s3).fma(b, a3);
+            a0 = ((FloatVector) v.convertShape(B2F, F, 0)).mul(s0).fma(b, a0);
+            a1 = ((FloatVector) v.convertShape(B2F, F, 1)).mul(s1).fma(b, a1);
+            a2 = ((FloatVector) v.convertShape(B2F, F, 2)).mul(s2).fma(b, a2);
+            a3 = ((FloatVector) v.convertShape(B2F, F, 3)).mul(s3).fma(b, a3);
         }
         a0.intoArray(y, t * yStride + yo);
         a1.intoArray(y, t * yStride + yo + L);
         a2.intoArray(y, t * yStride + yo + 2 * L);
         a3.intoArray(y, t * yStride + yo + 3 * L);
-    }
-
-    /**
-     * Quarter p (L lanes) of a column's quants widened to float and multiplied by their scales: the exact weights.
-     * NOTE: the part index must be a constant once inlined for C2 to intrinsify the conversion (JDK 17).
-     */
-    private static FloatVector dequant(ByteVector v, int p, FloatVector scale) {
-        return ((FloatVector) v.convertShape(VectorOperators.B2F, F, p)).mul(scale);
-    }
-
-    /** L bfloat16 weights at hp[i], widened exactly: S2I sign-extends, the shift drops the extension. */
-    private static FloatVector bf16(short[] hp, int i) {
-        return ((IntVector) ShortVector.fromArray(S, hp, i).convertShape(VectorOperators.S2I, I, 0))
-                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 }

@@ -13,12 +13,16 @@ import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
 /**
- * The panel kernel (F32 or BF16 weights in the heap, Q8_0) against its scalar twin {@link ScalarKernels#fmaChainDot}: the exact
- * bits in every block path (6, 2 and 1 tokens), for row counts that fill panels, leave one partly filled or fit in
- * one, row ranges that cut panels, and once C2 has compiled it.
+ * The panel kernel (F32 or BF16 weights in the heap, Q8_0) against its scalar twin {@link ScalarKernels#fmaChainDot}:
+ * the exact bits in every block path (6, 2 and 1 tokens; Q8_0 also in registers or dequantised into a tile), for row
+ * counts that fill panels, leave one partly filled or fit in one, row ranges that cut panels, and once C2 has compiled
+ * it.
  */
 class PanelKernelsTest {
     static final int P = PanelKernels.PANEL;
+    /** Every Q8_0 block path (4, 2, 1 in registers) and the tile's on both sides of its threshold. */
+    static final int[] TOKEN_COUNTS = {1, 2, 3, 4, 5, 6, 7, 8, 9, PanelKernels.TILE_FROM_TOKENS - 1,
+            PanelKernels.TILE_FROM_TOKENS, PanelKernels.TILE_FROM_TOKENS + 1, PanelKernels.TILE_FROM_TOKENS + 7};
 
     static float[] twin(float[] w, int rows, int cols, float[] x, int tokens) {
         float[] y = new float[tokens * rows];
@@ -178,9 +182,10 @@ class PanelKernelsTest {
     }
 
     /**
-     * Q8_0 panels widen and scale each column's quants in registers: the twin's bits over the dequantised matrix in
-     * every block path (4, 2, 1 tokens), for several blocks per row and rows that leave a panel partly filled, with
-     * ranges that cut panels, and once C2 compiled the blocks.
+     * Q8_0 panels widen and scale each column's quants in registers or into the tile: the twin's bits over the
+     * dequantised matrix in every block path (4, 2, 1 tokens in registers, the F32 blocks over the tile), for several
+     * blocks per row and rows that leave a panel partly filled, with ranges that cut panels, and once C2 compiled the
+     * blocks.
      */
     @Test
     void q8_panels_give_the_twins_bits_over_the_dequantised_matrix() {
@@ -190,25 +195,29 @@ class PanelKernelsTest {
                         90 + rows * 3 + cols));
                 float[] w = q.dequantize();
                 PanelKernels.Q8Panels packed = PanelKernels.packQ8(q);
-                for (int tokens = 1; tokens <= 9; tokens++) {
+                for (int tokens : TOKEN_COUNTS) {
                     float[] x = activations(tokens, cols, 91 + tokens);
                     float[] y = new float[tokens * rows];
-                    PanelKernels.mulQ8(packed, x, tokens, y, rows, 0, 0, rows, false, new float[tokens * P]);
+                    PanelKernels.mulQ8(packed, x, tokens, y, rows, 0, 0, rows, false, new float[tokens * P],
+                            new float[P * cols]);
                     assertBitsEqual(twin(w, rows, cols, x, tokens), y,
                             rows + " rows, " + cols + " columns, " + tokens + " tokens");
                 }
             }
         }
-        int rows = P + 11, cols = 96, tokens = 7;
+        int rows = P + 11, cols = 96;
         Q8Matrix q = Q8Matrix.quantize(VectorKernelsDifferentialTest.matrix(DType.F32, rows, cols, 95));
         PanelKernels.Q8Panels packed = PanelKernels.packQ8(q);
-        float[] x = activations(tokens, cols, 96);
-        float[] tile = new float[tokens * P];
-        float[] y = repeatUntilCompiled(twin(q.dequantize(), rows, cols, x, tokens), tokens * rows,
-                out -> PanelKernels.mulQ8(packed, x, tokens, out, rows, 0, 0, rows, false, tile));
-        float[] part = y.clone();
-        PanelKernels.mulQ8(packed, x, tokens, part, rows, 0, 3, P + 1, true, tile);
-        assertRowsAddedTwice(y, part, rows, tokens, 3, P + 1);
+        float[] wtile = new float[P * cols];
+        for (int tokens : new int[] {PanelKernels.TILE_FROM_TOKENS - 1, PanelKernels.TILE_FROM_TOKENS + 1}) {
+            float[] x = activations(tokens, cols, 96);
+            float[] tile = new float[tokens * P];
+            float[] y = repeatUntilCompiled(twin(q.dequantize(), rows, cols, x, tokens), tokens * rows,
+                    out -> PanelKernels.mulQ8(packed, x, tokens, out, rows, 0, 0, rows, false, tile, wtile));
+            float[] part = y.clone();
+            PanelKernels.mulQ8(packed, x, tokens, part, rows, 0, 3, P + 1, true, tile, wtile);
+            assertRowsAddedTwice(y, part, rows, tokens, 3, P + 1);
+        }
     }
 
     /** part is y with rows [from, to) of every token accumulated onto themselves once more (y + y, one rounding). */
