@@ -492,29 +492,35 @@ public final class CpuBackend implements Backend {
                 int[] table = b.blockTables()[b.rowSeq()[t]];
                 int len = b.positions()[t] + 1;
                 float[] scores = sc.scores(len);
-                int qo = t * qDim + hh * hd;
-                float max = Float.NEGATIVE_INFINITY;
+                int[] at = sc.cacheOffsets(len); // position j's K and V at the same offset in kc and vc
                 for (int j = 0; j < len; j++) {
-                    int ko = ((table[j / bs] * bs) + j % bs) * kvDim + kvh * hd;
-                    float d = VectorKernels.dot(q, qo, kc, ko, hd, sc.lanes) * scale;
+                    at[j] = ((table[j / bs] * bs) + j % bs) * kvDim + kvh * hd;
+                }
+                int qo = t * qDim + hh * hd;
+                int j = 0;
+                for (; j + 4 <= len; j += 4) {
+                    VectorKernels.dot4(q, qo, kc, at[j], at[j + 1], at[j + 2], at[j + 3], hd, sc.lanes, scores, j);
+                }
+                for (; j < len; j++) {
+                    scores[j] = VectorKernels.dot(q, qo, kc, at[j], hd, sc.lanes);
+                }
+                float max = Float.NEGATIVE_INFINITY;
+                for (j = 0; j < len; j++) {
+                    float d = scores[j] * scale;
                     scores[j] = d;
                     max = Math.max(max, d);
                 }
                 float sum = 0f;
-                for (int j = 0; j < len; j++) {
+                for (j = 0; j < len; j++) {
                     float p = (float) Math.exp(scores[j] - max);
                     scores[j] = p;
                     sum += p;
                 }
                 float inv = 1f / sum;
-                int oo = t * qDim + hh * hd;
-                for (int i = 0; i < hd; i++) {
-                    out[oo + i] = 0f;
+                for (j = 0; j < len; j++) {
+                    scores[j] *= inv;
                 }
-                for (int j = 0; j < len; j++) {
-                    int vo = ((table[j / bs] * bs) + j % bs) * kvDim + kvh * hd;
-                    VectorKernels.axpy(scores[j] * inv, vc, vo, out, oo, hd);
-                }
+                VectorKernels.weightedSum(scores, len, vc, at, out, t * qDim + hh * hd, hd);
             }
         });
     }

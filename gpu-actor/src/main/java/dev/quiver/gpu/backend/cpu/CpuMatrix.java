@@ -136,6 +136,7 @@ final class CpuMatrix {
         private float[] scores = new float[0];
         private float[] panelTile = new float[0];
         private float[] weightTile = new float[0];
+        private int[] cacheOffsets = new int[0];
 
         /** A direct little-endian buffer of at least n floats (widened half-precision weights). */
         ByteBuffer tile(int n) {
@@ -167,6 +168,14 @@ final class CpuMatrix {
                 weightTile = new float[n];
             }
             return weightTile;
+        }
+
+        /** An int array of at least n elements: the cache offsets of a sequence's positions in attention. */
+        int[] cacheOffsets(int n) {
+            if (cacheOffsets.length < n) {
+                cacheOffsets = new int[Math.max(n, 256)];
+            }
+            return cacheOffsets;
         }
 
         float[] scores(int n) {

@@ -49,8 +49,9 @@ final class PanelKernels {
     private static final int QBLOCK = Q8Matrix.BLOCK;
     /**
      * Tokens from which a Q8_0 panel is dequantised into an F32 tile before the F32 blocks, rather than widened in
-     * registers per 4-token block. Measured (docs/BENCHMARKS.md, 2026-12-07 04:xx): the tile won at 32 tokens and in
-     * prefill and lost at 8. For BF16 (a shift to widen) it lost at 32 tokens, so BF16 always widens in registers.
+     * registers per 4-token block. Measured (docs/BENCHMARKS.md, "Q8_0 dequantised into a tile"): the tile won in
+     * prefill, lost at 8 tokens and was within the noise at 32. For BF16 (a shift to widen) it lost at 32 tokens, so
+     * BF16 always widens in registers.
      */
     static final int TILE_FROM_TOKENS = 16;
 

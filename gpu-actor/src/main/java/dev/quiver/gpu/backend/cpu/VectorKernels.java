@@ -560,16 +560,75 @@ public final class VectorKernels {
         return s;
     }
 
-    /** out[oOff..+n) = p·v[vOff..+n) + out[oOff..+n), element-wise FMAs. */
-    static void axpy(float p, float[] v, int vOff, float[] out, int oOff, int n) {
+    /**
+     * The dots of a[aOff..+n) with b at four offsets, into out[outOff..+4): each exactly {@link #dot} (lane-wise FMAs
+     * in order, each one's lanes summed in order, then the scalar tail), but the four lane sums run interleaved.
+     */
+    static void dot4(float[] a, int aOff, float[] b, int b0, int b1, int b2, int b3, int n, float[] scratch,
+                     float[] out, int outOff) {
         int upper = F.loopBound(n);
-        FloatVector pv = FloatVector.broadcast(F, p);
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         for (int i = 0; i < upper; i += L) {
-            pv.fma(FloatVector.fromArray(F, v, vOff + i), FloatVector.fromArray(F, out, oOff + i))
-                    .intoArray(out, oOff + i);
+            FloatVector x = FloatVector.fromArray(F, a, aOff + i);
+            acc0 = x.fma(FloatVector.fromArray(F, b, b0 + i), acc0);
+            acc1 = x.fma(FloatVector.fromArray(F, b, b1 + i), acc1);
+            acc2 = x.fma(FloatVector.fromArray(F, b, b2 + i), acc2);
+            acc3 = x.fma(FloatVector.fromArray(F, b, b3 + i), acc3);
+        }
+        acc0.intoArray(scratch, 0);
+        acc1.intoArray(scratch, L);
+        acc2.intoArray(scratch, 2 * L);
+        acc3.intoArray(scratch, 3 * L);
+        sumLanes(scratch, 4);
+        float s0 = scratch[16 * L], s1 = scratch[16 * L + 1], s2 = scratch[16 * L + 2], s3 = scratch[16 * L + 3];
+        for (int i = upper; i < n; i++) {
+            s0 = Math.fma(a[aOff + i], b[b0 + i], s0);
+            s1 = Math.fma(a[aOff + i], b[b1 + i], s1);
+            s2 = Math.fma(a[aOff + i], b[b2 + i], s2);
+            s3 = Math.fma(a[aOff + i], b[b3 + i], s3);
+        }
+        out[outOff] = s0;
+        out[outOff + 1] = s1;
+        out[outOff + 2] = s2;
+        out[outOff + 3] = s3;
+    }
+
+    /**
+     * out[oOff..+n) = Σ_j p[j]·v[vOffs[j]..+n) for j = 0..len-1, as element-wise FMAs onto a zeroed out in the order
+     * of j: out = fma(p[j], v, out), the vector and the scalar tail alike. Each group of up to 4 vectors of out stays
+     * in registers over all j (through memory at every j it ran at the latency of a store and a reload).
+     */
+    static void weightedSum(float[] p, int len, float[] v, int[] vOffs, float[] out, int oOff, int n) {
+        int upper = F.loopBound(n);
+        int d = 0;
+        for (; d + 4 * L <= upper; d += 4 * L) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int j = 0; j < len; j++) {
+                FloatVector pv = FloatVector.broadcast(F, p[j]);
+                int o = vOffs[j] + d;
+                a0 = pv.fma(FloatVector.fromArray(F, v, o), a0);
+                a1 = pv.fma(FloatVector.fromArray(F, v, o + L), a1);
+                a2 = pv.fma(FloatVector.fromArray(F, v, o + 2 * L), a2);
+                a3 = pv.fma(FloatVector.fromArray(F, v, o + 3 * L), a3);
+            }
+            a0.intoArray(out, oOff + d);
+            a1.intoArray(out, oOff + d + L);
+            a2.intoArray(out, oOff + d + 2 * L);
+            a3.intoArray(out, oOff + d + 3 * L);
+        }
+        for (; d < upper; d += L) {
+            FloatVector a0 = FloatVector.zero(F);
+            for (int j = 0; j < len; j++) {
+                a0 = FloatVector.broadcast(F, p[j]).fma(FloatVector.fromArray(F, v, vOffs[j] + d), a0);
+            }
+            a0.intoArray(out, oOff + d);
         }
         for (int i = upper; i < n; i++) {
-            out[oOff + i] = Math.fma(p, v[vOff + i], out[oOff + i]);
+            float a = 0f;
+            for (int j = 0; j < len; j++) {
+                a = Math.fma(p[j], v[vOffs[j] + i], a);
+            }
+            out[oOff + i] = a;
         }
     }
 
