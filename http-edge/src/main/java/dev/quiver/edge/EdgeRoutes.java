@@ -787,7 +787,10 @@ public final class EdgeRoutes extends AllDirectives {
             checks.put("edge", "draining (shutting down)");
         }
         Map<String, Object> body = new LinkedHashMap<>();
-        body.put("status", ok ? "ready" : "not_ready");
+        body.put("status", !ok ? "not_ready" : r.degraded().isEmpty() ? "ready" : "degraded");
+        if (ok && !r.degraded().isEmpty()) {
+            body.put("degraded", r.degraded());
+        }
         body.put("checks", checks);
         return json(ok ? StatusCodes.OK : StatusCodes.SERVICE_UNAVAILABLE, body);
     }

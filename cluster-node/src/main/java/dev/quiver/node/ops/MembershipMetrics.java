@@ -9,8 +9,10 @@ import org.apache.pekko.cluster.typed.Cluster;
 
 /**
  * The cluster as this node sees it, for operators' dashboards: {@code quiver_cluster_members{status}} (members by
- * status, unreachable ones counted under {@code unreachable} too) and {@code quiver_node_ready} (1 when
- * {@link NodeHealth} says ready). Updated on the node's metrics tick ({@code quiver.node.metrics-interval}).
+ * status, unreachable ones counted under {@code unreachable} too), {@code quiver_node_ready} (1 when
+ * {@link NodeHealth} says ready) and {@code quiver_node_journal_reachable} (0 while the latest journal probe failed:
+ * a node stays ready through an outage of Cassandra, so alert on this one). Updated on the node's metrics tick
+ * ({@code quiver.node.metrics-interval}).
  */
 public final class MembershipMetrics {
     private enum Status { JOINING, WEAKLY_UP, UP, LEAVING, EXITING, DOWN, REMOVED, UNREACHABLE }
@@ -30,6 +32,7 @@ public final class MembershipMetrics {
         counts.forEach((s, n) -> Kamon.gauge("quiver.cluster.members").withTag("status",
                 s.name().toLowerCase(java.util.Locale.ROOT)).update(n));
         Kamon.gauge("quiver.node.ready").withoutTags().update(health.notReadyReason().isEmpty() ? 1 : 0);
+        Kamon.gauge("quiver.node.journal.reachable").withoutTags().update(health.journalOutage().isEmpty() ? 1 : 0);
     }
 
     private static Status of(MemberStatus s) {

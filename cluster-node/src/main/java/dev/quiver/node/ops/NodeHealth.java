@@ -20,8 +20,10 @@ import org.apache.pekko.cluster.MemberStatus;
  * system (a Pekko extension), so checks that Pekko Management instantiates by class name find the node's state.
  *
  * <p>Ready means: this node is an Up (or WeaklyUp) member of the cluster, its start finished (edge bound, adapters
- * recovered), its worker engine is loaded and healthy (on a {@code worker} node), the journal answered its last probe,
- * and it is not shutting down. Alive means the actor system runs and the engine, once loaded, has not failed: a node
+ * recovered), its worker engine is loaded and healthy (on a {@code worker} node), the journal has answered a probe
+ * since the node started, and it is not shutting down. A journal outage after that leaves the node ready: serving
+ * does not touch the journal (lifecycle writes answer 503 meanwhile, see {@link #journalOutage()}), and a balancer
+ * that took every node out during an outage of Cassandra would stop all serving. Alive means the actor system runs and the engine, once loaded, has not failed: a node
  * waiting to join (Cluster Bootstrap still looking for contact points) or loading its model is alive and not ready.
  */
 public final class NodeHealth implements Extension {
@@ -45,6 +47,7 @@ public final class NodeHealth implements Extension {
     private volatile String journalProblem = "not probed yet";
     /** The latest probe's failure, null while the journal answers or before the first probe. */
     private volatile String journalOutage;
+    private volatile boolean journalAnswered;
 
     private NodeHealth(ActorSystem system) {
         this.system = system;
@@ -72,6 +75,14 @@ public final class NodeHealth implements Extension {
     public void journalProbed(String problem) {
         this.journalProblem = problem;
         this.journalOutage = problem;
+        if (problem == null) {
+            journalAnswered = true;
+        }
+    }
+
+    /** Whether a journal probe has succeeded since this node started. */
+    public boolean journalAnsweredSinceStart() {
+        return journalAnswered;
     }
 
     /**
@@ -119,9 +130,8 @@ public final class NodeHealth implements Extension {
         if (phase == Phase.STARTING) {
             return Optional.of("starting: adapters being recovered, edge not bound yet");
         }
-        String journal = journalProblem;
-        if (journal != null) {
-            return Optional.of("journal not reachable: " + journal);
+        if (!journalAnswered) {
+            return Optional.of("journal not reachable since the node started: " + journalProblem);
         }
         return Optional.empty();
     }

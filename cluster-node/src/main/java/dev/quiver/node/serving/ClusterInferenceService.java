@@ -14,6 +14,7 @@ import dev.quiver.node.adapters.AdapterRegistry;
 import dev.quiver.node.adapters.AdapterResolvers;
 import dev.quiver.node.catalog.CatalogEntry;
 import dev.quiver.node.directory.WorkerDirectory;
+import dev.quiver.node.ops.NodeHealth;
 import dev.quiver.node.worker.WorkerLoad;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -108,7 +109,9 @@ public final class ClusterInferenceService implements InferenceService {
 
     /**
      * Ready when this node is Up in the cluster, at least one worker in the cluster is routable, and the
-     * registry's storage (Cassandra, when configured) answers. The checks list every worker this node knows.
+     * registry's storage (Cassandra, when configured) answers or has answered since the node started: serving does
+     * not touch the journal, so an outage after start makes the node degraded, not unready (lifecycle writes answer
+     * 503 meanwhile). The checks list every worker this node knows.
      */
     @Override
     public CompletionStage<Readiness> readiness() {
@@ -143,7 +146,10 @@ public final class ClusterInferenceService implements InferenceService {
                     .toList());
             checks.put("cluster", c);
             checks.put("cassandra", storage.detail());
-            return new Readiness(up && !routable.isEmpty() && storage.ok(), checks);
+            boolean journal = storage.ok() || NodeHealth.get(system).journalAnsweredSinceStart();
+            List<String> degraded = storage.ok() ? List.of()
+                    : List.of("cassandra: the journal is unreachable; serving goes on, lifecycle writes answer 503");
+            return new Readiness(up && !routable.isEmpty() && journal, checks, degraded);
         });
     }
 }

@@ -39,6 +39,8 @@ public final class ScriptedService implements InferenceService {
     private final ModelSpec spec;
     private final Function<String, String> script;
     private final int pieceLength;
+    /** What {@code /ready} reports; tests set it. */
+    public volatile Readiness readiness = new Readiness(true, Map.of());
     public final List<String> prompts = new CopyOnWriteArrayList<>();
     public final List<SamplingParams> params = new CopyOnWriteArrayList<>();
 
@@ -94,6 +96,6 @@ public final class ScriptedService implements InferenceService {
 
     @Override
     public CompletionStage<Readiness> readiness() {
-        return CompletableFuture.completedFuture(new Readiness(true, Map.of()));
+        return CompletableFuture.completedFuture(readiness);
     }
 }
