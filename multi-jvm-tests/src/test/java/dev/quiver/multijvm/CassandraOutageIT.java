@@ -202,7 +202,7 @@ class CassandraOutageIT {
                         && !body.at("/checks/cassandra/reachable").asBoolean(true);
             });
         }
-        timings.add("/ready shows the journal down " + msSince(killedAt) + " ms after the kill");
+        timings.add("/ready shows the journal down (degraded) " + msSince(killedAt) + " ms after the kill");
     }
 
     @Test
@@ -272,8 +272,9 @@ class CassandraOutageIT {
         HttpResponse<String> pub = cluster.post(1, "/v1/adapters/out-1/versions", "{\"source\":\""
                 + cluster.modelDir().resolve("adapters/adapter-05").toUri() + "\"}");
         assertEquals(201, pub.statusCode(), pub.body());
-        timings.add("Cassandra down " + down + " ms; after its restart: CQL answers in " + cql + " ms, /ready 200 on "
-                + "both nodes in " + readyMs + " ms, first accepted register in " + writeMs + " ms");
+        timings.add("Cassandra down " + down + " ms; after its restart: CQL answers in " + cql + " ms, /ready "
+                + "'ready' (no longer degraded) on both nodes in " + readyMs + " ms, first accepted register in "
+                + writeMs + " ms");
 
         // the placement made during the outage is journaled: retried by the entity that kept it, or re-derived from
         // the worker's state by an entity that restarted
