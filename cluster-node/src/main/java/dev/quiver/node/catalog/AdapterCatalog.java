@@ -33,11 +33,6 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
  */
 public final class AdapterCatalog {
 
-    /**
-     * Distributed Data keys the catalog is spread over: a key's full state must fit one remote message, and
-     * 2,000 adapters in 32 keys are about 60 per key.
-     */
-    static final int BUCKETS = 32;
 
     /** The Receptionist key of every node's catalog sync actor. */
     public static final ServiceKey<Sync> SYNC_KEY = ServiceKey.create(Sync.class, "quiver-catalog-sync");
@@ -59,7 +54,9 @@ public final class AdapterCatalog {
 
     private AdapterCatalog(ActorSystem<?> system) {
         this.system = system;
-        this.entries = ReplicatedMap.start(system, "quiver-adapter-catalog", BUCKETS, CatalogEntry::seqNr,
+        // quiver.node.catalog-buckets: Distributed Data keys the catalog is spread over (reference.conf says why)
+        int buckets = system.settings().config().getInt("quiver.node.catalog-buckets");
+        this.entries = ReplicatedMap.start(system, "quiver-adapter-catalog", buckets, CatalogEntry::seqNr,
                 snapshot -> { });
         system.systemActorOf(syncBehavior(), "adapter-catalog-sync", Props.empty());
     }

@@ -58,6 +58,15 @@ public final class ClusterMetrics {
         Kamon.counter("quiver.requests.deadline.exceeded").withoutTags().increment();
     }
 
+    /**
+     * A put into the replicated map {@code map}: {@code written} to this node's replica (then gossiped to every
+     * node), or {@code unchanged} (this node already held that version or a newer one).
+     */
+    public static void replicatedWrite(String map, boolean written) {
+        Kamon.counter("quiver.replicated.writes").withTag("map", map)
+                .withTag("result", written ? "written" : "unchanged").increment();
+    }
+
     /** Adapters resident in each worker's compute slots, from the workers' published loads. */
     public static void adaptersPerWorker(Collection<WorkerLoad> loads) {
         for (WorkerLoad l : loads) {

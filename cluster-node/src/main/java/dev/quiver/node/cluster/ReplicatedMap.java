@@ -32,7 +32,9 @@ import org.apache.pekko.cluster.ddata.typed.javadsl.ReplicatorMessageAdapter;
  * <p>The entries are spread over {@code buckets} Distributed Data keys ({@code NAME-0..NAME-(B-1)}, by the entry
  * key's hash). Distributed Data replicates a key's whole value when it gossips full state (to a node that joins or
  * missed deltas), and one remote message must fit Artery's {@code maximum-frame-size}: thousands of adapters in one
- * key would not; in 32 keys each is small, and a change re-sends only its bucket.
+ * key would not. Each change also costs every node work in proportion to its key's entries (the digest serialises
+ * the whole key), so the catalog uses many small keys (docs/CLUSTER.md, "The catalog's cost"). Every node must use
+ * the same number of keys for a map: entries a node would file under another key are ignored, and logged.
  *
  * <p>The worker directory (worker loads) and the adapter catalog (adapter states) are two of these.
  */
@@ -84,7 +86,10 @@ public final class ReplicatedMap<V> {
     private record Ignored() implements Command {
     }
 
+    private final String name;
     private final ToLongFunction<V> version;
+    /** Writes handed to the replicator by {@link #put}, {@link #putLocal} and {@link #putEverywhere}. */
+    private final java.util.concurrent.atomic.AtomicLong writes = new java.util.concurrent.atomic.AtomicLong();
     private final Consumer<Map<String, V>> onChange;
     private volatile Map<String, V> snapshot = Map.of();
     private final ActorRef<Command> actor;
@@ -96,6 +101,7 @@ public final class ReplicatedMap<V> {
         if (buckets < 1) {
             throw new IllegalArgumentException("a replicated map needs at least one bucket, not " + buckets);
         }
+        this.name = name;
         this.version = version;
         this.onChange = onChange;
         List<Key<LWWMap<String, V>>> k = new ArrayList<>();
@@ -131,12 +137,20 @@ public final class ReplicatedMap<V> {
         return new ReplicatedMap<>(system, name, buckets, version, onChange);
     }
 
+    /** How many puts of this node reached the replicator (the others held no newer version than this node had). */
+    long writes() {
+        return writes.get();
+    }
+
     /** This node's current view: immutable, updated as the replica changes. */
     public Map<String, V> snapshot() {
         return snapshot;
     }
 
-    /** Writes {@code value} unless this node already holds a newer version of it; other nodes learn it by gossip. */
+    /**
+     * Writes {@code value} unless this node already holds a newer version of it, or this very value; other nodes
+     * learn it by gossip.
+     */
     public void put(String key, V value) {
         actor.tell(new Put(key, value, null, null));
     }
@@ -200,6 +214,8 @@ public final class ReplicatedMap<V> {
                     // predates them must not hide them from the snapshot.
                     Map<String, V> pendingPuts = new HashMap<>();
                     java.util.Set<String> pendingRemovals = new java.util.HashSet<>();
+                    // Buckets already reported as holding entries that hash elsewhere (logged once each).
+                    java.util.Set<Integer> misfiledWarned = new java.util.HashSet<>();
                     // NOTE: the adapter maps every key's Changed through one function (message adapters are per
                     // message class), so the bucket comes from the notification's own key.
                     for (Key<LWWMap<String, V>> key : keys) {
@@ -211,12 +227,20 @@ public final class ReplicatedMap<V> {
                             .onMessage(Put.class, p -> {
                                 V value = (V) p.value();
                                 V held = snapshot.get(p.key());
-                                if (held != null && version.applyAsLong(held) > version.applyAsLong(value)) {
+                                // NOTE: nor is a value equal to the one held (an adapter entity recovering publishes
+                                // the state it published before): in Distributed Data a re-put is a change (a new dot
+                                // in the map's key set) that every node would merge, digest and gossip. A replicated
+                                // write (writeAll) still goes out, to reach the nodes that lack it.
+                                if (held != null && (version.applyAsLong(held) > version.applyAsLong(value)
+                                        || p.writeAll() == null && held.equals(value))) {
+                                    ClusterMetrics.replicatedWrite(name, false);
                                     if (p.done() != null) {
                                         p.done().complete(null);
                                     }
                                     return Behaviors.same();
                                 }
+                                ClusterMetrics.replicatedWrite(name, true);
+                                writes.incrementAndGet();
                                 Map<String, V> next = new HashMap<>(snapshot);
                                 next.put(p.key(), value);
                                 pendingPuts.put(p.key(), value);
@@ -258,7 +282,12 @@ public final class ReplicatedMap<V> {
                                 }
                                 Gathered g = p.gathered();
                                 if (p.entries() != null) {
-                                    g.entries.putAll(p.entries());
+                                    // entries filed under another key count are ignored, as in Replicated
+                                    p.entries().forEach((k, v) -> {
+                                        if (bucket(k) == p.bucket()) {
+                                            g.entries.put(k, v);
+                                        }
+                                    });
                                 }
                                 if (--g.pending == 0) {
                                     // The snapshot shows what was read at once, not at the next change notification.
@@ -300,7 +329,19 @@ public final class ReplicatedMap<V> {
                                 // The bucket's entries replace what the snapshot held for that bucket.
                                 Map<String, V> next = new HashMap<>(snapshot);
                                 next.keySet().removeIf(k -> bucket(k) == c.bucket());
-                                next.putAll((Map<String, V>) c.entries());
+                                int misfiled = 0;
+                                for (Map.Entry<String, ?> e : c.entries().entrySet()) {
+                                    if (bucket(e.getKey()) == c.bucket()) {
+                                        next.put(e.getKey(), (V) e.getValue());
+                                    } else {
+                                        misfiled++;
+                                    }
+                                }
+                                if (misfiled > 0 && misfiledWarned.add(c.bucket())) {
+                                    ctx.getLog().error("{} entries of key {} belong to another of its {} keys: a node "
+                                            + "spreads map {} over a different number of keys (ignored)", misfiled,
+                                            keys.get(c.bucket()).id(), keys.size(), name);
+                                }
                                 pendingPuts.entrySet().removeIf(e -> {
                                     if (bucket(e.getKey()) != c.bucket()) {
                                         return false;

@@ -107,6 +107,45 @@ class ReplicatedMapTest {
     }
 
     @Test
+    void putting_the_value_already_held_writes_nothing_to_the_replica() throws Exception {
+        ReplicatedMap<Item> m = ReplicatedMap.start(a, "same-map", 4, Item::version, s -> { });
+        ReplicatedMap<Item> onBToo = ReplicatedMap.start(b, "same-map", 4, Item::version, s -> { });
+        m.putLocal("x", new Item("x", 5)).toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        long before = m.writes();
+        for (int i = 0; i < 20; i++) {
+            m.put("x", new Item("x", 5));
+        }
+        // the actor handles its messages in order: this one completing means the puts above were handled
+        m.putLocal("x", new Item("x", 5)).toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(before, m.writes(), "an equal value is not written again");
+        m.putLocal("x", new Item("x", 4)).toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(before, m.writes(), "an older version is not written");
+        m.putLocal("x", new Item("x", 6)).toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(before + 1, m.writes(), "a newer version is");
+        await(() -> new Item("x", 6).equals(onBToo.snapshot().get("x")), "the newer version reaches B");
+    }
+
+    @Test
+    void entries_filed_under_another_key_count_are_ignored() {
+        // The same map spread over 4 keys on A and over 2 on B (a misconfigured node): B's keys 0 and 1 are A's
+        // keys 0 and 1, but hold entries that A files under keys 2 and 3. A takes only those it files there too.
+        ReplicatedMap<Item> onA4 = ReplicatedMap.start(a, "count-map", 4, Item::version, s -> { });
+        ReplicatedMap<Item> onB2 = ReplicatedMap.start(b, "count-map", 2, Item::version, s -> { });
+        java.util.Set<String> expected = new java.util.HashSet<>();
+        for (int i = 0; i < 40; i++) {
+            String k = "entry-" + i;
+            onB2.put(k, new Item(k, 1));
+            if (Math.floorMod(k.hashCode(), 4) < 2) {
+                expected.add(k);
+            }
+        }
+        await(() -> onB2.snapshot().size() == 40, "B has its 40 entries");
+        await(() -> onA4.snapshot().keySet().equals(expected), "A holds the " + expected.size()
+                + " entries it files under keys 0 and 1, holds " + onA4.snapshot().keySet());
+        assertEquals(expected, onA4.snapshot().keySet());
+    }
+
+    @Test
     void a_node_that_joins_late_reads_every_entry_from_a_majority_at_once() throws Exception {
         ReplicatedMap<Item> lateA = ReplicatedMap.start(a, "late-map", 4, Item::version, s -> { });
         ReplicatedMap<Item> lateB = ReplicatedMap.start(b, "late-map", 4, Item::version, s -> { });
