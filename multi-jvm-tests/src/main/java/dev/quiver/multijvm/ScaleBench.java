@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * {@code bin/quiver bench scale [--adapters 2000] [--hot 5] [--rate 100] [--concurrency 12] [--duration 30]
- * [--host-copies N] [--node-heap 1280m]}: many
+ * [--host-copies N] [--node-heap 1280m] [--catalog-buckets N]}: many
  * adapters over a real 3-node cluster on loopback ({@link LocalCluster}). It writes {@code --adapters} distinct PEFT
  * adapters (rank 4 on q/v, distinct weights), then measures:
  * <ul>
@@ -47,11 +47,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       catalog lists all (before the arms, its aftermath fell into them: see the NOTE in {@link #run});</li>
  *   <li>serving: the same closed-ish load (Poisson arrivals at {@code --rate}, at most {@code --concurrency} in
  *       flight, fixed lengths) under Zipf(1.0) over all adapters and over the {@code --hot} most popular only, in
- *       the same run: output tokens/s and TTFT of each, and their ratio. Over all adapters twice: cold (most
+ *       the same run: output tokens/s and TTFT of each, and their ratio. Over all adapters three times: cold (most
  *       adapters are on no worker yet, so a request may wait for a placement, a fetch from the blob store and a
- *       load) and warm (after one request to every adapter placed each on a worker, as S-LoRA's experiment starts
- *       with every adapter in host memory). The hot adapters twice too: first, with the nodes' JIT still cold,
- *       and again at the end; the ratios use the better of the two. Per arm it prints each process's CPU and each
+ *       load); warm, right after one request to every adapter placed each on a worker (as S-LoRA's experiment
+ *       starts with every adapter in host memory), while the nodes still gossip that burst of placements; and
+ *       warm again, after the second hot arm: the steady state. The hot adapters twice too: first, with the nodes'
+ *       JIT still cold, and again between the warm arms; the ratios use the better of the two. Per arm it prints each process's CPU and each
  *       node's routing and cache counters; {@code QUIVER_JAVA_OPTS=-Dquiver.bench.profile=DIR} also records a
  *       Flight Recorder profile of every node per arm. The default rate saturates every arm on a 2-core machine
  *       (the throughput ratio compares capacities): 40 requests/s of 16 tokens offered at most ~611 output
@@ -61,18 +62,22 @@ import java.util.concurrent.atomic.AtomicInteger;
  * default: all of them, about 120 KB each for this model) and 8 in compute slots. Node JVMs get {@code --node-heap}
  * (default 1280m: the host tier's default byte budget is a quarter of the heap, which then holds all 2,000; at 768m
  * a node holding 2,000 copies ran out of old generation and was downed during a profiled run).
+ * {@code --catalog-buckets} sets {@code quiver.node.catalog-buckets} on every node (default: the node's default).
  */
 public final class ScaleBench {
 
     /** What to run. {@code idleWindow}: how long each idle-CPU sample lasts (0 skips the gossip measurement). */
     public record Settings(int adapters, int hot, double rate, int concurrency, Duration duration, Duration idleWindow,
                            Path workDir, String keyspacePrefix, PrintStream out, int hostCopies, boolean warmArm,
-                           String nodeHeap) {
-        /** 32 host copies per worker (fewer than the adapters: evictions happen), no warm arm, 768 MiB nodes. */
+                           String nodeHeap, int catalogBuckets) {
+        /**
+         * 32 host copies per worker (fewer than the adapters: evictions happen), no warm arm, 768 MiB nodes, the
+         * catalog's default keys.
+         */
         public Settings(int adapters, int hot, double rate, int concurrency, Duration duration, Duration idleWindow,
                         Path workDir, String keyspacePrefix, PrintStream out) {
             this(adapters, hot, rate, concurrency, duration, idleWindow, workDir, keyspacePrefix, out, 32, false,
-                    "768m");
+                    "768m", 0);
         }
     }
 
@@ -87,7 +92,7 @@ public final class ScaleBench {
                          Stats.Summary adaptersMs, Stats.Summary pageMs, int modelsBytes, long[] heapBefore,
                          long[] heapAfter, double[] idleCpuBefore, double[] idleCpuAfter, long restartReadyMs,
                          long restartListedMs, List<String> listedAfterRestart, Serving all, Serving hot,
-                         Serving allWarm, long warmUpMs, Serving hotAgain) {
+                         Serving allWarm, long warmUpMs, Serving hotAgain, Serving allWarmAgain) {
         public double registrationsPerSecond() {
             return registered * 1000.0 / Math.max(1, registerMs);
         }
@@ -117,6 +122,14 @@ public final class ScaleBench {
         public double warmThroughputRatio() {
             return allWarm == null ? Double.NaN : allWarm.outputTokensPerSecond() / hotTokensPerSecond();
         }
+
+        /**
+         * The second warm arm (after the second hot one, minutes after the warm-up's placements) against over the
+         * hot ones; NaN without it.
+         */
+        public double warmAgainThroughputRatio() {
+            return allWarmAgain == null ? Double.NaN : allWarmAgain.outputTokensPerSecond() / hotTokensPerSecond();
+        }
     }
 
     private ScaleBench() {
@@ -130,6 +143,7 @@ public final class ScaleBench {
         int duration = 30;
         int hostCopies = -1;
         String nodeHeap = "1280m";
+        int catalogBuckets = 0;
         for (int i = 0; i < argv.length; i++) {
             switch (argv[i]) {
                 case "--adapters" -> adapters = Integer.parseInt(argv[++i]);
@@ -139,9 +153,11 @@ public final class ScaleBench {
                 case "--duration" -> duration = Integer.parseInt(argv[++i]);
                 case "--host-copies" -> hostCopies = Integer.parseInt(argv[++i]);
                 case "--node-heap" -> nodeHeap = argv[++i];
+                case "--catalog-buckets" -> catalogBuckets = Integer.parseInt(argv[++i]);
                 case "-h", "--help" -> {
                     System.out.println("usage: bin/quiver bench scale [--adapters 2000] [--hot 5] [--rate 100] "
-                            + "[--concurrency 12] [--duration 30] [--host-copies ADAPTERS] [--node-heap 1280m]");
+                            + "[--concurrency 12] [--duration 30] [--host-copies ADAPTERS] [--node-heap 1280m] "
+                            + "[--catalog-buckets N]");
                     return;
                 }
                 default -> {
@@ -153,7 +169,7 @@ public final class ScaleBench {
         Path home = Path.of(System.getProperty("quiver.home", ".")).toAbsolutePath();
         Report r = run(new Settings(adapters, hot, rate, concurrency, Duration.ofSeconds(duration),
                 Duration.ofSeconds(20), home.resolve(".quiver/bench/scale"), "scale_bench", System.out,
-                hostCopies < 0 ? adapters : hostCopies, true, nodeHeap));
+                hostCopies < 0 ? adapters : hostCopies, true, nodeHeap, catalogBuckets));
         System.out.println();
         System.out.println(text(r, Instant.now()));
     }
@@ -187,6 +203,9 @@ public final class ScaleBench {
         if (r.hotAgain() != null) {
             arms.add(r.hotAgain());
         }
+        if (r.allWarmAgain() != null) {
+            arms.add(r.allWarmAgain());
+        }
         for (Serving s : arms) {
             b.append(String.format(Locale.ROOT, "  load over %d adapters (%s, Zipf 1.0): %d completed, %d failed %s, "
                             + "%.1f output tokens/s, TTFT p50 %.0f ms, p99 %.0f ms; cache %s%n", s.adapters(), s.arm(),
@@ -198,7 +217,9 @@ public final class ScaleBench {
         b.append(String.format(Locale.ROOT, "  throughput over %d adapters / over %d (%.1f tokens/s, the better hot "
                         + "arm): cold %.3f", r.all().adapters(), r.hot().adapters(), r.hotTokensPerSecond(),
                 r.throughputRatio()));
-        b.append(r.allWarm() == null ? "\n" : String.format(Locale.ROOT, ", warm %.3f%n", r.warmThroughputRatio()));
+        b.append(r.allWarm() == null ? "" : String.format(Locale.ROOT, ", warm %.3f", r.warmThroughputRatio()));
+        b.append(r.allWarmAgain() == null ? "\n" : String.format(Locale.ROOT, ", warm again %.3f%n",
+                r.warmAgainThroughputRatio()));
         return b.toString();
     }
 
@@ -207,7 +228,9 @@ public final class ScaleBench {
         ExecutorService pool = Executors.newFixedThreadPool(8);
         try (LocalCluster cluster = new LocalCluster(new LocalCluster.Settings(3, s.workDir(), s.keyspacePrefix(), """
                 quiver.engine { max-loras = 8, max-cpu-loras = %d }
-                """.formatted(Math.max(8, s.hostCopies())), s.nodeHeap()))) {
+                %s
+                """.formatted(Math.max(8, s.hostCopies()), s.catalogBuckets() > 0
+                ? "quiver.node.catalog-buckets = " + s.catalogBuckets() : ""), s.nodeHeap()))) {
             List<String> names = writeAdapters(cluster.modelDir(), s.workDir().resolve("adapters"), s.adapters());
             out.println("scale: starting Cassandra and 3 nodes under " + s.workDir() + "...");
             cluster.startAll(Duration.ofSeconds(300));
@@ -252,6 +275,7 @@ public final class ScaleBench {
             Serving all = load(cluster, "cold", registered, s);
             Serving allWarm = null;
             Serving hotAgain = null;
+            Serving allWarmAgain = null;
             long warmUpMs = 0;
             if (s.warmArm()) {
                 out.println("scale: one request to each of the " + registered.size() + " adapters...");
@@ -262,6 +286,11 @@ public final class ScaleBench {
                 allWarm = load(cluster, "warm", registered, s);
                 out.println("scale: load over the " + s.hot() + " hot adapters again...");
                 hotAgain = load(cluster, "hot-again", names.subList(0, s.hot()), s);
+                // NOTE: the first warm arm starts right after the warm-up's burst of placements, whose catalog
+                // writes the nodes are still gossiping; this one, minutes later, is the steady state S-LoRA
+                // measures (every adapter in host memory, nothing placed in the meantime).
+                out.println("scale: load over all " + registered.size() + " adapters, warm again...");
+                allWarmAgain = load(cluster, "warm-again", registered, s);
             }
             // NOTE: last, after the serving arms. Run before them, the restart's aftermath fell into the warm arm a
             // few minutes later: Distributed Data gossiped the 2,000-entry catalog between the nodes through the
@@ -280,7 +309,7 @@ public final class ScaleBench {
             long listedMs = elapsedMs(t2);
             return new Report(names.size(), ok.get(), List.copyOf(errors), registerMs, convergeMs, listed, modelsMs,
                     adaptersMs, pageMs, modelsBytes, heapBefore, heapAfter, idleBefore, idleAfter, readyMs, listedMs,
-                    afterRestart, all, hot, allWarm, warmUpMs, hotAgain);
+                    afterRestart, all, hot, allWarm, warmUpMs, hotAgain, allWarmAgain);
         } finally {
             pool.shutdownNow();
         }
@@ -408,13 +437,16 @@ public final class ScaleBench {
         long[] cpuBefore = processTicks(cluster);
         List<String> jfr = startProfiles(cluster, arm, s);
         long t = System.nanoTime();
+        java.time.LocalTime start = java.time.LocalTime.now(java.time.ZoneOffset.UTC).withNano(0);
         BenchReport r = new LoadGenerator(ls, s.out()).run();
         double seconds = (System.nanoTime() - t) / 1e9;
         stopProfiles(cluster, jfr);
         long[] cpuAfter = processTicks(cluster);
         Map<String, Double>[] after = nodeCounters(cluster);
-        StringBuilder diag = new StringBuilder("scale: " + arm + " arm, CPU in cores over " + Math.round(seconds)
-                + " s:");
+        // the arm's UTC times, to find it in the nodes' logs
+        StringBuilder diag = new StringBuilder("scale: " + arm + " arm (" + start + "-"
+                + java.time.LocalTime.now(java.time.ZoneOffset.UTC).withNano(0) + " UTC), CPU in cores over "
+                + Math.round(seconds) + " s:");
         for (int i = 0; i < cpuAfter.length; i++) {
             diag.append(String.format(Locale.ROOT, " %s %.2f", i < 3 ? "node" + (i + 1) : i == 3 ? "cassandra"
                     : "bench", (cpuAfter[i] - cpuBefore[i]) / 100.0 / seconds));
@@ -442,7 +474,7 @@ public final class ScaleBench {
                     + "|quiver_adapter_cache_(?:hits|misses)_total|quiver_adapter_evictions_total"
                     + "|quiver_placement_latency_seconds_(?:count|sum)|quiver_routing_entity_ask_seconds_(?:count|sum)"
                     + "|quiver_adapter_fetch_seconds_(?:count|sum)"
-                    + "|quiver_requests_resumed_total)"
+                    + "|quiver_requests_resumed_total|quiver_replicated_writes_total)"
                     + "(\\{[^}]*})?\\s+(\\S+)$");
 
     /** Each node's counters named by {@link #COUNTER}, keyed by series (name and tags). */
@@ -455,7 +487,7 @@ public final class ScaleBench {
             for (String line : r.body().split("\n")) {
                 java.util.regex.Matcher x = COUNTER.matcher(line);
                 if (x.matches()) {
-                    String tags = x.group(2) == null ? "" : x.group(2).replaceAll("(worker|outcome|tier|result)=", "")
+                    String tags = x.group(2) == null ? "" : x.group(2).replaceAll("(worker|outcome|tier|result|map)=", "")
                             .replace("\"", "");
                     m.merge(x.group(1).replace("quiver_", "").replace("_total", "") + tags,
                             Double.parseDouble(x.group(3)), Double::sum);
