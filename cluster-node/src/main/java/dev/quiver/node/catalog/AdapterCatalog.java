@@ -22,8 +22,9 @@ import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 /**
  * Every adapter's latest state, replicated to every node (Distributed Data, keys {@code quiver-adapter-catalog-N}):
  * what the edge reads to answer "may this caller use this model?" and {@code /v1/models} without a round trip.
- * Adapter entities write their state after each event and when they recover (other nodes see it after gossip,
- * about {@code distributed-data.gossip-interval}); the registry writes the state an admin call returned to every
+ * Adapter entities write their state after each event and when they recover (unless the catalog holds it already;
+ * other nodes get the change as a delta within about 200 ms, or at the next full-state gossip, every
+ * {@code distributed-data.gossip-interval}); the registry writes the state an admin call returned to every
  * reachable node before the call returns, so a new adapter or version is usable through any node at once.
  *
  * <p>A replica's change reaches this node's snapshot (what the relays route by) only at the replicator's next
