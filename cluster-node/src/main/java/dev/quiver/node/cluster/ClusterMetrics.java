@@ -63,8 +63,9 @@ public final class ClusterMetrics {
      * node), or {@code unchanged} (this node already held that version or a newer one).
      */
     public static void replicatedWrite(String map, boolean written) {
-        Kamon.counter("quiver.replicated.writes").withTag("map", map)
-                .withTag("result", written ? "written" : "unchanged").increment();
+        // one TagSet: chained withTag calls would also register a series with the map tag alone
+        Kamon.counter("quiver.replicated.writes").withTags(kamon.tag.TagSet.of("map", map)
+                .withTag("result", written ? "written" : "unchanged")).increment();
     }
 
     /** Adapters resident in each worker's compute slots, from the workers' published loads. */
