@@ -60,7 +60,7 @@ public final class ClusterMetrics {
 
     /**
      * A put into the replicated map {@code map}: {@code written} to this node's replica (then gossiped to every
-     * node), or {@code unchanged} (this node already held that version or a newer one).
+     * node), or {@code unchanged} (this node already held a newer version, or this very value).
      */
     public static void replicatedWrite(String map, boolean written) {
         // one TagSet: chained withTag calls would also register a series with the map tag alone

@@ -137,7 +137,7 @@ public final class ReplicatedMap<V> {
         return new ReplicatedMap<>(system, name, buckets, version, onChange);
     }
 
-    /** How many puts of this node reached the replicator (the others held no newer version than this node had). */
+    /** How many puts of this node reached the replicator (the others found a newer version or this very value held). */
     long writes() {
         return writes.get();
     }
