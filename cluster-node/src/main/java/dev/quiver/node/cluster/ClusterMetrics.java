@@ -43,6 +43,11 @@ public final class ClusterMetrics {
                 .withTag("result", ok ? "ok" : "failed").record(Math.max(0, nanos));
     }
 
+    /** This node did not run for longer than the pause fence's threshold ({@code quiver.node.pause-fence}). */
+    public static void paused() {
+        Kamon.counter("quiver.node.pauses").withoutTags().increment();
+    }
+
     /** A request continued on another worker after its worker died or failed. */
     public static void resumed() {
         Kamon.counter("quiver.requests.resumed").withoutTags().increment();

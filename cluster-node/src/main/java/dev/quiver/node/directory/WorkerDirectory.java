@@ -1,5 +1,7 @@
 package dev.quiver.node.directory;
 
+import com.typesafe.config.Config;
+import dev.quiver.node.cluster.ClusterMetrics;
 import dev.quiver.node.cluster.ReplicatedMap;
 import dev.quiver.node.worker.WorkerAgent;
 import dev.quiver.node.worker.WorkerHostCopies;
@@ -11,6 +13,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -47,6 +52,8 @@ public final class WorkerDirectory implements WorkerAgent.LoadBoard {
 
     private record Prune(List<WorkerLoad> lost) {
     }
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(WorkerDirectory.class);
 
     /** How long the last load of a worker whose node was removed is kept. */
     private static final java.time.Duration STALE_LOAD_RETENTION = java.time.Duration.ofMinutes(5);
@@ -89,6 +96,7 @@ public final class WorkerDirectory implements WorkerAgent.LoadBoard {
     private volatile Set<String> routableMembers = Set.of();
     /** Unique addresses of every member still in the cluster, reachable or not. */
     private volatile Set<String> members = Set.of();
+    private final PauseFence pauseFence;
 
     private WorkerDirectory(ActorSystem<?> system, Consumer<NodeLost> onNodeLost) {
         this.system = system;
@@ -103,6 +111,36 @@ public final class WorkerDirectory implements WorkerAgent.LoadBoard {
                 }));
         this.hostCopies = ReplicatedMap.start(system, "quiver-worker-host", WorkerHostCopies::updatedAt, h -> { });
         system.systemActorOf(watcher(onNodeLost), "worker-directory", Props.empty());
+        Config fence = system.settings().config().getConfig("quiver.node.pause-fence");
+        this.pauseFence = new PauseFence(fence.getDuration("threshold"), fence.getDuration("grace"), System::nanoTime);
+        startTicker(system, pauseFence, fence.getDuration("threshold"));
+    }
+
+    /**
+     * Ticks {@code fence} on a thread of its own (not an actor dispatcher, which a burst of work can hold up for
+     * longer than a tick), about ten times per threshold; stops with the actor system.
+     */
+    private static void startTicker(ActorSystem<?> system, PauseFence fence, java.time.Duration threshold) {
+        ScheduledExecutorService ticker = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "quiver-pause-fence");
+            t.setDaemon(true);
+            return t;
+        });
+        long every = Math.max(10, threshold.toMillis() / 10);
+        ticker.scheduleWithFixedDelay(() -> {
+            try {
+                java.time.Duration pause = fence.tick();
+                if (!pause.isZero()) {
+                    ClusterMetrics.paused();
+                    LOG.warn("this node did not run for {} ms (a pause: GC, SIGSTOP, a starved or suspended "
+                            + "VM); its adapter entities journal nothing until its view of the cluster is fresh",
+                            pause.toMillis());
+                }
+            } catch (RuntimeException e) {
+                LOG.error("pause fence tick failed", e);
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
+        system.getWhenTerminated().thenRun(ticker::shutdownNow);
     }
 
     /**
@@ -220,18 +258,30 @@ public final class WorkerDirectory implements WorkerAgent.LoadBoard {
     }
 
     /**
-     * Whether this node can reach a majority of the cluster's members (itself included). A node on the minority
-     * side of a partition, or one resuming from a long pause before it learns it was downed, cannot: its adapter
-     * entities then write nothing, because the majority side has (or will have) moved them and writes to the same
-     * journal.
+     * Why this node's adapter entities must not journal now, or empty when they may. A node on the minority side of
+     * a partition, one that was downed, and one that has just resumed from a pause (see {@link PauseFence}) must
+     * not: the majority side has moved (or will move) their shards and writes to the same journals, so a write from
+     * here could put two events under one sequence number.
      */
-    public boolean hasQuorum() {
-        var state = Cluster.get(system).state();
+    public Optional<String> journalFence() {
+        Optional<String> paused = pauseFence.fenced();
+        if (paused.isPresent()) {
+            return paused;
+        }
+        Cluster cluster = Cluster.get(system);
+        MemberStatus self = cluster.selfMember().status();
+        if (self == MemberStatus.down() || self == MemberStatus.removed()) {
+            return Optional.of("this node was downed and is leaving the cluster");
+        }
+        var state = cluster.state();
         int members = 0;
         for (Member m : state.getMembers()) {
             members++;
         }
-        return members - state.getUnreachable().size() > members / 2;
+        if (members - state.getUnreachable().size() <= members / 2) {
+            return Optional.of("this node cannot reach the majority of the cluster");
+        }
+        return Optional.empty();
     }
 
     /** Whether this node is Up in the cluster. */

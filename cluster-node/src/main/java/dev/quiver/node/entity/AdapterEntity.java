@@ -99,7 +99,8 @@ public final class AdapterEntity
 
     /**
      * The lifecycle's reply and the adapter's state after it, as the catalog holds it; or, when {@code unavailable}
-     * is set, nothing was decided because this entity's node cannot reach the cluster's majority (retry).
+     * is set, nothing was decided because this entity's node does not write to the journal now (it cannot reach the
+     * cluster's majority, was downed, or has just resumed from a pause: {@link WorkerDirectory#journalFence}; retry).
      */
     public record Outcome(LifecycleReply reply, CatalogEntry entry, String unavailable) implements ClusterMessage {
     }
@@ -281,9 +282,11 @@ public final class AdapterEntity
     // ---- lifecycle ----
 
     private ReplyEffect<AdapterEvent, AdapterState> onExecute(AdapterState state, Execute cmd) {
-        if (!deps.directory().hasQuorum()) {
-            return Effect().reply(cmd.replyTo(), new Outcome(null, entry(state), "the node holding adapter '" + name
-                    + "' cannot reach the majority of the cluster; retry"));
+        Optional<String> fence = deps.directory().journalFence();
+        if (fence.isPresent()) {
+            return Effect().reply(cmd.replyTo(), new Outcome(null, entry(state), "adapter '" + name
+                    + "' was not changed: the node holding it does not write to the journal now (" + fence.get()
+                    + "); retry"));
         }
         Optional<String> outage = deps.journalOutage().get();
         if (outage.isPresent()) {
@@ -601,11 +604,13 @@ public final class AdapterEntity
             deferred.removeAll(flushed); // none of them applies any more
             return Effect().noReply();
         }
-        if (!deps.directory().hasQuorum()) {
-            // NOTE: reports and maintenance of a node cut off from the majority are dropped, not journaled: the
-            // entity's new home on the majority side learns the same from the workers and its own maintenance.
-            ctx.getLog().info("adapter {}: not journaling {} event(s) while this node cannot reach the cluster's "
-                    + "majority", name, events.size());
+        Optional<String> fence = deps.directory().journalFence();
+        if (fence.isPresent()) {
+            // NOTE: reports and maintenance of a node cut off from the majority (or just resumed from a pause) are
+            // dropped, not journaled: the entity's home on the majority side learns the same from the workers and
+            // its own maintenance; maintenance here runs again and finds them if this node is still the home.
+            ctx.getLog().info("adapter {}: not journaling {} event(s): {}", name, events.size(), fence.get());
+            scheduleMaintenance(state);
             return Effect().noReply();
         }
         Optional<String> outage = deps.journalOutage().get();
