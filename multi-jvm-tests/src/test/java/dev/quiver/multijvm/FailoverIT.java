@@ -59,6 +59,9 @@ class FailoverIT {
                 quiver.node.routing.deadline = 120s
                 # one worker per adapter: the test knows which adapters the killed node held
                 quiver.node.placement.max-replicas = 1
+                # below the default (2 s): the short freeze below stays shorter than the failure detector's
+                # acceptable-heartbeat-pause, so it tests the fence without making node 3 unreachable
+                quiver.node.pause-fence.threshold = 1s
                 """, "640m"));
         cluster.startAll(START);
         for (int a = 1; a <= ADAPTERS; a++) {
