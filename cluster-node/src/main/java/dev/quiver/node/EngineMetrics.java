@@ -3,6 +3,7 @@ package dev.quiver.node;
 import dev.quiver.gpu.cache.AdapterCache;
 import dev.quiver.gpu.worker.EngineStatus;
 import kamon.Kamon;
+import kamon.tag.TagSet;
 
 /**
  * Copies one engine's status into Kamon every {@code quiver.node.metrics-interval}: gauges for running sequences,
@@ -27,14 +28,14 @@ final class EngineMetrics {
         gauge("quiver.engine.kv.total.blocks", s.totalKvBlocks());
         AdapterCache.Stats a = s.adapters();
         gauge("quiver.adapter.slots.free", a.freeSlots());
-        Kamon.gauge("quiver.adapter.load.time.ms").withTag("worker", worker).withTag("stage", "disk_to_host")
-                .withTag("quantile", "0.5").update(a.diskToHost().p50Ms());
-        Kamon.gauge("quiver.adapter.load.time.ms").withTag("worker", worker).withTag("stage", "disk_to_host")
-                .withTag("quantile", "0.99").update(a.diskToHost().p99Ms());
-        Kamon.gauge("quiver.adapter.load.time.ms").withTag("worker", worker).withTag("stage", "host_to_slot")
-                .withTag("quantile", "0.5").update(a.hostToSlot().p50Ms());
-        Kamon.gauge("quiver.adapter.load.time.ms").withTag("worker", worker).withTag("stage", "host_to_slot")
-                .withTag("quantile", "0.99").update(a.hostToSlot().p99Ms());
+        Kamon.gauge("quiver.adapter.load.time.ms").withTags(TagSet.of("worker", worker).withTag("stage",
+                "disk_to_host").withTag("quantile", "0.5")).update(a.diskToHost().p50Ms());
+        Kamon.gauge("quiver.adapter.load.time.ms").withTags(TagSet.of("worker", worker).withTag("stage",
+                "disk_to_host").withTag("quantile", "0.99")).update(a.diskToHost().p99Ms());
+        Kamon.gauge("quiver.adapter.load.time.ms").withTags(TagSet.of("worker", worker).withTag("stage",
+                "host_to_slot").withTag("quantile", "0.5")).update(a.hostToSlot().p50Ms());
+        Kamon.gauge("quiver.adapter.load.time.ms").withTags(TagSet.of("worker", worker).withTag("stage",
+                "host_to_slot").withTag("quantile", "0.99")).update(a.hostToSlot().p99Ms());
         AdapterCache.Stats p = last == null ? null : last.adapters();
         delta("quiver.engine.generated.tokens", null, s.generatedTokens(), last == null ? 0 : last.generatedTokens());
         delta("quiver.engine.preemptions", null, s.preemptions(), last == null ? 0 : last.preemptions());
@@ -51,10 +52,8 @@ final class EngineMetrics {
     }
 
     private void delta(String name, String tier, long now, long before) {
-        var c = Kamon.counter(name).withTag("worker", worker);
-        if (tier != null) {
-            c = Kamon.counter(name).withTag("worker", worker).withTag("tier", tier);
-        }
-        c.increment(Math.max(0, now - before));
+        TagSet tags = TagSet.of("worker", worker);
+        Kamon.counter(name).withTags(tier == null ? tags : tags.withTag("tier", tier))
+                .increment(Math.max(0, now - before));
     }
 }

@@ -229,6 +229,23 @@ class OpenAiApiTest {
         assertTrue(text.contains("quiver_adapter_cache_"), text);
         assertTrue(text.contains("quiver_routing_decisions_total{"), text);
         assertTrue(text.contains("quiver_worker_adapters{worker=\"local/worker-0\"}"), text);
+        // every series carries all its labels: none registered on the way with only some of them
+        assertAllLabels(text, "quiver_http_requests_total", "endpoint", "model", "status");
+        assertAllLabels(text, "quiver_request_latency_seconds_count", "endpoint", "model");
+        assertAllLabels(text, "quiver_version_requests_total", "adapter", "version", "outcome");
+        assertAllLabels(text, "quiver_version_tokens_out_total", "adapter", "version");
+        assertAllLabels(text, "quiver_adapter_cache_hits_total", "worker", "tier");
+    }
+
+    static void assertAllLabels(String metricsText, String series, String... labels) {
+        List<String> lines = metricsText.lines().filter(l -> l.startsWith(series + "{") || l.startsWith(series + " "))
+                .toList();
+        assertFalse(lines.isEmpty(), series + " is exported");
+        for (String line : lines) {
+            for (String label : labels) {
+                assertTrue(line.contains(label + "=\""), series + " without its label " + label + ": " + line);
+            }
+        }
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.quiver.node.cluster;
 import dev.quiver.node.worker.WorkerLoad;
 import java.util.Collection;
 import kamon.Kamon;
+import kamon.tag.TagSet;
 import kamon.metric.MeasurementUnit;
 
 /**
@@ -69,7 +70,7 @@ public final class ClusterMetrics {
      */
     public static void replicatedWrite(String map, boolean written) {
         // one TagSet: chained withTag calls would also register a series with the map tag alone
-        Kamon.counter("quiver.replicated.writes").withTags(kamon.tag.TagSet.of("map", map)
+        Kamon.counter("quiver.replicated.writes").withTags(TagSet.of("map", map)
                 .withTag("result", written ? "written" : "unchanged")).increment();
     }
 

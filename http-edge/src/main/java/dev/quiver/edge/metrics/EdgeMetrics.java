@@ -2,6 +2,7 @@ package dev.quiver.edge.metrics;
 
 import com.typesafe.config.Config;
 import kamon.Kamon;
+import kamon.tag.TagSet;
 import kamon.prometheus.PrometheusReporter;
 
 /**
@@ -69,10 +70,10 @@ public final class EdgeMetrics {
     }
 
     public static void request(String endpoint, String model, int status, long nanos) {
-        Kamon.counter("quiver.http.requests").withTag("endpoint", endpoint).withTag("model", model)
-                .withTag("status", Integer.toString(status)).increment();
-        Kamon.timer("quiver.request.latency").withTag("endpoint", endpoint).withTag("model", histogramLabel(model))
-                .record(nanos);
+        Kamon.counter("quiver.http.requests").withTags(TagSet.of("endpoint", endpoint).withTag("model", model)
+                .withTag("status", Integer.toString(status))).increment();
+        Kamon.timer("quiver.request.latency").withTags(TagSet.of("endpoint", endpoint).withTag("model",
+                histogramLabel(model))).record(nanos);
     }
 
     public static void firstToken(String model, long nanos) {
@@ -103,6 +104,14 @@ public final class EdgeMetrics {
     }
 
     /**
+     * The tags {@code adapter} and {@code version} of {@link #labels}. Multi-tag series take one {@link TagSet}: each
+     * chained {@code withTag} would register a series of its own (with fewer tags, staying at zero) on /metrics.
+     */
+    private static TagSet version(String[] l) {
+        return TagSet.of("adapter", l[0]).withTag("version", l[1]);
+    }
+
+    /**
      * One request ended ({@code outcome}: ok | error) on the version that served it:
      * {@code quiver_version_requests_total{adapter,version,outcome}}, {@code quiver_version_tokens_in_total} and
      * {@code _out_total}; a request served by the base model in place of its adapter also counts in
@@ -113,15 +122,14 @@ public final class EdgeMetrics {
             return;
         }
         String[] l = labels(s);
-        Kamon.counter("quiver.version.requests").withTag("adapter", l[0]).withTag("version", l[1])
-                .withTag("outcome", outcome).increment();
-        Kamon.counter("quiver.version.tokens.in").withTag("adapter", l[0]).withTag("version", l[1]).increment(in);
-        Kamon.counter("quiver.version.tokens.out").withTag("adapter", l[0]).withTag("version", l[1]).increment(out);
+        Kamon.counter("quiver.version.requests").withTags(version(l).withTag("outcome", outcome)).increment();
+        Kamon.counter("quiver.version.tokens.in").withTags(version(l)).increment(in);
+        Kamon.counter("quiver.version.tokens.out").withTags(version(l)).increment(out);
         if (s.isFallback()) {
             String from = s.fallbackFrom();
             int at = from.lastIndexOf("@v");
-            Kamon.counter("quiver.fallback.requests").withTag("adapter", at > 0 ? from.substring(0, at) : from)
-                    .withTag("outcome", outcome).increment();
+            Kamon.counter("quiver.fallback.requests").withTags(TagSet.of("adapter", at > 0 ? from.substring(0, at)
+                    : from).withTag("outcome", outcome)).increment();
         }
     }
 
@@ -129,8 +137,7 @@ public final class EdgeMetrics {
     public static void versionFirstToken(dev.quiver.edge.api.Served s, long nanos) {
         if (s != null) {
             String[] l = histogramLabels(s);
-            Kamon.timer("quiver.version.time.to.first.token").withTag("adapter", l[0]).withTag("version", l[1])
-                    .record(nanos);
+            Kamon.timer("quiver.version.time.to.first.token").withTags(version(l)).record(nanos);
         }
     }
 
@@ -138,8 +145,7 @@ public final class EdgeMetrics {
     public static void versionInterToken(dev.quiver.edge.api.Served s, long nanos) {
         if (s != null) {
             String[] l = histogramLabels(s);
-            Kamon.timer("quiver.version.inter.token.latency").withTag("adapter", l[0]).withTag("version", l[1])
-                    .record(nanos);
+            Kamon.timer("quiver.version.inter.token.latency").withTags(version(l)).record(nanos);
         }
     }
 }
