@@ -348,6 +348,18 @@ public final class LocalCluster implements AutoCloseable {
         return parse(r.body());
     }
 
+    /** The sum of {@code name}'s series on node {@code node} (Prometheus text of /metrics); 0 when it has none. */
+    public double metric(int node, String name) {
+        double sum = 0;
+        for (String line : send(node, HttpRequest.newBuilder(URI.create(url(node) + "/metrics")).GET()).body()
+                .split("\n")) {
+            if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return sum;
+    }
+
     /** POST JSON with the admin key; the raw response. */
     public HttpResponse<String> post(int node, String path, String json) {
         return send(node, HttpRequest.newBuilder(URI.create(url(node) + path))

@@ -189,26 +189,7 @@ class FailoverIT {
 
     /** Requests resumed after their worker died, summed over nodes 1 and 2. */
     double resumed() {
-        return metric(1, "quiver_requests_resumed_total") + metric(2, "quiver_requests_resumed_total");
-    }
-
-    /** The sum of {@code name}'s series on node {@code node} (Prometheus text of /metrics); 0 when it has none. */
-    double metric(int node, String name) {
-        double sum = 0;
-        try {
-            HttpResponse<String> r = cluster.client().send(HttpRequest.newBuilder(URI.create(cluster.url(node)
-                    + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
-            for (String line : r.body().split("\n")) {
-                if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
-                    sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-                }
-            }
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        return sum;
+        return cluster.metric(1, "quiver_requests_resumed_total") + cluster.metric(2, "quiver_requests_resumed_total");
     }
 
     List<String> residentOn(String worker) {
@@ -318,7 +299,7 @@ class FailoverIT {
         cluster.freeze(3);
         Thread.sleep(1_300);
         cluster.thaw(3);
-        await(Duration.ofSeconds(30), () -> metric(3, "quiver_node_pauses_total") >= 1,
+        await(Duration.ofSeconds(30), () -> cluster.metric(3, "quiver_node_pauses_total") >= 1,
                 "node 3 counts its 1.3 s pause (quiver_node_pauses_total)");
         assertTrue(Files.readString(cluster.log(3)).contains("did not run for"), "node 3 logs its pause");
         // pin one adapter everywhere, so the frozen node holds something the cluster must account for

@@ -178,26 +178,6 @@ class UnreachableIT {
         return out;
     }
 
-    /** The sum of a Prometheus counter on one node's /metrics, 0 when absent. */
-    double counter(int node, String name) {
-        try {
-            HttpResponse<String> r = cluster.client().send(HttpRequest.newBuilder(URI.create(cluster.url(node)
-                    + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
-            double sum = 0;
-            for (String line : r.body().split("\n")) {
-                if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
-                    sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
-                }
-            }
-            return sum;
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return 0;
-        }
-    }
-
     boolean nodeLostJournaled(String adapter, String worker) {
         for (JsonNode e : cluster.get(1, "/v1/adapters/" + adapter + "/events").path("data")) {
             if (e.path("type").asText().equals("EvictedFrom") && e.at("/detail/reason").asText().equals("node-lost")
@@ -258,7 +238,7 @@ class UnreachableIT {
         }
         assertTrue(victim > 0, "a stream through node 1 ran on node 2's or node 3's worker");
         assertFalse(disturbed.isDone(), "the stream still runs when its node is frozen");
-        double resumedBefore = counter(1, "quiver_requests_resumed_unreachable_total");
+        double resumedBefore = cluster.metric(1, "quiver_requests_resumed_unreachable_total");
         long frozenAt = System.nanoTime();
         cluster.freeze(victim);
         Streamed got;
@@ -283,7 +263,8 @@ class UnreachableIT {
         assertEquals(reference.fingerprints(), got.fingerprints(), "every chunk names the same adapter version");
         int frozen = victim;
         // Kamon publishes counters to /metrics on its own tick: poll
-        await(Duration.ofSeconds(30), () -> counter(1, "quiver_requests_resumed_unreachable_total") > resumedBefore,
+        await(Duration.ofSeconds(30),
+                () -> cluster.metric(1, "quiver_requests_resumed_unreachable_total") > resumedBefore,
                 "node 1's relay resumed the stream because node " + frozen + " became unreachable");
         long stall = got.longestGapMs();
         assertTrue(stall < 8_000, "the stream stalled " + stall + " ms (bound 8 s; the resolver would remove the "
